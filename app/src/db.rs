@@ -1,0 +1,50 @@
+//! Database access shared by server functions: one handle over SQLite or PostgreSQL.
+
+use sqlx::{PgPool, SqlitePool};
+
+use crate::types::OverviewCounts;
+
+/// The connection pool for whichever database the server was configured with.
+/// Queries whose SQL is identical on both are written once and run through [`Db::dispatch`].
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same query text against whichever pool `$db` holds.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Db {
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, |pool| pool.close().await)
+    }
+}
+
+const OVERVIEW_COUNTS_SQL: &str = "SELECT \
+    (SELECT COUNT(*) FROM clients) AS clients, \
+    (SELECT COUNT(*) FROM sites) AS sites, \
+    (SELECT COUNT(*) FROM incidents WHERE status <> 'resolved') AS open_incidents";
+
+pub async fn overview_counts(db: &Db) -> Result<OverviewCounts, sqlx::Error> {
+    let mut counts: OverviewCounts = on_db!(db, |pool| {
+        sqlx::query_as(OVERVIEW_COUNTS_SQL).fetch_one(pool).await?
+    });
+    counts.as_of_ms = chrono::Utc::now().timestamp_millis();
+    Ok(counts)
+}

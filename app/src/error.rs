@@ -1,0 +1,32 @@
+//! The error type every server function returns, shown to users through `ErrorBoundary`.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum AppError {
+    #[error("The database could not answer: {0}")]
+    Database(String),
+    #[error("The server could not be reached: {0}")]
+    Transport(String),
+    #[error("Not found: {0}")]
+    NotFound(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        leptos::logging::error!("database error: {err}");
+        AppError::Database(err.to_string())
+    }
+}

@@ -1,0 +1,13 @@
+//! The Posture web app: pages, components, server functions and the types they share.
+//! Compiled twice: with `ssr` into the server, with `hydrate` into the browser's WASM.
+
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod pages;
+pub mod types;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+
+pub use app::{App, shell};

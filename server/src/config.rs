@@ -1,0 +1,128 @@
+//! Command line and environment configuration. Every flag has an environment variable;
+//! the flag wins when both are given.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posture",
+    version,
+    about = "Compliance health for MSPs that look after clinics"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and the API.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Fill the database with generated data.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://user:pass@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/posture.db",
+        global = true
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Leptos settings file (site root, output name, default address).
+    #[arg(long, env = "POSTURE_LEPTOS_CONFIG", default_value = "Leptos.toml")]
+    pub leptos_config: PathBuf,
+    /// Address to listen on; overrides `site-addr` from the Leptos settings.
+    #[arg(long, env = "POSTURE_ADDR")]
+    pub addr: Option<SocketAddr>,
+    /// Time each readiness check gets before it counts as failed, in milliseconds.
+    #[arg(long, env = "POSTURE_HEALTH_TIMEOUT_MS", default_value_t = 800,
+          value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub health_timeout_ms: u64,
+    /// Readiness reports "degraded" when the database volume has less free space than this.
+    #[arg(long, env = "POSTURE_MIN_FREE_DISK_MB", default_value_t = 512)]
+    pub min_free_disk_mb: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeedProfile {
+    /// A small demo: a dozen clients, a few dozen sites, some hundreds of incidents.
+    Demo,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[arg(long, value_enum, default_value = "demo")]
+    pub profile: SeedProfile,
+    /// Random seed: the same seed always generates the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Do nothing when the database already holds clients (used by `make run`).
+    #[arg(long)]
+    pub if_empty: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("posture").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let cli = parse(&["serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.leptos_config, PathBuf::from("Leptos.toml"));
+        assert_eq!(args.addr, None);
+        assert_eq!(args.health_timeout_ms, 800);
+    }
+
+    #[test]
+    fn flags_are_parsed_and_checked() {
+        let cli = parse(&[
+            "--database-url",
+            "postgres://u@localhost/p",
+            "serve",
+            "--addr",
+            "0.0.0.0:8080",
+            "--health-timeout-ms",
+            "250",
+        ])
+        .unwrap();
+        assert_eq!(cli.database.database_url, "postgres://u@localhost/p");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.addr, Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(args.health_timeout_ms, 250);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_flag_named() {
+        let err = parse(&["serve", "--addr", "not-an-address"]).unwrap_err();
+        assert!(err.to_string().contains("--addr"), "{err}");
+        let err = parse(&["serve", "--health-timeout-ms", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--health-timeout-ms"), "{err}");
+        let err = parse(&["seed", "--profile", "huge"]).unwrap_err();
+        assert!(err.to_string().contains("--profile"), "{err}");
+        assert!(parse(&["launch"]).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Opening the database (SQLite by default, PostgreSQL by URL) and keeping its schema current.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::db::Db;
+use app::on_db;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::DatabaseArgs;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<Db> {
+    let url = args.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        connect_postgres(url).await
+    } else if url.starts_with("sqlite:") {
+        connect_sqlite(url).await
+    } else {
+        anyhow::bail!(
+            "DATABASE_URL must start with sqlite:// or postgres:// (got {:?})",
+            redact(url)
+        )
+    }
+}
+
+async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid SQLite URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+        // Negative cache_size is in KiB: 64 MB of page cache per connection.
+        .pragma("cache_size", "-65536")
+        .pragma("mmap_size", "268435456")
+        .pragma("temp_store", "memory");
+    if let Some(dir) = options
+        .get_filename()
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open SQLite database {url:?}"))?;
+    Ok(Db::Sqlite(pool))
+}
+
+async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+    let pool = PgPoolOptions::new()
+        .min_connections(2)
+        .max_connections(10)
+        .idle_timeout(Duration::from_secs(300))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+    Ok(Db::Postgres(pool))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***{}", &url[..scheme_end], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn migrator(db: &Db) -> &'static Migrator {
+    match db {
+        Db::Sqlite(_) => &SQLITE_MIGRATIONS,
+        Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+    }
+}
+
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    let migrator = migrator(db);
+    on_db!(db, |pool| migrator.run(pool).await).context("applying database migrations")?;
+    Ok(())
+}
+
+/// Whether every migration this binary knows has been applied, and none failed.
+pub async fn migrations_current(db: &Db) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> = on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    });
+    let known: Vec<i64> = migrator(db)
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .collect();
+    Ok(known.iter().all(|version| applied.contains(version)))
+}
+
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| sqlx::query("SELECT 1")
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+/// The directory whose free space matters: the SQLite file's, or the working directory.
+pub fn data_dir(db: &Db, args: &DatabaseArgs) -> PathBuf {
+    match db {
+        Db::Sqlite(_) => SqliteConnectOptions::from_str(&args.database_url)
+            .ok()
+            .and_then(|o| o.get_filename().parent().map(Path::to_path_buf))
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+        Db::Postgres(_) => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db:5432/p"),
+            "postgres://bob:***@db:5432/p"
+        );
+        assert_eq!(
+            redact("sqlite://data/posture.db"),
+            "sqlite://data/posture.db"
+        );
+    }
+}

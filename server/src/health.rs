@@ -1,0 +1,170 @@
+//! `GET /health` (liveness: the process answers) and `GET /api/health` (readiness: every
+//! dependency answers). Readiness runs its checks concurrently, each under its own timeout,
+//! so a hung dependency turns the answer "degraded" (HTTP 503) instead of hanging it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::db::Db;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use futures::future::{BoxFuture, join_all};
+use serde::Serialize;
+
+use crate::database;
+use crate::state::AppState;
+
+type CheckFn = dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync;
+
+/// One named dependency check: `Ok(detail)` when healthy, `Err(reason)` otherwise.
+#[derive(Clone)]
+pub struct HealthCheck {
+    name: &'static str,
+    run: Arc<CheckFn>,
+}
+
+impl HealthCheck {
+    pub fn new<F, Fut>(name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        Self {
+            name,
+            run: Arc::new(move || Box::pin(check())),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Readiness {
+    checks: Arc<Vec<HealthCheck>>,
+    timeout: Duration,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    pub checks: BTreeMap<&'static str, CheckReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    /// "ok", "fail" or "timeout".
+    pub status: &'static str,
+    pub latency_ms: f64,
+    pub detail: String,
+}
+
+impl Readiness {
+    pub fn new(checks: Vec<HealthCheck>, timeout: Duration) -> Self {
+        Self {
+            checks: Arc::new(checks),
+            timeout,
+        }
+    }
+
+    /// The production checks: database ping, migrations current, free disk, cache.
+    pub fn standard(db: Db, data_dir: PathBuf, min_free_bytes: u64, timeout: Duration) -> Self {
+        let ping_db = db.clone();
+        let migrations_db = db;
+        Self::new(
+            vec![
+                HealthCheck::new("database", move || {
+                    let db = ping_db.clone();
+                    async move {
+                        database::ping(&db).await.map_err(|e| e.to_string())?;
+                        Ok(db.backend_name().to_string())
+                    }
+                }),
+                HealthCheck::new("migrations", move || {
+                    let db = migrations_db.clone();
+                    async move {
+                        match database::migrations_current(&db).await {
+                            Ok(true) => Ok("all applied".to_string()),
+                            Ok(false) => Err("migrations pending".to_string()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                }),
+                HealthCheck::new("disk", move || {
+                    let dir = data_dir.clone();
+                    async move { free_disk(dir, min_free_bytes).await }
+                }),
+                HealthCheck::new("cache", || async {
+                    Ok("in-process (no shared cache configured)".to_string())
+                }),
+            ],
+            timeout,
+        )
+    }
+
+    pub async fn report(&self) -> HealthReport {
+        let runs = self.checks.iter().map(|check| {
+            let future = (check.run)();
+            let timeout = self.timeout;
+            async move {
+                let started = Instant::now();
+                let outcome = tokio::time::timeout(timeout, future).await;
+                let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                let (status, detail) = match outcome {
+                    Ok(Ok(detail)) => ("ok", detail),
+                    Ok(Err(reason)) => ("fail", reason),
+                    Err(_) => (
+                        "timeout",
+                        format!("no answer within {} ms", timeout.as_millis()),
+                    ),
+                };
+                (
+                    check.name,
+                    CheckReport {
+                        status,
+                        latency_ms,
+                        detail,
+                    },
+                )
+            }
+        });
+        let checks: BTreeMap<_, _> = join_all(runs).await.into_iter().collect();
+        let healthy = checks.values().all(|c| c.status == "ok");
+        HealthReport {
+            status: if healthy { "ok" } else { "degraded" },
+            checks,
+        }
+    }
+}
+
+async fn free_disk(dir: PathBuf, min_free_bytes: u64) -> Result<String, String> {
+    let stat = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&dir))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    let free_mb = free / 1_048_576;
+    if free >= min_free_bytes {
+        Ok(format!("{free_mb} MB free"))
+    } else {
+        Err(format!(
+            "only {free_mb} MB free, below the {} MB minimum",
+            min_free_bytes / 1_048_576
+        ))
+    }
+}
+
+pub async fn liveness() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], "ok")
+}
+
+pub async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
+    let report = state.readiness.report().await;
+    let status = if report.status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(report))
+}

@@ -1,0 +1,9 @@
+//! The `posture` server: configuration, database setup, HTTP routes and the CLI commands.
+//! A library so integration tests can start the real router on a throwaway database.
+
+pub mod config;
+pub mod database;
+pub mod health;
+pub mod routes;
+pub mod seed;
+pub mod state;

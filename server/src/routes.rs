@@ -1,0 +1,85 @@
+//! The HTTP surface: health endpoints, the Leptos pages and server functions, static files.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use app::db::Db;
+use app::{App, shell};
+use axum::Router;
+use axum::routing::get;
+use leptos::config::get_configuration;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use tower_http::compression::CompressionLayer;
+
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::database;
+use crate::health::{self, Readiness};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let db = state.db.clone();
+    let context = move || provide_context(db.clone());
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/health", get(health::liveness))
+        .route("/api/health", get(health::readiness))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let config_path = args.leptos_config.to_string_lossy();
+    let mut leptos_options = get_configuration(Some(&config_path))
+        .with_context(|| format!("reading Leptos settings from {config_path}"))?
+        .leptos_options;
+    if let Some(addr) = args.addr {
+        leptos_options.site_addr = addr;
+    }
+    let addr = leptos_options.site_addr;
+    let readiness = Readiness::standard(
+        db.clone(),
+        database::data_dir(&db, database_args),
+        args.min_free_disk_mb * 1_048_576,
+        Duration::from_millis(args.health_timeout_ms),
+    );
+    let app = router(AppState {
+        leptos_options,
+        db,
+        readiness,
+    });
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("Posture is serving on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

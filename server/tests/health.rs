@@ -1,0 +1,96 @@
+//! Liveness and readiness over real HTTP, including a dependency that never answers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use posture_server::health::{HealthCheck, Readiness};
+use serde_json::Value;
+
+#[tokio::test]
+async fn liveness_is_tiny_and_always_ok() {
+    let server = common::start().await;
+    let response = reqwest::get(server.url("/health")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn readiness_reports_every_check_ok_with_latency() {
+    let server = common::start().await;
+    let response = reqwest::get(server.url("/api/health")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
+    for check in ["database", "migrations", "disk", "cache"] {
+        assert_eq!(body["checks"][check]["status"], "ok", "{check}: {body}");
+        assert!(body["checks"][check]["latency_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(body["checks"]["database"]["detail"], "sqlite");
+}
+
+#[tokio::test]
+async fn a_hung_dependency_degrades_the_answer_within_the_timeout() {
+    let (db, _, dir) = common::temp_database().await;
+    let readiness = Readiness::new(
+        vec![
+            HealthCheck::new("fast", || async { Ok("fine".to_string()) }),
+            HealthCheck::new("hung", || async {
+                std::future::pending::<()>().await;
+                Ok("unreachable".to_string())
+            }),
+        ],
+        Duration::from_millis(300),
+    );
+    let server = common::start_with(db, readiness, dir).await;
+
+    let started = Instant::now();
+    let response = reqwest::get(server.url("/api/health")).await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(response.status(), 503);
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["hung"]["status"], "timeout");
+    assert_eq!(body["checks"]["fast"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_closed_database_fails_its_checks() {
+    let server = common::start().await;
+    server.db.close().await;
+    let response = reqwest::get(server.url("/api/health")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["checks"]["database"]["status"], "fail", "{body}");
+    assert_eq!(body["checks"]["migrations"]["status"], "fail", "{body}");
+    assert_eq!(body["checks"]["disk"]["status"], "ok", "{body}");
+}
+
+#[tokio::test]
+async fn too_little_free_disk_is_reported() {
+    let (db, args, dir) = common::temp_database().await;
+    let readiness = Readiness::standard(
+        db.clone(),
+        posture_server::database::data_dir(&db, &args),
+        u64::MAX,
+        Duration::from_millis(800),
+    );
+    let server = common::start_with(db, readiness, dir).await;
+    let body: Value = reqwest::get(server.url("/api/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["checks"]["disk"]["status"], "fail");
+    assert!(
+        body["checks"]["disk"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("below"),
+        "{body}"
+    );
+}
