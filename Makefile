@@ -1,0 +1,46 @@
+# The two commands: `make run` and `make test`. Both bootstrap first (quiet when nothing is missing).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Every recipe line runs with the tools the bootstrap found or installed.
+WITH_TOOLS := source ./.bootstrap.env &&
+# Extra cargo flags for the wasm build (only set on the Debian fallback path: build-std).
+LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARGS}
+
+DATABASE_URL ?= sqlite://data/posture.db
+export DATABASE_URL
+
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e
+
+help:
+	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
+	@echo "make test   formatting, clippy, Rust tests and the Playwright suite"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build-release: bootstrap
+	$(WITH_TOOLS) cargo leptos build --release $(LIB_ARGS)
+
+build: bootstrap
+	$(WITH_TOOLS) cargo leptos build $(LIB_ARGS)
+
+run: build-release
+	@target/release/posture seed --if-empty
+	@echo "Demo admin login: admin@posture.local / posture-demo"
+	@exec target/release/posture serve
+
+lint: bootstrap
+	$(WITH_TOOLS) cargo fmt --all --check
+	$(WITH_TOOLS) cargo clippy -p app -p server --all-targets --locked -- -D warnings
+	$(WITH_TOOLS) cargo clippy -p frontend --target wasm32-unknown-unknown --locked \
+		$${POSTURE_WASM_CARGO_ARGS:-} -- -D warnings
+
+test-rust: bootstrap
+	$(WITH_TOOLS) cargo test -p app -p server --locked
+
+test-e2e: build
+	$(WITH_TOOLS) cd end2end && playwright test
+
+test: lint test-rust test-e2e
