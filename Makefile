@@ -38,7 +38,7 @@ lint: bootstrap
 		$${POSTURE_WASM_CARGO_ARGS:-} -- -D warnings
 
 test-rust: bootstrap
-	$(WITH_TOOLS) cargo test -p app -p server --locked
+	$(WITH_TOOLS) scripts/test-services.sh cargo test -p app -p server --locked
 
 test-e2e: build
 	$(WITH_TOOLS) cd end2end && playwright test

@@ -2,9 +2,12 @@
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the browser's WASM.
 
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod cache;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod scoring;
 pub mod types;
 
 #[cfg(feature = "ssr")]

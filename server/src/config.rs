@@ -27,6 +27,8 @@ pub enum Command {
     Migrate,
     /// Fill the database with generated data.
     Seed(SeedArgs),
+    /// Time the hot queries against the configured database and print p50/p95.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -42,7 +44,29 @@ pub struct DatabaseArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Share cached aggregates through Redis (`redis://host:6379`); in process when unset.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// How long computed aggregates (scores, stats) are served from the cache.
+    #[arg(long, env = "POSTURE_CACHE_TTL_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Samples per uncached aggregate; windows and cached reads take 10x as many.
+    #[arg(long, default_value_t = 20)]
+    pub iterations: usize,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Leptos settings file (site root, output name, default address).
     #[arg(long, env = "POSTURE_LEPTOS_CONFIG", default_value = "Leptos.toml")]
     pub leptos_config: PathBuf,
@@ -60,20 +84,35 @@ pub struct ServeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeedProfile {
-    /// A small demo: a dozen clients, a few dozen sites, some hundreds of incidents.
+    /// 50 clients, 200 sites, ~400 appliances, 50,000 incidents, 30 days of check results.
     Demo,
+    /// 2,000 sites, 1,000,000 incidents, ~5,000,000 check results.
+    Large,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct SeedArgs {
     #[arg(long, value_enum, default_value = "demo")]
     pub profile: SeedProfile,
+    /// Shorthand for `--profile large`.
+    #[arg(long, conflicts_with = "profile")]
+    pub large: bool,
     /// Random seed: the same seed always generates the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Do nothing when the database already holds clients (used by `make run`).
     #[arg(long)]
     pub if_empty: bool,
+}
+
+impl SeedArgs {
+    pub fn profile(&self) -> SeedProfile {
+        if self.large {
+            SeedProfile::Large
+        } else {
+            self.profile
+        }
+    }
 }
 
 #[cfg(test)]

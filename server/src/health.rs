@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use app::cache::AggregateCache;
 use app::db::Db;
 use axum::Json;
 use axum::extract::State;
@@ -69,7 +70,13 @@ impl Readiness {
     }
 
     /// The production checks: database ping, migrations current, free disk, cache.
-    pub fn standard(db: Db, data_dir: PathBuf, min_free_bytes: u64, timeout: Duration) -> Self {
+    pub fn standard(
+        db: Db,
+        cache: AggregateCache,
+        data_dir: PathBuf,
+        min_free_bytes: u64,
+        timeout: Duration,
+    ) -> Self {
         let ping_db = db.clone();
         let migrations_db = db;
         Self::new(
@@ -95,8 +102,9 @@ impl Readiness {
                     let dir = data_dir.clone();
                     async move { free_disk(dir, min_free_bytes).await }
                 }),
-                HealthCheck::new("cache", || async {
-                    Ok("in-process (no shared cache configured)".to_string())
+                HealthCheck::new("cache", move || {
+                    let cache = cache.clone();
+                    async move { cache.ping().await }
                 }),
             ],
             timeout,

@@ -1,6 +1,6 @@
 use clap::Parser;
 use posture_server::config::{Cli, Command};
-use posture_server::{database, routes, seed};
+use posture_server::{bench, database, routes, seed};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,7 +17,10 @@ async fn main() -> anyhow::Result<()> {
 
     match cli.command {
         Command::Migrate => println!("Migrations applied to {}.", db.backend_name()),
-        Command::Seed(args) => seed::run(&db, &args).await?,
+        Command::Seed(args) => {
+            seed::run(&db, &args).await?;
+        }
+        Command::Bench(args) => bench::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use app::db::Db;
+use app::db::{Db, IncidentWindows};
 use app::{App, shell};
 use axum::Router;
 use axum::routing::get;
@@ -19,8 +19,12 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let db = state.db.clone();
-    let context = move || provide_context(db.clone());
+    let (db, cache, windows) = (state.db.clone(), state.cache.clone(), state.windows.clone());
+    let context = move || {
+        provide_context(db.clone());
+        provide_context(cache.clone());
+        provide_context(windows.clone());
+    };
     let options = state.leptos_options.clone();
     Router::new()
         .route("/health", get(health::liveness))
@@ -44,15 +48,20 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         leptos_options.site_addr = addr;
     }
     let addr = leptos_options.site_addr;
+    let cache = args.cache.build()?;
     let readiness = Readiness::standard(
         db.clone(),
+        cache.clone(),
         database::data_dir(&db, database_args),
         args.min_free_disk_mb * 1_048_576,
         Duration::from_millis(args.health_timeout_ms),
     );
+    let windows = IncidentWindows::default();
     let app = router(AppState {
         leptos_options,
         db,
+        cache,
+        windows,
         readiness,
     });
 

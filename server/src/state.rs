@@ -1,20 +1,35 @@
 //! What every request handler can reach.
 
-use app::db::Db;
+use app::cache::AggregateCache;
+use app::db::{Db, IncidentWindows};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::config::CacheArgs;
 use crate::health::Readiness;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    pub cache: AggregateCache,
+    pub windows: IncidentWindows,
     pub readiness: Readiness,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+impl CacheArgs {
+    pub fn build(&self) -> anyhow::Result<AggregateCache> {
+        let ttl = std::time::Duration::from_secs(self.cache_ttl_secs);
+        Ok(match &self.redis_url {
+            Some(url) => AggregateCache::redis(url, ttl)
+                .map_err(|e| anyhow::anyhow!("invalid REDIS_URL: {e}"))?,
+            None => AggregateCache::in_process(ttl),
+        })
     }
 }

@@ -74,6 +74,7 @@ async fn too_little_free_disk_is_reported() {
     let (db, args, dir) = common::temp_database().await;
     let readiness = Readiness::standard(
         db.clone(),
+        app::cache::AggregateCache::in_process(Duration::from_secs(1)),
         posture_server::database::data_dir(&db, &args),
         u64::MAX,
         Duration::from_millis(800),

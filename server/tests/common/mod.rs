@@ -1,9 +1,15 @@
-//! Starts the real router on a throwaway SQLite database and a real TCP port.
+//! Starts the real router on a throwaway SQLite database and a real TCP port, and makes
+//! empty databases of both kinds for the data-layer tests.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+pub mod fixture;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::db::Db;
+use app::cache::AggregateCache;
+use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
@@ -38,6 +44,7 @@ pub async fn start() -> TestServer {
     let (db, args, dir) = temp_database().await;
     let readiness = Readiness::standard(
         db.clone(),
+        AggregateCache::in_process(Duration::from_secs(120)),
         database::data_dir(&db, &args),
         1,
         Duration::from_millis(800),
@@ -53,6 +60,8 @@ pub async fn start_with(db: Db, readiness: Readiness, dir: TempDir) -> TestServe
     let app = routes::router(AppState {
         leptos_options,
         db: db.clone(),
+        cache: AggregateCache::in_process(Duration::from_secs(120)),
+        windows: IncidentWindows::default(),
         readiness,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -63,4 +72,66 @@ pub async fn start_with(db: Db, readiness: Readiness, dir: TempDir) -> TestServe
         db,
         _dir: dir,
     }
+}
+
+/// A database of each kind, migrated and empty: SQLite in a temporary directory, and a fresh
+/// PostgreSQL database on the server `TEST_DATABASE_URL` names (`make test` starts one).
+pub struct TestDb {
+    pub name: &'static str,
+    pub db: Db,
+    _dir: Option<TempDir>,
+}
+
+pub async fn databases() -> Vec<TestDb> {
+    let (sqlite, _, dir) = temp_database().await;
+    vec![
+        TestDb {
+            name: "sqlite",
+            db: sqlite,
+            _dir: Some(dir),
+        },
+        TestDb {
+            name: "postgres",
+            db: postgres_database().await,
+            _dir: None,
+        },
+    ]
+}
+
+pub async fn postgres_database() -> Db {
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    let url = std::env::var("TEST_DATABASE_URL").expect(
+        "TEST_DATABASE_URL must name a PostgreSQL server for the data-layer tests (make test-rust starts one)",
+    );
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    let name = format!(
+        "posture_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let options = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .database(&name);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let db = Db::Postgres(pool);
+    database::migrate(&db).await.unwrap();
+    db
 }

@@ -1,5 +1,15 @@
 //! Database access shared by server functions: one handle over SQLite or PostgreSQL.
 
+mod bundles;
+mod incidents;
+mod scores;
+mod stats;
+
+pub use bundles::latest_bundles_per_site;
+pub use incidents::{IncidentWindows, WINDOW_ANCHOR_STRIDE};
+pub use scores::all_site_scores;
+pub use stats::global_stats;
+
 use sqlx::{PgPool, SqlitePool};
 
 use crate::types::OverviewCounts;

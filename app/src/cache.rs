@@ -1,0 +1,184 @@
+//! The cache of expensive aggregates (all-site scores, global stats), 120 s by default.
+//! In process unless `REDIS_URL` is set, then in Redis so several servers share it. Redis
+//! trouble never becomes an error page: the value is computed instead, and a warning logged.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+/// Keys of the cached aggregates. A new report for a site invalidates [`KEYS_AFFECTED_BY_REPORT`].
+pub const GLOBAL_STATS_KEY: &str = "posture:v1:stats:global";
+pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
+pub const KEYS_AFFECTED_BY_REPORT: [&str; 2] = [GLOBAL_STATS_KEY, SITE_SCORES_KEY];
+
+/// Longest a Redis round trip may take before the cache is bypassed for that request.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub struct AggregateCache {
+    backend: Arc<Backend>,
+    ttl: Duration,
+}
+
+enum Backend {
+    InProcess(moka::future::Cache<String, Arc<str>>),
+    Redis {
+        client: redis::Client,
+        connection: OnceCell<ConnectionManager>,
+    },
+}
+
+impl AggregateCache {
+    pub fn in_process(ttl: Duration) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(1_000)
+            .time_to_live(ttl)
+            .build();
+        Self {
+            backend: Arc::new(Backend::InProcess(cache)),
+            ttl,
+        }
+    }
+
+    /// A Redis-backed cache. The connection is made on first use, so a Redis that is down at
+    /// start only means computing until it is back.
+    pub fn redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        Ok(Self {
+            backend: Arc::new(Backend::Redis {
+                client,
+                connection: OnceCell::new(),
+            }),
+            ttl,
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match *self.backend {
+            Backend::InProcess(_) => "in-process",
+            Backend::Redis { .. } => "redis",
+        }
+    }
+
+    /// The cached value of `key`, or `compute()`'s result, stored for the TTL.
+    pub async fn get_or_compute<T, E, Fut>(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> Fut,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(cached) = self.get(key).await
+            && let Ok(value) = serde_json::from_str(&cached)
+        {
+            return Ok(value);
+        }
+        let value = compute().await?;
+        if let Ok(json) = serde_json::to_string(&value) {
+            self.set(key, json).await;
+        }
+        Ok(value)
+    }
+
+    pub async fn invalidate(&self, keys: &[&str]) {
+        match &*self.backend {
+            Backend::InProcess(cache) => {
+                for key in keys {
+                    cache.invalidate(*key).await;
+                }
+            }
+            Backend::Redis { .. } => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
+                    .await;
+            }
+        }
+    }
+
+    /// For readiness: whether the cache answers, and how.
+    pub async fn ping(&self) -> Result<String, String> {
+        match &*self.backend {
+            Backend::InProcess(cache) => Ok(format!("in-process, {} entries", cache.entry_count())),
+            Backend::Redis { .. } => {
+                let mut connection = self.connection().await.map_err(|e| e.to_string())?;
+                let pong: String = redis::cmd("PING")
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("redis {pong}"))
+            }
+        }
+    }
+
+    async fn get(&self, key: &str) -> Option<Arc<str>> {
+        match &*self.backend {
+            Backend::InProcess(cache) => cache.get(key).await,
+            Backend::Redis { .. } => {
+                let key = key.to_string();
+                self.redis_op("GET", |mut c| async move {
+                    c.get::<_, Option<String>>(key).await
+                })
+                .await
+                .flatten()
+                .map(Arc::from)
+            }
+        }
+    }
+
+    async fn set(&self, key: &str, json: String) {
+        match &*self.backend {
+            Backend::InProcess(cache) => cache.insert(key.to_string(), Arc::from(json)).await,
+            Backend::Redis { .. } => {
+                let key = key.to_string();
+                let seconds = self.ttl.as_secs().max(1);
+                self.redis_op("SET", |mut c| async move {
+                    c.set_ex::<_, _, ()>(key, json, seconds).await
+                })
+                .await;
+            }
+        }
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+        let Backend::Redis { client, connection } = &*self.backend else {
+            unreachable!("only called for Redis");
+        };
+        let manager = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            connection.get_or_try_init(|| ConnectionManager::new(client.clone())),
+        )
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
+        Ok(manager.clone())
+    }
+
+    /// Runs one Redis command under [`REDIS_TIMEOUT`]; any failure is logged and yields `None`.
+    async fn redis_op<T, Fut>(
+        &self,
+        name: &str,
+        op: impl FnOnce(ConnectionManager) -> Fut,
+    ) -> Option<T>
+    where
+        Fut: Future<Output = Result<T, redis::RedisError>>,
+    {
+        let outcome = match self.connection().await {
+            Ok(connection) => tokio::time::timeout(REDIS_TIMEOUT, op(connection))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
+                }),
+            Err(err) => Err(err),
+        };
+        outcome
+            .map_err(|err| tracing::warn!("redis {name} failed, computing instead: {err}"))
+            .ok()
+    }
+}

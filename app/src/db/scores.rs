@@ -1,0 +1,53 @@
+//! Every site's compliance, freshness and health, from the latest result per
+//! (check type, host) of the last 24 hours. Expensive: callers cache it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Db;
+use crate::on_db;
+use crate::scoring::{self, CheckStatus};
+use crate::types::SiteScore;
+
+const LATEST_RESULTS_SQL: &str =
+    "SELECT site_id, check_type, status FROM check_latest WHERE checked_at >= $1";
+const CHECKINS_SQL: &str = "SELECT id, last_checkin_at FROM sites ORDER BY id";
+
+pub async fn all_site_scores(db: &Db, now: DateTime<Utc>) -> Result<Vec<SiteScore>, sqlx::Error> {
+    let (results, sites) = on_db!(db, |pool| {
+        futures::try_join!(
+            sqlx::query_as::<_, (i64, String, String)>(LATEST_RESULTS_SQL)
+                .bind(now - Duration::hours(24))
+                .fetch_all(pool),
+            sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(CHECKINS_SQL).fetch_all(pool),
+        )?
+    });
+
+    let mut by_site: HashMap<i64, Vec<(String, CheckStatus)>> = HashMap::new();
+    for (site_id, check_type, status) in results {
+        if let Some(status) = CheckStatus::parse(&status) {
+            by_site
+                .entry(site_id)
+                .or_default()
+                .push((check_type, status));
+        }
+    }
+    Ok(sites
+        .into_iter()
+        .map(|(site_id, last_checkin)| {
+            let latest = by_site.get(&site_id).map(Vec::as_slice).unwrap_or_default();
+            let compliance =
+                scoring::compliance(latest.iter().map(|(t, s)| (t.as_str(), *s))).overall;
+            let freshness = scoring::freshness(last_checkin.map(|at| (now - at).num_seconds()));
+            let health = scoring::health(freshness, compliance);
+            SiteScore {
+                site_id,
+                compliance,
+                freshness,
+                health: health.score,
+                level: health.level,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,99 @@
+//! Fleet-wide statistics for the Overview page. Expensive: callers cache them.
+
+use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
+
+use super::Db;
+use crate::on_db;
+use crate::types::{DailyCount, GlobalStats, SeverityCounts, SiteScore, SiteStatusCounts};
+
+const SITE_STATUS_SQL: &str = "SELECT \
+    COALESCE(SUM(CASE WHEN last_checkin_at IS NULL THEN 1 ELSE 0 END), 0) AS pending, \
+    COALESCE(SUM(CASE WHEN last_checkin_at >= $1 THEN 1 ELSE 0 END), 0) AS online, \
+    COALESCE(SUM(CASE WHEN last_checkin_at < $1 AND last_checkin_at >= $2 THEN 1 ELSE 0 END), 0) AS stale, \
+    COALESCE(SUM(CASE WHEN last_checkin_at < $2 THEN 1 ELSE 0 END), 0) AS offline \
+    FROM sites";
+
+const OPEN_BY_SEVERITY_SQL: &str = "SELECT severity, COUNT(*) FROM incidents \
+    WHERE status IN ('open', 'resolving', 'escalated') GROUP BY severity";
+
+const REPORTED_SINCE_SQL: &str = "SELECT COUNT(*) FROM incidents WHERE reported_at >= $1";
+
+// The one query whose SQL differs: the UTC calendar day of a timestamp.
+const DAILY_SQLITE: &str = "SELECT substr(reported_at, 1, 10) AS day, COUNT(*) FROM incidents \
+    WHERE reported_at >= $1 GROUP BY day";
+const DAILY_POSTGRES: &str = "SELECT to_char(reported_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, \
+    COUNT(*) FROM incidents WHERE reported_at >= $1 GROUP BY day";
+
+/// Computes the stats; `scores` are the all-site scores (for average compliance).
+pub async fn global_stats(
+    db: &Db,
+    scores: &[SiteScore],
+    now: DateTime<Utc>,
+) -> Result<GlobalStats, sqlx::Error> {
+    let first_day = (now - Days::new(13))
+        .date_naive()
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let (clients, status, by_severity, last_24h, last_7d, daily) = on_db!(db, |pool| {
+        let daily_sql = match db {
+            Db::Sqlite(_) => DAILY_SQLITE,
+            Db::Postgres(_) => DAILY_POSTGRES,
+        };
+        futures::try_join!(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM clients").fetch_one(pool),
+            sqlx::query_as::<_, (i64, i64, i64, i64)>(SITE_STATUS_SQL)
+                .bind(now - Duration::minutes(15))
+                .bind(now - Duration::hours(1))
+                .fetch_one(pool),
+            sqlx::query_as::<_, (String, i64)>(OPEN_BY_SEVERITY_SQL).fetch_all(pool),
+            sqlx::query_scalar::<_, i64>(REPORTED_SINCE_SQL)
+                .bind(now - Duration::hours(24))
+                .fetch_one(pool),
+            sqlx::query_scalar::<_, i64>(REPORTED_SINCE_SQL)
+                .bind(now - Duration::days(7))
+                .fetch_one(pool),
+            sqlx::query_as::<_, (String, i64)>(daily_sql)
+                .bind(first_day)
+                .fetch_all(pool),
+        )?
+    });
+
+    let (pending, online, stale, offline) = status;
+    let mut open_incidents = SeverityCounts::default();
+    for (severity, count) in by_severity {
+        match severity.as_str() {
+            "low" => open_incidents.low = count,
+            "medium" => open_incidents.medium = count,
+            "high" => open_incidents.high = count,
+            _ => open_incidents.critical = count,
+        }
+    }
+    let daily_incidents = (0..14)
+        .map(|offset| {
+            let day = (first_day + Days::new(offset))
+                .format("%Y-%m-%d")
+                .to_string();
+            let count = daily.iter().find(|(d, _)| *d == day).map_or(0, |(_, c)| *c);
+            DailyCount { day, count }
+        })
+        .collect();
+    let with_data: Vec<f64> = scores.iter().filter_map(|s| s.compliance).collect();
+    let average_compliance =
+        (!with_data.is_empty()).then(|| with_data.iter().sum::<f64>() / with_data.len() as f64);
+
+    Ok(GlobalStats {
+        clients,
+        sites: SiteStatusCounts {
+            online,
+            stale,
+            offline,
+            pending,
+        },
+        open_incidents,
+        average_compliance,
+        incidents_24h: last_24h,
+        incidents_7d: last_7d,
+        daily_incidents,
+        as_of_ms: now.timestamp_millis(),
+    })
+}

@@ -1,0 +1,100 @@
+//! `posture bench`: times the hot queries on whatever database is configured and prints
+//! p50/p95 per query. Seed first (`posture seed --large` for the figures in the README).
+
+use std::time::Instant;
+
+use app::cache::{AggregateCache, GLOBAL_STATS_KEY, SITE_SCORES_KEY};
+use app::db::{self, Db, IncidentWindows};
+use app::types::{GlobalStats, IncidentFilter};
+use chrono::Utc;
+
+use crate::config::BenchArgs;
+
+pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
+    let cache = args.cache.build()?;
+    let n = args.iterations.max(1);
+    println!(
+        "posture bench on {} ({} cache), {n} samples per aggregate",
+        db.backend_name(),
+        cache.backend_name()
+    );
+    println!("{:<52} {:>10} {:>10}", "query", "p50 ms", "p95 ms");
+
+    report("global stats, uncached (scores + stats)", n, || async {
+        let now = Utc::now();
+        let scores = db::all_site_scores(db, now).await?;
+        db::global_stats(db, &scores, now).await.map(|_| ())
+    })
+    .await?;
+    report("all-site scores, uncached", n, || async {
+        db::all_site_scores(db, Utc::now()).await.map(|_| ())
+    })
+    .await?;
+    cache.invalidate(&[GLOBAL_STATS_KEY, SITE_SCORES_KEY]).await;
+    report("global stats, cached", n * 10, || async {
+        cached_stats(db, &cache).await.map(|_| ())
+    })
+    .await?;
+    report(
+        "latest 50 bundles per site (one windowed query)",
+        n,
+        || async { db::latest_bundles_per_site(db, 50).await.map(|_| ()) },
+    )
+    .await?;
+
+    for severity in [None, Some("high".to_string())] {
+        let filter = IncidentFilter {
+            severity: severity.clone(),
+        };
+        let windows = IncidentWindows::default();
+        let started = Instant::now();
+        let total = windows.count(db, &filter).await?;
+        let label = severity.map_or("all".to_string(), |s| format!("severity={s}"));
+        println!(
+            "{:<52} {:>10.1}",
+            format!("incident anchors built ({label}, {total} rows)"),
+            ms(started)
+        );
+        for offset in [0, total / 2, (total - 100).max(0)] {
+            report(
+                &format!("incident window 100 @ {offset} ({label})"),
+                n * 10,
+                || async { windows.window(db, &filter, offset, 100).await.map(|_| ()) },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn cached_stats(db: &Db, cache: &AggregateCache) -> Result<GlobalStats, sqlx::Error> {
+    cache
+        .get_or_compute(GLOBAL_STATS_KEY, || async {
+            let now = Utc::now();
+            let scores = db::all_site_scores(db, now).await?;
+            db::global_stats(db, &scores, now).await
+        })
+        .await
+}
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+async fn report<F, Fut>(label: &str, samples: usize, mut run: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), sqlx::Error>>,
+{
+    let mut timings = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        run().await?;
+        timings.push(ms(started));
+    }
+    timings.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| timings[((timings.len() as f64 * q).ceil() as usize).clamp(1, timings.len()) - 1];
+    println!("{label:<52} {:>10.3} {:>10.3}", at(0.50), at(0.95));
+    Ok(())
+}
