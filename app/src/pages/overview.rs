@@ -30,7 +30,8 @@ fn overview_query() -> QueryScope<(), Result<OverviewCounts, AppError>> {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let client: QueryClient = expect_context();
-    let counts = client.resource(overview_query(), || ());
+    // Blocking: the HTML waits for the counts, so they are there without JavaScript.
+    let counts = client.resource_blocking(overview_query(), || ());
 
     view! {
         <Title text="Overview" />
