@@ -294,7 +294,7 @@ async fn insert_runbooks(db: &Db, rng: &mut StdRng) -> anyhow::Result<usize> {
             |(id, name, category, level, check_types, hipaa, disruptive)| {
                 let steps: Vec<String> = [
                     format!("Confirm the finding on the affected host ({category})"),
-                    format!("{name}"),
+                    name.to_string(),
                     "Re-run the compliance check and confirm it passes".to_string(),
                     "Attach the result to the incident and close it".to_string(),
                 ]
