@@ -9,9 +9,13 @@ use leptos_use_document_visibility::use_document_visibility;
 use web_sys::VisibilityState;
 
 use crate::components::layout::Layout;
+use crate::pages::clients::{ClientDetailPage, ClientsPage};
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
 use crate::pages::placeholder::PlaceholderPage;
+use crate::pages::runbooks::{RunbookDetailPage, RunbooksPage};
+use crate::pages::site_detail::SiteDetailPage;
+use crate::pages::sites::SitesPage;
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -36,12 +40,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Polling stops while the tab is hidden; leptos-fetch refetches stale queries on return.
+    // Polling stops while the tab is hidden (leptos-fetch postpones its refetch ticks).
     let visibility = use_document_visibility();
     let tab_visible = Signal::derive(move || visibility.get() != VisibilityState::Hidden);
-    QueryClient::new()
+    let client = QueryClient::new()
         .with_refetch_enabled_toggle(tab_visible)
         .provide();
+    refetch_on_return(client, tab_visible);
     mark_hydrated();
 
     view! {
@@ -51,15 +56,36 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=OverviewPage />
-                    <Route path=path!("/clients") view=|| view! { <PlaceholderPage title="Clients" /> } />
-                    <Route path=path!("/sites") view=|| view! { <PlaceholderPage title="Sites" /> } />
+                    <Route path=path!("/clients") view=ClientsPage />
+                    <Route path=path!("/clients/:id") view=ClientDetailPage />
+                    <Route path=path!("/sites") view=SitesPage />
+                    <Route path=path!("/sites/:site_id") view=SiteDetailPage />
                     <Route path=path!("/incidents") view=|| view! { <PlaceholderPage title="Incidents" /> } />
-                    <Route path=path!("/runbooks") view=|| view! { <PlaceholderPage title="Runbooks" /> } />
+                    <Route path=path!("/runbooks") view=RunbooksPage />
+                    <Route path=path!("/runbooks/:id") view=RunbookDetailPage />
                     <Route path=path!("/admin") view=|| view! { <PlaceholderPage title="Admin" /> } />
                 </Routes>
             </Layout>
         </Router>
     }
+}
+
+/// Queries go stale after 30 s; a tab hidden that long refetches what it shows as soon as it is
+/// visible again, instead of waiting for the next polling tick.
+fn refetch_on_return(client: QueryClient, tab_visible: Signal<bool>) {
+    const STALE_AFTER_MS: i64 = 30_000;
+    let hidden_since = StoredValue::new(None::<i64>);
+    Effect::new(move |_| {
+        let now = chrono::Utc::now().timestamp_millis();
+        if !tab_visible.get() {
+            hidden_since.set_value(Some(now));
+        } else if let Some(since) = hidden_since.get_value() {
+            hidden_since.set_value(None);
+            if now - since >= STALE_AFTER_MS {
+                client.invalidate_all_queries();
+            }
+        }
+    });
 }
 
 /// Sets `data-hydrated="true"` on `<html>` once the WASM has taken over the page.

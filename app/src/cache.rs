@@ -15,7 +15,14 @@ use tokio::sync::OnceCell;
 /// Keys of the cached aggregates. A new report for a site invalidates [`KEYS_AFFECTED_BY_REPORT`].
 pub const GLOBAL_STATS_KEY: &str = "posture:v1:stats:global";
 pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
-pub const KEYS_AFFECTED_BY_REPORT: [&str; 2] = [GLOBAL_STATS_KEY, SITE_SCORES_KEY];
+pub const SITE_ROWS_KEY: &str = "posture:v1:sites:rows";
+pub const OVERVIEW_KEY: &str = "posture:v1:overview";
+pub const KEYS_AFFECTED_BY_REPORT: [&str; 4] = [
+    GLOBAL_STATS_KEY,
+    SITE_SCORES_KEY,
+    SITE_ROWS_KEY,
+    OVERVIEW_KEY,
+];
 
 /// Longest a Redis round trip may take before the cache is bypassed for that request.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);

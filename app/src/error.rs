@@ -13,6 +13,8 @@ pub enum AppError {
     Transport(String),
     #[error("Not found: {0}")]
     NotFound(String),
+    #[error("Invalid request: {0}")]
+    Invalid(String),
 }
 
 impl FromServerFnError for AppError {
@@ -28,5 +30,24 @@ impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         leptos::logging::error!("database error: {err}");
         AppError::Database(err.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Sets the HTTP status this error deserves on the response under way (a server function's
+    /// answer, or the page being rendered), then returns the error.
+    pub fn with_status(self) -> Self {
+        let status = match &self {
+            AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => http::StatusCode::BAD_REQUEST,
+            AppError::Database(_) | AppError::Transport(_) => {
+                http::StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        self
     }
 }

@@ -1,12 +1,15 @@
 //! The Posture web app: pages, components, server functions and the types they share.
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the browser's WASM.
 
+#[cfg(feature = "ssr")]
+pub mod aggregates;
 pub mod app;
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod queries;
 pub mod scoring;
 pub mod types;
 

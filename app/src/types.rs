@@ -2,19 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Headline counts for the Overview page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct OverviewCounts {
-    pub clients: i64,
-    pub sites: i64,
-    /// Incidents not yet resolved: open, resolving or escalated.
-    pub open_incidents: i64,
-    /// When the server read these counts, in milliseconds since the Unix epoch.
-    #[cfg_attr(feature = "ssr", sqlx(skip))]
-    pub as_of_ms: i64,
-}
-
 /// Sites by live status, from the age of their latest check-in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteStatusCounts {
@@ -96,4 +83,251 @@ pub struct IncidentRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IncidentFilter {
     pub severity: Option<String>,
+}
+
+/// A client organisation with the health of its sites, for cards and lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    pub id: i64,
+    pub name: String,
+    pub sites: i64,
+    pub sites_online: i64,
+    pub open_incidents: i64,
+    /// Mean health of its sites (0..100); `None` when it has no sites.
+    pub health: Option<f64>,
+    pub worst_level: Option<crate::scoring::HealthLevel>,
+}
+
+/// One row of the sites table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteRow {
+    pub id: i64,
+    pub site_id: String,
+    pub clinic_name: String,
+    pub client_id: i64,
+    pub client_name: String,
+    pub tier: String,
+    /// pending, online, stale or offline, from the latest check-in.
+    pub status: String,
+    pub last_checkin: Option<chrono::DateTime<chrono::Utc>>,
+    pub compliance: Option<f64>,
+    pub health: f64,
+    pub level: crate::scoring::HealthLevel,
+    pub open_incidents: i64,
+}
+
+/// Columns the sites table sorts by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SiteSort {
+    #[default]
+    Health,
+    Name,
+    Client,
+    Status,
+    Compliance,
+    Incidents,
+    Checkin,
+}
+
+impl SiteSort {
+    pub const ALL: [SiteSort; 7] = [
+        SiteSort::Health,
+        SiteSort::Name,
+        SiteSort::Client,
+        SiteSort::Status,
+        SiteSort::Compliance,
+        SiteSort::Incidents,
+        SiteSort::Checkin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteSort::Health => "health",
+            SiteSort::Name => "name",
+            SiteSort::Client => "client",
+            SiteSort::Status => "status",
+            SiteSort::Compliance => "compliance",
+            SiteSort::Incidents => "incidents",
+            SiteSort::Checkin => "checkin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// What the sites table shows: it lives in the URL (`?q=&status=&sort=&desc=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SiteFilter {
+    /// Words matched against clinic name, site id and client name.
+    pub q: String,
+    /// Empty for all, else one of pending/online/stale/offline.
+    pub status: String,
+    pub sort: SiteSort,
+    pub desc: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplianceRow {
+    pub hostname: String,
+    pub mac: String,
+    pub agent_version: String,
+    pub last_checkin: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OrderRow {
+    pub id: i64,
+    pub appliance: String,
+    pub order_type: String,
+    pub priority: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Whether a site's evidence bundles form an unbroken hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceStatus {
+    pub length: i64,
+    pub last_hash: Option<String>,
+    pub last_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Position of the first bundle whose previous hash does not match, if any.
+    pub broken_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub score: Option<f64>,
+}
+
+/// Everything the site detail page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteDetail {
+    pub site: SiteRow,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub onboarding_stage: String,
+    /// Score per category (no data = `None`), in the scoring module's order.
+    pub categories: Vec<(String, Option<f64>)>,
+    /// The last 30 days of snapshots, oldest first.
+    pub trend: Vec<TrendPoint>,
+    pub appliances: Vec<ApplianceRow>,
+    pub recent_incidents: Vec<IncidentRow>,
+    pub pending_orders: Vec<OrderRow>,
+    pub evidence: EvidenceStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientDetail {
+    pub client: ClientSummary,
+    pub sites: Vec<SiteRow>,
+}
+
+/// Incidents reported in the last 7 days by check type, most frequent first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTypeCount {
+    pub check_type: String,
+    pub count: i64,
+}
+
+/// The Overview page's data beyond the client cards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverviewData {
+    pub stats: GlobalStats,
+    pub top_incident_types: Vec<IncidentTypeCount>,
+    /// The least healthy sites, worst first.
+    pub needing_attention: Vec<SiteRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Runbook {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub check_types: Vec<String>,
+    pub level: String,
+    pub hipaa_controls: Vec<String>,
+    pub steps: Vec<String>,
+    pub disruptive: bool,
+    pub execution_count: i64,
+    pub success_rate: f64,
+    pub avg_duration_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RunbookFilter {
+    /// Every word must appear in the name, id, description or HIPAA controls.
+    pub q: String,
+    pub level: String,
+    pub category: String,
+}
+
+impl RunbookFilter {
+    pub fn matches(&self, runbook: &Runbook) -> bool {
+        let haystack = format!(
+            "{} {} {} {}",
+            runbook.name,
+            runbook.id,
+            runbook.description,
+            runbook.hipaa_controls.join(" ")
+        )
+        .to_lowercase();
+        (self.level.is_empty() || runbook.level == self.level)
+            && (self.category.is_empty() || runbook.category == self.category)
+            && self
+                .q
+                .split_whitespace()
+                .all(|word| haystack.contains(&word.to_lowercase()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Runbook, RunbookFilter};
+
+    fn runbook() -> Runbook {
+        Runbook {
+            id: "RB-BKP-003".into(),
+            name: "Run a test restore of patient records".into(),
+            description: "Used when backup restore test checks fail.".into(),
+            category: "backup".into(),
+            check_types: vec!["backup_restore_test".into()],
+            level: "L2".into(),
+            hipaa_controls: vec!["164.308(a)(7)(ii)(B)".into()],
+            steps: vec![],
+            disruptive: false,
+            execution_count: 3,
+            success_rate: 0.9,
+            avg_duration_seconds: 60.0,
+        }
+    }
+
+    #[test]
+    fn runbook_search_is_an_and_of_words_over_name_id_description_and_controls() {
+        let matches = |q: &str| {
+            RunbookFilter {
+                q: q.into(),
+                ..Default::default()
+            }
+            .matches(&runbook())
+        };
+        assert!(matches(""));
+        assert!(matches("restore PATIENT"));
+        assert!(matches("rb-bkp"));
+        assert!(matches("164.308(a)(7)"));
+        assert!(!matches("restore firewall"), "every word must match");
+        let level = |level: &str| {
+            RunbookFilter {
+                level: level.into(),
+                ..Default::default()
+            }
+            .matches(&runbook())
+        };
+        assert!(level("L2") && !level("L1"));
+    }
 }

@@ -1,4 +1,4 @@
-import { test as base, expect, type Page } from "@playwright/test";
+import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 
 /** Fails the test if the page logs a console error or throws. */
 export const test = base.extend<{ consoleErrors: string[] }>({
@@ -24,3 +24,22 @@ export async function hydrated(page: Page) {
 }
 
 export type OverviewCounts = { clients: number; sites: number; open_incidents: number };
+
+/** The headline counts, read through the overview server function. */
+export async function countsFromApi(request: APIRequestContext): Promise<OverviewCounts> {
+  const response = await request.get("/api/get_overview");
+  expect(response.status()).toBe(200);
+  const { stats } = await response.json();
+  const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+  return { clients: stats.clients, sites: sum(stats.sites), open_incidents: sum(stats.open_incidents) };
+}
+
+/** Server-function requests the page makes (everything under /api/ but health). */
+export function recordApiRequests(page: Page): string[] {
+  const urls: string[] = [];
+  page.on("request", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/api/") && path !== "/api/health") urls.push(path);
+  });
+  return urls;
+}

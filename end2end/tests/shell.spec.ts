@@ -1,12 +1,4 @@
-import { test, expect, hydrated, type OverviewCounts } from "./fixtures";
-
-async function countsFromApi(request: import("@playwright/test").APIRequestContext) {
-  const response = await request.post("/api/get_overview_counts", {
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-  });
-  expect(response.status()).toBe(200);
-  return (await response.json()) as OverviewCounts;
-}
+import { test, expect, hydrated, countsFromApi } from "./fixtures";
 
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
@@ -52,7 +44,7 @@ test("a server function round-trips from the browser", async ({ page, request })
   const counts = await countsFromApi(request);
   await page.goto("/clients");
   await hydrated(page);
-  const call = page.waitForResponse((r) => r.url().endsWith("/api/get_overview_counts"));
+  const call = page.waitForResponse((r) => r.url().includes("/api/get_overview"));
   await page.getByRole("link", { name: "Overview" }).click();
   const response = await call;
   expect(response.status()).toBe(200);

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod database;
+pub mod etag;
 pub mod health;
 pub mod routes;
 pub mod seed;

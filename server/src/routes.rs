@@ -13,9 +13,9 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use tower_http::compression::CompressionLayer;
 
 use crate::config::{DatabaseArgs, ServeArgs};
-use crate::database;
 use crate::health::{self, Readiness};
 use crate::state::AppState;
+use crate::{database, etag};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(axum::middleware::from_fn(etag::etag))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

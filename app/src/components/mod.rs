@@ -1,6 +1,8 @@
 //! Building blocks shared by the pages.
 
-pub mod error_view;
+pub mod badges;
+pub mod charts;
 pub mod freshness;
 pub mod layout;
+pub mod query_view;
 pub mod theme_toggle;

@@ -1,18 +1,21 @@
 //! Database access shared by server functions: one handle over SQLite or PostgreSQL.
 
 mod bundles;
+mod dashboard;
 mod incidents;
 mod scores;
 mod stats;
 
 pub use bundles::latest_bundles_per_site;
+pub use dashboard::{
+    client_summaries, filter_sites, runbooks, site_detail, site_rows, summarise_client,
+    top_incident_types,
+};
 pub use incidents::{IncidentWindows, WINDOW_ANCHOR_STRIDE};
 pub use scores::all_site_scores;
 pub use stats::global_stats;
 
 use sqlx::{PgPool, SqlitePool};
-
-use crate::types::OverviewCounts;
 
 /// The connection pool for whichever database the server was configured with.
 /// Queries whose SQL is identical on both are written once and run through [`Db::dispatch`].
@@ -44,17 +47,4 @@ impl Db {
     pub async fn close(&self) {
         on_db!(self, |pool| pool.close().await)
     }
-}
-
-const OVERVIEW_COUNTS_SQL: &str = "SELECT \
-    (SELECT COUNT(*) FROM clients) AS clients, \
-    (SELECT COUNT(*) FROM sites) AS sites, \
-    (SELECT COUNT(*) FROM incidents WHERE status <> 'resolved') AS open_incidents";
-
-pub async fn overview_counts(db: &Db) -> Result<OverviewCounts, sqlx::Error> {
-    let mut counts: OverviewCounts = on_db!(db, |pool| {
-        sqlx::query_as(OVERVIEW_COUNTS_SQL).fetch_one(pool).await?
-    });
-    counts.as_of_ms = chrono::Utc::now().timestamp_millis();
-    Ok(counts)
 }

@@ -1,5 +1,9 @@
-//! One module per page; each holds the server functions only it uses.
+//! One module per page; each holds the server functions it reads through.
 
+pub mod clients;
 pub mod not_found;
 pub mod overview;
 pub mod placeholder;
+pub mod runbooks;
+pub mod site_detail;
+pub mod sites;

@@ -1,50 +1,58 @@
-//! `/`: the headline numbers an MSP watches all day.
-
-use std::time::Duration;
+//! `/`: the fleet at a glance, which MSP staff keep open all day.
 
 use leptos::prelude::*;
-use leptos_fetch::{QueryClient, QueryOptions, QueryScope};
+use leptos_fetch::QueryClient;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
-use crate::components::error_view::ErrorView;
+use crate::components::badges::{LevelBadge, StatusBadge, percent};
+use crate::components::charts::{HealthGauge, Sparkline};
 use crate::components::freshness::DataFreshness;
+use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
-use crate::types::OverviewCounts;
+use crate::queries::{clients_query, stats_query};
+use crate::types::{ClientSummary, OverviewData};
 
-/// Counts of clients, sites and open incidents, read from the database.
-#[server(endpoint = "get_overview_counts")]
-pub async fn get_overview_counts() -> Result<OverviewCounts, AppError> {
-    let db = expect_context::<crate::db::Db>();
-    Ok(crate::db::overview_counts(&db).await?)
-}
-
-/// Stats go stale after 30 s and are refetched every 60 s while the tab is visible.
-fn overview_query() -> QueryScope<(), Result<OverviewCounts, AppError>> {
-    QueryScope::new(get_overview_counts).with_options(
-        QueryOptions::new()
-            .with_stale_time(Duration::from_secs(30))
-            .with_refetch_interval(Duration::from_secs(60)),
-    )
+/// Fleet statistics, top incident types and the sites needing attention (cached aggregates).
+#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_overview")]
+pub async fn get_overview() -> Result<OverviewData, AppError> {
+    let (db, cache) = crate::aggregates::request_state()?;
+    crate::aggregates::overview(&db, &cache).await
 }
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let client: QueryClient = expect_context();
-    // Blocking: the HTML waits for the counts, so they are there without JavaScript.
-    let counts = client.resource_blocking(overview_query(), || ());
+    // Blocking: the HTML waits for the data, so it reads without JavaScript.
+    let overview = client.resource_blocking(stats_query(), || ());
+    let clients = client.resource_blocking(clients_query(), || ());
+    let retry_overview = Callback::new(move |_| {
+        client.invalidate_query(stats_query(), ());
+    });
+    let retry_clients = Callback::new(move |_| {
+        client.invalidate_query(clients_query(), ());
+    });
 
     view! {
         <Title text="Overview" />
-        <section aria-label="Headline counts">
-            <Transition fallback=|| view! { <KpiSkeleton /> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
+        <Transition fallback=|| view! { <Skeleton rows=3 /> }>
+            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry=retry_overview /> }>
+                {move || Suspend::new(async move {
+                    overview
+                        .await
+                        .map(|data| {
+                            DataFreshness::record(data.stats.as_of_ms);
+                            view! { <OverviewSections data /> }
+                        })
+                })}
+            </ErrorBoundary>
+        </Transition>
+        <section aria-labelledby="clients-heading">
+            <h2 id="clients-heading">"Clients, least healthy first"</h2>
+            <Transition fallback=|| view! { <Skeleton rows=2 /> }>
+                <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry=retry_clients /> }>
                     {move || Suspend::new(async move {
-                        counts
-                            .await
-                            .map(|counts| {
-                                DataFreshness::record(counts.as_of_ms);
-                                view! { <KpiCards counts /> }
-                            })
+                        clients.await.map(|clients| view! { <ClientCards clients /> })
                     })}
                 </ErrorBoundary>
             </Transition>
@@ -53,18 +61,88 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn KpiCards(counts: OverviewCounts) -> impl IntoView {
+fn OverviewSections(data: OverviewData) -> impl IntoView {
+    let stats = data.stats;
+    let daily: Vec<i64> = stats.daily_incidents.iter().map(|d| d.count).collect();
+    let open = stats.open_incidents;
+    let open_total = open.low + open.medium + open.high + open.critical;
     view! {
-        <div class="kpi-grid">
-            <Kpi label="Clients" value=counts.clients testid="kpi-clients" />
-            <Kpi label="Sites" value=counts.sites testid="kpi-sites" />
-            <Kpi label="Open incidents" value=counts.open_incidents testid="kpi-open-incidents" />
+        <section class="kpi-grid" aria-label="Headline figures">
+            <Kpi label="Clients" value=stats.clients.to_string() testid="kpi-clients" />
+            <div class="kpi-card" data-testid="kpi-sites">
+                <div class="kpi-value">{stats.sites.online + stats.sites.stale + stats.sites.offline + stats.sites.pending}</div>
+                <div class="kpi-label">"Sites"</div>
+                <div class="kpi-breakdown">
+                    <span class="status-online">{stats.sites.online}" online"</span>
+                    <span class="status-stale">{stats.sites.stale}" stale"</span>
+                    <span class="status-offline">{stats.sites.offline}" offline"</span>
+                    <span class="status-pending">{stats.sites.pending}" pending"</span>
+                </div>
+            </div>
+            <div class="kpi-card" data-testid="kpi-open-incidents">
+                <div class="kpi-value">{open_total}</div>
+                <div class="kpi-label">"Open incidents"</div>
+                <div class="kpi-breakdown">
+                    <span class="severity-critical">{open.critical}" critical"</span>
+                    <span class="severity-high">{open.high}" high"</span>
+                    <span class="severity-medium">{open.medium}" medium"</span>
+                    <span class="severity-low">{open.low}" low"</span>
+                </div>
+            </div>
+            <Kpi label="Average compliance" value=percent(stats.average_compliance) testid="kpi-compliance" />
+            <div class="kpi-card" data-testid="kpi-incidents-24h">
+                <div class="kpi-value">{stats.incidents_24h}</div>
+                <div class="kpi-label">"Incidents, 24 h"</div>
+                <Sparkline values=daily.clone() label="Incidents per day, last 14 days".to_string() />
+            </div>
+            <div class="kpi-card" data-testid="kpi-incidents-7d">
+                <div class="kpi-value">{stats.incidents_7d}</div>
+                <div class="kpi-label">"Incidents, 7 days"</div>
+                <Sparkline values=daily label="Incidents per day, last 14 days".to_string() />
+            </div>
+        </section>
+        <p class="as-of">
+            "Stats as of "
+            {chrono::DateTime::from_timestamp_millis(stats.as_of_ms).map(|t| t.format("%H:%M:%S UTC").to_string())}
+        </p>
+        <div class="two-columns">
+            <section aria-labelledby="types-heading">
+                <h2 id="types-heading">"Top incident types, 7 days"</h2>
+                <ol class="bar-list" data-testid="top-incident-types">
+                    {data
+                        .top_incident_types
+                        .into_iter()
+                        .map(|t| view! { <li><span>{t.check_type.replace('_', " ")}</span><b>{t.count}</b></li> })
+                        .collect_view()}
+                </ol>
+            </section>
+            <section aria-labelledby="attention-heading">
+                <h2 id="attention-heading">"Sites needing attention"</h2>
+                <table class="data-table" data-testid="needing-attention">
+                    <thead><tr><th>"Site"</th><th>"Status"</th><th>"Health"</th></tr></thead>
+                    <tbody>
+                        {data
+                            .needing_attention
+                            .into_iter()
+                            .map(|site| {
+                                view! {
+                                    <tr>
+                                        <td><A href=format!("/sites/{}", site.site_id)>{site.clinic_name}</A></td>
+                                        <td><StatusBadge status=site.status /></td>
+                                        <td>{format!("{:.0}", site.health)}" "<LevelBadge level=site.level /></td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </section>
         </div>
     }
 }
 
 #[component]
-fn Kpi(label: &'static str, value: i64, testid: &'static str) -> impl IntoView {
+fn Kpi(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
     view! {
         <div class="kpi-card" data-testid=testid>
             <div class="kpi-value">{value}</div>
@@ -74,10 +152,25 @@ fn Kpi(label: &'static str, value: i64, testid: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn KpiSkeleton() -> impl IntoView {
+pub fn ClientCards(clients: Vec<ClientSummary>) -> impl IntoView {
     view! {
-        <div class="kpi-grid" aria-busy="true">
-            {(0..3).map(|_| view! { <div class="kpi-card skeleton"></div> }).collect_view()}
+        <div class="card-grid" data-testid="client-cards">
+            {clients
+                .into_iter()
+                .map(|c| {
+                    view! {
+                        <A href=format!("/clients/{}", c.id) attr:class="client-card">
+                            <HealthGauge value=c.health />
+                            <div>
+                                <div class="card-title">{c.name}</div>
+                                <div class="card-meta">
+                                    {c.sites_online}" of "{c.sites}" sites online · "{c.open_incidents}" open incidents"
+                                </div>
+                            </div>
+                        </A>
+                    }
+                })
+                .collect_view()}
         </div>
     }
 }

@@ -1,0 +1,44 @@
+//! Loading, error and retry around a page's data.
+
+use leptos::prelude::*;
+
+/// Grey placeholder rows shown while data loads.
+#[component]
+pub fn Skeleton(#[prop(default = 5)] rows: usize) -> impl IntoView {
+    view! {
+        <div class="skeleton-block" aria-busy="true" aria-label="Loading">
+            {(0..rows).map(|_| view! { <div class="skeleton skeleton-row"></div> }).collect_view()}
+        </div>
+    }
+}
+
+/// The errors of a failed load, with a button that fetches again.
+#[component]
+pub fn ErrorRetry(errors: ArcRwSignal<Errors>, retry: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="error-state" role="alert" data-testid="error-state">
+            <h2>"Could not load this"</h2>
+            <ul>
+                {move || {
+                    errors
+                        .get()
+                        .into_iter()
+                        .map(|(_, error)| view! { <li>{error.to_string()}</li> })
+                        .collect_view()
+                }}
+            </ul>
+            <button type="button" class="button" on:click=move |_| retry.run(())>
+                "Try again"
+            </button>
+        </div>
+    }
+}
+
+#[component]
+pub fn EmptyState(message: String) -> impl IntoView {
+    view! {
+        <div class="empty-state" data-testid="empty-state">
+            <p>{message}</p>
+        </div>
+    }
+}

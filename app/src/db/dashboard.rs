@@ -1,0 +1,411 @@
+//! Reads behind the dashboard pages: site rows, client summaries, site detail, runbooks.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::types::Json;
+
+use super::Db;
+use crate::on_db;
+use crate::scoring::{self, CheckStatus, HealthLevel};
+use crate::types::{
+    ApplianceRow, ClientSummary, EvidenceStatus, IncidentRow, IncidentTypeCount, OrderRow, Runbook,
+    SiteDetail, SiteFilter, SiteRow, SiteScore, SiteSort, TrendPoint,
+};
+
+const SITES_SQL: &str = "SELECT s.id, s.site_id, s.clinic_name, s.client_id, c.name, s.tier, \
+    s.last_checkin_at FROM sites s JOIN clients c ON c.id = s.client_id ORDER BY s.id";
+const OPEN_PER_SITE_SQL: &str = "SELECT site_id, COUNT(*) FROM incidents \
+    WHERE status IN ('open', 'resolving', 'escalated') GROUP BY site_id";
+
+type SiteRecord = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+);
+
+fn age_seconds(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<i64> {
+    at.map(|at| (now - at).num_seconds())
+}
+
+/// Every site with its scores and open incident count, in id order.
+pub async fn site_rows(
+    db: &Db,
+    scores: &[SiteScore],
+    now: DateTime<Utc>,
+) -> Result<Vec<SiteRow>, sqlx::Error> {
+    let (sites, open) = on_db!(db, |pool| {
+        futures::try_join!(
+            sqlx::query_as::<_, SiteRecord>(SITES_SQL).fetch_all(pool),
+            sqlx::query_as::<_, (i64, i64)>(OPEN_PER_SITE_SQL).fetch_all(pool),
+        )?
+    });
+    let open: HashMap<i64, i64> = open.into_iter().collect();
+    let scores: HashMap<i64, &SiteScore> = scores.iter().map(|s| (s.site_id, s)).collect();
+    Ok(sites
+        .into_iter()
+        .map(
+            |(id, site_id, clinic_name, client_id, client_name, tier, last_checkin)| {
+                let score = scores.get(&id);
+                SiteRow {
+                    id,
+                    site_id,
+                    clinic_name,
+                    client_id,
+                    client_name,
+                    tier,
+                    status: scoring::site_status(age_seconds(last_checkin, now)).to_string(),
+                    last_checkin,
+                    compliance: score.and_then(|s| s.compliance),
+                    health: score.map_or(0.0, |s| s.health),
+                    level: score.map_or(HealthLevel::Critical, |s| s.level),
+                    open_incidents: open.get(&id).copied().unwrap_or(0),
+                }
+            },
+        )
+        .collect())
+}
+
+/// The rows `filter` selects, in its order. Every search word must appear in the clinic
+/// name, site id or client name.
+pub fn filter_sites(rows: &[SiteRow], filter: &SiteFilter) -> Vec<SiteRow> {
+    let words: Vec<String> = filter.q.split_whitespace().map(str::to_lowercase).collect();
+    let mut selected: Vec<SiteRow> = rows
+        .iter()
+        .filter(|row| filter.status.is_empty() || row.status == filter.status)
+        .filter(|row| {
+            let haystack =
+                format!("{} {} {}", row.clinic_name, row.site_id, row.client_name).to_lowercase();
+            words.iter().all(|w| haystack.contains(w))
+        })
+        .cloned()
+        .collect();
+    selected.sort_by(|a, b| {
+        let order = match filter.sort {
+            SiteSort::Health => a.health.total_cmp(&b.health),
+            SiteSort::Name => a.clinic_name.cmp(&b.clinic_name),
+            SiteSort::Client => a
+                .client_name
+                .cmp(&b.client_name)
+                .then(a.clinic_name.cmp(&b.clinic_name)),
+            SiteSort::Status => a.status.cmp(&b.status),
+            SiteSort::Compliance => a
+                .compliance
+                .unwrap_or(-1.0)
+                .total_cmp(&b.compliance.unwrap_or(-1.0)),
+            SiteSort::Incidents => a.open_incidents.cmp(&b.open_incidents),
+            SiteSort::Checkin => a.last_checkin.cmp(&b.last_checkin),
+        };
+        let order = if filter.desc { order.reverse() } else { order };
+        order.then(a.id.cmp(&b.id))
+    });
+    selected
+}
+
+/// Clients with the health of their sites, worst first (clients without sites last).
+pub async fn client_summaries(
+    db: &Db,
+    rows: &[SiteRow],
+) -> Result<Vec<ClientSummary>, sqlx::Error> {
+    let clients: Vec<(i64, String)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT id, name FROM clients ORDER BY name")
+            .fetch_all(pool)
+            .await?
+    });
+    let mut summaries: Vec<ClientSummary> = clients
+        .into_iter()
+        .map(|(id, name)| summarise_client(id, name, rows.iter().filter(|r| r.client_id == id)))
+        .collect();
+    summaries.sort_by(|a, b| {
+        let a_health = a.health.unwrap_or(f64::INFINITY);
+        let b_health = b.health.unwrap_or(f64::INFINITY);
+        a_health.total_cmp(&b_health).then(a.name.cmp(&b.name))
+    });
+    Ok(summaries)
+}
+
+pub fn summarise_client<'a>(
+    id: i64,
+    name: String,
+    sites: impl Iterator<Item = &'a SiteRow>,
+) -> ClientSummary {
+    let sites: Vec<&SiteRow> = sites.collect();
+    let count = sites.len() as i64;
+    let worst_level = sites
+        .iter()
+        .map(|s| s.level)
+        .max_by_key(|level| match level {
+            HealthLevel::Healthy => 0,
+            HealthLevel::Warning => 1,
+            HealthLevel::Critical => 2,
+        });
+    ClientSummary {
+        id,
+        name,
+        sites: count,
+        sites_online: sites.iter().filter(|s| s.status == "online").count() as i64,
+        open_incidents: sites.iter().map(|s| s.open_incidents).sum(),
+        health: (count > 0).then(|| sites.iter().map(|s| s.health).sum::<f64>() / count as f64),
+        worst_level,
+    }
+}
+
+pub async fn top_incident_types(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<IncidentTypeCount>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT check_type, COUNT(*) AS n FROM incidents WHERE reported_at >= $1 \
+             GROUP BY check_type ORDER BY n DESC, check_type LIMIT 8",
+        )
+        .bind(now - Duration::days(7))
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(check_type, count)| IncidentTypeCount { check_type, count })
+        .collect())
+}
+
+const INCIDENT_COLUMNS: &str =
+    "id, site_id, hostname, check_type, category, severity, status, reported_at";
+
+/// Everything the detail page shows about the site `row` describes.
+pub async fn site_detail(
+    db: &Db,
+    row: SiteRow,
+    now: DateTime<Utc>,
+) -> Result<SiteDetail, sqlx::Error> {
+    let id = row.id;
+    let recent_sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE site_id = $1 ORDER BY reported_at DESC LIMIT 20"
+    );
+    let (contact, latest, trend, appliances, recent_incidents, pending_orders, chain) = on_db!(
+        db,
+        |pool| {
+            futures::try_join!(
+            sqlx::query_as::<_, (Option<String>, Option<String>, String)>(
+                "SELECT contact_name, contact_email, onboarding_stage FROM sites WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool),
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT check_type, status FROM check_latest WHERE site_id = $1 AND checked_at >= $2",
+            )
+            .bind(id)
+            .bind(now - Duration::hours(24))
+            .fetch_all(pool),
+            sqlx::query_as::<_, (DateTime<Utc>, Option<f64>)>(
+                "SELECT snapshot_at, score FROM compliance_snapshots WHERE site_id = $1 AND snapshot_at >= $2 \
+                 ORDER BY snapshot_at DESC",
+            )
+            .bind(id)
+            .bind(now - Duration::days(30))
+            .fetch_all(pool),
+            sqlx::query_as::<_, (String, String, String, Option<DateTime<Utc>>)>(
+                "SELECT hostname, mac, agent_version, last_checkin_at FROM appliances WHERE site_id = $1 ORDER BY hostname",
+            )
+            .bind(id)
+            .fetch_all(pool),
+            sqlx::query_as::<_, IncidentRow>(&recent_sql).bind(id).fetch_all(pool),
+            sqlx::query_as::<_, OrderRow>(
+                "SELECT o.id, a.hostname AS appliance, o.order_type, o.priority, o.created_at, o.expires_at \
+                 FROM orders o JOIN appliances a ON a.id = o.appliance_id \
+                 WHERE a.site_id = $1 AND o.status = 'pending' ORDER BY o.priority DESC, o.created_at",
+            )
+            .bind(id)
+            .fetch_all(pool),
+            sqlx::query_as::<_, (i64, String, Option<String>, DateTime<Utc>)>(
+                "SELECT position, bundle_hash, prev_hash, created_at FROM evidence_bundles \
+                 WHERE site_id = $1 ORDER BY position",
+            )
+            .bind(id)
+            .fetch_all(pool),
+        )?
+        }
+    );
+    let (contact_name, contact_email, onboarding_stage) = contact;
+    let compliance = scoring::compliance(
+        latest
+            .iter()
+            .filter_map(|(t, s)| CheckStatus::parse(s).map(|s| (t.as_str(), s))),
+    );
+    let appliances = appliances
+        .into_iter()
+        .map(
+            |(hostname, mac, agent_version, last_checkin)| ApplianceRow {
+                status: scoring::site_status(age_seconds(last_checkin, now)).to_string(),
+                hostname,
+                mac,
+                agent_version,
+                last_checkin,
+            },
+        )
+        .collect();
+    Ok(SiteDetail {
+        site: row,
+        contact_name,
+        contact_email,
+        onboarding_stage,
+        categories: compliance.categories,
+        trend: trend
+            .into_iter()
+            .rev()
+            .map(|(at, score)| TrendPoint { at, score })
+            .collect(),
+        appliances,
+        recent_incidents,
+        pending_orders,
+        evidence: evidence_status(&chain),
+    })
+}
+
+/// Checks that every bundle names its predecessor's hash.
+fn evidence_status(chain: &[(i64, String, Option<String>, DateTime<Utc>)]) -> EvidenceStatus {
+    let broken_at = chain.windows(2).find_map(|pair| {
+        let (_, previous_hash, _, _) = &pair[0];
+        let (position, _, prev_hash, _) = &pair[1];
+        (prev_hash.as_ref() != Some(previous_hash)).then_some(*position)
+    });
+    EvidenceStatus {
+        length: chain.len() as i64,
+        last_hash: chain.last().map(|c| c.1.clone()),
+        last_at: chain.last().map(|c| c.3),
+        broken_at,
+    }
+}
+
+type RunbookRecord = (
+    String,
+    String,
+    String,
+    String,
+    Json<Vec<String>>,
+    String,
+    Json<Vec<String>>,
+    Json<Vec<String>>,
+    bool,
+    i64,
+    f64,
+    f64,
+);
+
+pub async fn runbooks(db: &Db) -> Result<Vec<Runbook>, sqlx::Error> {
+    let rows: Vec<RunbookRecord> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, name, description, category, check_types, level, hipaa_controls, steps, \
+             disruptive, execution_count, success_rate, avg_duration_seconds FROM runbooks ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|r| Runbook {
+            id: r.0,
+            name: r.1,
+            description: r.2,
+            category: r.3,
+            check_types: r.4.0,
+            level: r.5,
+            hipaa_controls: r.6.0,
+            steps: r.7.0,
+            disruptive: r.8,
+            execution_count: r.9,
+            success_rate: r.10,
+            avg_duration_seconds: r.11,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, name: &str, client: &str, status: &str, health: f64) -> SiteRow {
+        SiteRow {
+            id,
+            site_id: format!("site-{id}"),
+            clinic_name: name.into(),
+            client_id: 1,
+            client_name: client.into(),
+            tier: "small".into(),
+            status: status.into(),
+            last_checkin: None,
+            compliance: Some(health),
+            health,
+            level: HealthLevel::Warning,
+            open_incidents: id,
+        }
+    }
+
+    #[test]
+    fn sites_filter_by_every_word_and_status_then_sort() {
+        let rows = [
+            row(1, "Maple Grove Pediatrics", "Maple Health", "online", 80.0),
+            row(2, "Riverside Dental Care", "Maple Health", "offline", 30.0),
+            row(3, "Maple Eye Clinic", "Birch Care", "online", 55.0),
+        ];
+        let ids = |f: SiteFilter| {
+            filter_sites(&rows, &f)
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(SiteFilter::default()),
+            [2, 3, 1],
+            "worst health first by default"
+        );
+        assert_eq!(
+            ids(SiteFilter {
+                q: "maple".into(),
+                ..Default::default()
+            }),
+            [2, 3, 1],
+            "client name counts"
+        );
+        assert_eq!(
+            ids(SiteFilter {
+                q: "MAPLE clinic".into(),
+                ..Default::default()
+            }),
+            [3]
+        );
+        assert_eq!(
+            ids(SiteFilter {
+                status: "online".into(),
+                ..Default::default()
+            }),
+            [3, 1]
+        );
+        assert_eq!(
+            ids(SiteFilter {
+                sort: SiteSort::Name,
+                ..Default::default()
+            }),
+            [3, 1, 2]
+        );
+        assert_eq!(
+            ids(SiteFilter {
+                sort: SiteSort::Incidents,
+                desc: true,
+                ..Default::default()
+            }),
+            [3, 2, 1]
+        );
+        assert!(
+            ids(SiteFilter {
+                q: "nowhere".into(),
+                ..Default::default()
+            })
+            .is_empty()
+        );
+    }
+}

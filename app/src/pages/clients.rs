@@ -1,0 +1,112 @@
+//! `/clients` and `/clients/:id`: client organisations with their sites and health.
+
+use leptos::prelude::*;
+use leptos_fetch::QueryClient;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::overview::ClientCards;
+use super::sites::SitesTable;
+use crate::components::charts::HealthGauge;
+use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::error::AppError;
+use crate::queries::{client_query, clients_query};
+use crate::types::{ClientDetail, ClientSummary};
+
+#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_clients")]
+pub async fn list_clients() -> Result<Vec<ClientSummary>, AppError> {
+    let (db, cache) = crate::aggregates::request_state()?;
+    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    Ok(crate::db::client_summaries(&db, &rows).await?)
+}
+
+#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_client")]
+pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
+    let (db, cache) = crate::aggregates::request_state()?;
+    let name: Option<String> = crate::on_db!(&db, |pool| {
+        sqlx::query_scalar("SELECT name FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    });
+    let name =
+        name.ok_or_else(|| AppError::NotFound(format!("no client with id {id}")).with_status())?;
+    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    let sites: Vec<_> = rows.into_iter().filter(|r| r.client_id == id).collect();
+    Ok(ClientDetail {
+        client: crate::db::summarise_client(id, name, sites.iter()),
+        sites,
+    })
+}
+
+#[component]
+pub fn ClientsPage() -> impl IntoView {
+    let client: QueryClient = expect_context();
+    let clients = client.resource_blocking(clients_query(), || ());
+    let retry = Callback::new(move |_| {
+        client.invalidate_query(clients_query(), ());
+    });
+    view! {
+        <Title text="Clients" />
+        <Transition fallback=|| view! { <Skeleton /> }>
+            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
+                {move || Suspend::new(async move {
+                    clients
+                        .await
+                        .map(|clients| {
+                            if clients.is_empty() {
+                                view! { <EmptyState message="No clients yet.".to_string() /> }.into_any()
+                            } else {
+                                view! { <ClientCards clients /> }.into_any()
+                            }
+                        })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ClientDetailPage() -> impl IntoView {
+    let client: QueryClient = expect_context();
+    let params = use_params_map();
+    // An id that is not a number can match no client: ask for one that cannot exist.
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|id| id.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    let detail = client.resource_blocking(client_query(), id);
+    let retry = Callback::new(move |_| {
+        client.invalidate_query(client_query(), id());
+    });
+    view! {
+        <Transition fallback=|| view! { <Skeleton /> }>
+            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
+                {move || Suspend::new(async move {
+                    detail
+                        .await
+                        .map(|detail| {
+                            let summary = detail.client;
+                            view! {
+                                <Title text=summary.name.clone() />
+                                <div class="detail-head">
+                                    <HealthGauge value=summary.health size=80 />
+                                    <div>
+                                        <h2 data-testid="client-name">{summary.name}</h2>
+                                        <p class="card-meta">
+                                            {summary.sites}" sites, "{summary.sites_online}" online · "
+                                            {summary.open_incidents}" open incidents"
+                                        </p>
+                                    </div>
+                                </div>
+                                <SitesTable rows=detail.sites sort_links=None />
+                            }
+                        })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}

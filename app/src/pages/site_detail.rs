@@ -1,0 +1,183 @@
+//! `/sites/:site_id`: one clinic's compliance, trend, appliances, incidents, orders and
+//! evidence chain.
+
+use leptos::prelude::*;
+use leptos_fetch::QueryClient;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
+use crate::components::charts::{HealthGauge, TrendChart, health_class};
+use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::error::AppError;
+use crate::queries::site_query;
+use crate::scoring::category_weight;
+use crate::types::SiteDetail;
+
+#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_site")]
+pub async fn get_site(site_id: String) -> Result<SiteDetail, AppError> {
+    let (db, cache) = crate::aggregates::request_state()?;
+    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.site_id == site_id)
+        .ok_or_else(|| AppError::NotFound(format!("no site with id {site_id:?}")).with_status())?;
+    Ok(crate::db::site_detail(&db, row, chrono::Utc::now()).await?)
+}
+
+#[component]
+pub fn SiteDetailPage() -> impl IntoView {
+    let client: QueryClient = expect_context();
+    let params = use_params_map();
+    let site_id = move || params.read().get("site_id").unwrap_or_default();
+    let detail = client.resource_blocking(site_query(), site_id);
+    let retry = Callback::new(move |_| {
+        client.invalidate_query(site_query(), site_id());
+    });
+    view! {
+        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
+            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
+                {move || Suspend::new(async move { detail.await.map(|detail| view! { <SiteDetailView detail /> }) })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
+#[component]
+fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
+    let site = detail.site;
+    let evidence = detail.evidence;
+    view! {
+        <Title text=site.clinic_name.clone() />
+        <div class="detail-head">
+            <HealthGauge value=Some(site.health) size=80 />
+            <div>
+                <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
+                <p class="card-meta">
+                    {site.site_id.clone()}" · "
+                    <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "
+                    {site.tier.clone()}" tier · onboarding: "{detail.onboarding_stage}
+                </p>
+                <p class="card-meta">
+                    <StatusBadge status=site.status.clone() />" last check-in "{ago(site.last_checkin)}" · "
+                    <LevelBadge level=site.level />
+                    {detail.contact_name.map(|name| format!(" · contact {name}"))}
+                    {detail.contact_email.map(|email| format!(" <{email}>"))}
+                </p>
+            </div>
+        </div>
+        <div class="two-columns">
+            <section aria-labelledby="compliance-heading">
+                <h2 id="compliance-heading">"Compliance "<span data-testid="overall-compliance">{percent(site.compliance)}</span></h2>
+                <table class="data-table" data-testid="category-scores">
+                    <thead><tr><th>"Category"</th><th>"Weight"</th><th>"Score"</th></tr></thead>
+                    <tbody>
+                        {detail
+                            .categories
+                            .into_iter()
+                            .map(|(category, score)| {
+                                view! {
+                                    <tr>
+                                        <td>{category.replace('_', " ")}</td>
+                                        <td>{format!("{:.2}", category_weight(&category))}</td>
+                                        <td class=health_class(score)>{percent(score)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section aria-labelledby="trend-heading">
+                <h2 id="trend-heading">"30-day trend"</h2>
+                <TrendChart points=detail.trend />
+                <h2>"Evidence chain"</h2>
+                <p data-testid="evidence-status">
+                    {match evidence.broken_at {
+                        None => format!("{} bundles, chain intact", evidence.length),
+                        Some(position) => format!("{} bundles, chain BROKEN at position {position}", evidence.length),
+                    }}
+                    {evidence.last_at.map(|at| format!(" · last {}", ago(Some(at))))}
+                </p>
+            </section>
+        </div>
+        <section aria-labelledby="appliances-heading">
+            <h2 id="appliances-heading">"Appliances"</h2>
+            <table class="data-table">
+                <thead><tr><th>"Hostname"</th><th>"MAC"</th><th>"Agent"</th><th>"Last check-in"</th><th>"Status"</th></tr></thead>
+                <tbody>
+                    {detail
+                        .appliances
+                        .into_iter()
+                        .map(|a| {
+                            view! {
+                                <tr>
+                                    <td>{a.hostname}</td>
+                                    <td>{a.mac}</td>
+                                    <td>{a.agent_version}</td>
+                                    <td>{ago(a.last_checkin)}</td>
+                                    <td><StatusBadge status=a.status /></td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <div class="two-columns">
+            <section aria-labelledby="incidents-heading">
+                <h2 id="incidents-heading">"Recent incidents"</h2>
+                <table class="data-table" data-testid="recent-incidents">
+                    <thead><tr><th>"Reported"</th><th>"Host"</th><th>"Check"</th><th>"Severity"</th><th>"Status"</th></tr></thead>
+                    <tbody>
+                        {detail
+                            .recent_incidents
+                            .into_iter()
+                            .map(|i| {
+                                view! {
+                                    <tr>
+                                        <td>{ago(Some(i.reported_at))}</td>
+                                        <td>{i.hostname}</td>
+                                        <td>{i.check_type.replace('_', " ")}</td>
+                                        <td><SeverityBadge severity=i.severity /></td>
+                                        <td><StatusBadge status=i.status /></td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section aria-labelledby="orders-heading">
+                <h2 id="orders-heading">"Pending orders"</h2>
+                {if detail.pending_orders.is_empty() {
+                    view! { <p class="empty-note">"No pending orders."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="data-table">
+                            <thead><tr><th>"Order"</th><th>"Appliance"</th><th>"Priority"</th><th>"Expires"</th></tr></thead>
+                            <tbody>
+                                {detail
+                                    .pending_orders
+                                    .into_iter()
+                                    .map(|o| {
+                                        view! {
+                                            <tr>
+                                                <td>{o.order_type.replace('_', " ")}</td>
+                                                <td>{o.appliance}</td>
+                                                <td>{o.priority}</td>
+                                                <td>{o.expires_at.format("%b %d %H:%M UTC").to_string()}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                    .into_any()
+                }}
+            </section>
+        </div>
+    }
+}

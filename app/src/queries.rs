@@ -1,0 +1,64 @@
+//! The query cache's scopes: one per kind of data, keyed by what the data depends on.
+//! Mutations invalidate through these same scopes, so they name exactly what they affect.
+
+use std::time::Duration;
+
+use leptos_fetch::{QueryOptions, QueryScope};
+
+use crate::error::AppError;
+use crate::pages::clients::{get_client, list_clients};
+use crate::pages::overview::get_overview;
+use crate::pages::runbooks::{get_runbook, list_runbooks};
+use crate::pages::site_detail::get_site;
+use crate::pages::sites::list_sites;
+use crate::types::{
+    ClientDetail, ClientSummary, OverviewData, Runbook, RunbookFilter, SiteDetail, SiteFilter,
+    SiteRow,
+};
+
+/// Stats go stale after 30 s and are refetched every 60 s while the tab is visible.
+pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {
+    QueryScope::new(get_overview).with_options(
+        QueryOptions::new()
+            .with_stale_time(Duration::from_secs(30))
+            .with_refetch_interval(Duration::from_secs(60)),
+    )
+}
+
+/// Site and client data: fresh for 30 s, refetched with the stats.
+fn fleet_options() -> QueryOptions {
+    QueryOptions::new()
+        .with_stale_time(Duration::from_secs(30))
+        .with_refetch_interval(Duration::from_secs(60))
+}
+
+pub fn clients_query() -> QueryScope<(), Result<Vec<ClientSummary>, AppError>> {
+    QueryScope::new(list_clients).with_options(fleet_options())
+}
+
+pub fn client_query() -> QueryScope<i64, Result<ClientDetail, AppError>> {
+    QueryScope::new(get_client).with_options(fleet_options())
+}
+
+pub fn sites_query() -> QueryScope<SiteFilter, Result<Vec<SiteRow>, AppError>> {
+    QueryScope::new(list_sites).with_options(fleet_options())
+}
+
+pub fn site_query() -> QueryScope<String, Result<SiteDetail, AppError>> {
+    QueryScope::new(get_site).with_options(fleet_options())
+}
+
+/// Runbooks change rarely: refetched every 300 s.
+fn runbook_options() -> QueryOptions {
+    QueryOptions::new()
+        .with_stale_time(Duration::from_secs(120))
+        .with_refetch_interval(Duration::from_secs(300))
+}
+
+pub fn runbooks_query() -> QueryScope<RunbookFilter, Result<Vec<Runbook>, AppError>> {
+    QueryScope::new(list_runbooks).with_options(runbook_options())
+}
+
+pub fn runbook_query() -> QueryScope<String, Result<Runbook, AppError>> {
+    QueryScope::new(get_runbook).with_options(runbook_options())
+}
