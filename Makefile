@@ -11,12 +11,13 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench measure
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
 	@echo "make test   formatting, clippy, Rust tests and the Playwright suite"
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
+	@echo "make measure  release asset sizes, first page transfer, paint/hydration times, poll bytes"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -48,3 +49,6 @@ test: lint test-rust test-e2e
 
 bench: build-release
 	$(WITH_TOOLS) scripts/test-services.sh scripts/bench.sh
+
+measure: build-release
+	$(WITH_TOOLS) scripts/measure-web.sh

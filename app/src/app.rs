@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_fetch::QueryClient;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 use leptos_use_document_visibility::use_document_visibility;
 use web_sys::VisibilityState;
 
@@ -52,17 +52,19 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/posture.css" />
         <Title formatter=|title: String| format!("{title} · Posture") />
+        // In order: each page's HTML arrives with its data in place, never as a streamed
+        // fragment a script must swap in, so pages read without JavaScript.
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=OverviewPage />
-                    <Route path=path!("/clients") view=ClientsPage />
-                    <Route path=path!("/clients/:id") view=ClientDetailPage />
-                    <Route path=path!("/sites") view=SitesPage />
-                    <Route path=path!("/sites/:site_id") view=SiteDetailPage />
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/clients") view=ClientsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/clients/:id") view=ClientDetailPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sites") view=SitesPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/sites/:site_id") view=SiteDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=|| view! { <PlaceholderPage title="Incidents" /> } />
-                    <Route path=path!("/runbooks") view=RunbooksPage />
-                    <Route path=path!("/runbooks/:id") view=RunbookDetailPage />
+                    <Route path=path!("/runbooks") view=RunbooksPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view=|| view! { <PlaceholderPage title="Admin" /> } />
                 </Routes>
             </Layout>

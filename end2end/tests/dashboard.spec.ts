@@ -114,6 +114,7 @@ test("sorting by a column header is a link that keeps the filter", async ({ page
   await page.getByRole("link", { name: "Clinic", exact: true }).click();
   await expect(page).toHaveURL(/sort=name/);
   await expect(page).toHaveURL(/status=online/);
+  await expect(page.locator('th[aria-sort="ascending"]')).toHaveText("Clinic ▲");
   const names = await page.getByTestId("sites-table").locator("tbody tr td:first-child a").allTextContents();
   expect(names).toEqual([...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
 });
