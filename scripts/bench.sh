@@ -24,6 +24,6 @@ PG_URL="${TEST_DATABASE_URL%/*}/posture_bench"
 psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS posture_bench" -c "CREATE DATABASE posture_bench"
 trap 'psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS posture_bench" || true' EXIT
 timed_seed "$PG_URL" PostgreSQL
-psql "$PG_URL" -qc "VACUUM ANALYZE"
+psql "$PG_URL" -qc "VACUUM (ANALYZE) clients, sites, appliances, incidents, check_results, check_latest, compliance_bundles, compliance_snapshots"
 DATABASE_URL="$PG_URL" "$BIN" bench
 DATABASE_URL="$PG_URL" REDIS_URL="$TEST_REDIS_URL" "$BIN" bench --iterations 5

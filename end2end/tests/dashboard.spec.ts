@@ -118,3 +118,16 @@ test("sorting by a column header is a link that keeps the filter", async ({ page
   const names = await page.getByTestId("sites-table").locator("tbody tr td:first-child a").allTextContents();
   expect(names).toEqual([...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
 });
+
+test("empty and error states say what happened", async ({ page, consoleErrors }) => {
+  await page.goto("/sites?q=no-clinic-is-called-this");
+  await expect(page.getByTestId("empty-state")).toHaveText("No sites match.");
+
+  const response = await page.goto("/clients/999999");
+  expect(response!.status()).toBe(404);
+  await hydrated(page);
+  await expect(page.getByTestId("error-state")).toContainText("no client with id 999999");
+  await expect(page.getByRole("button", { name: "Try again" })).toBeVisible();
+  // The browser logs the document's 404 status itself; nothing else may fail.
+  consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !e.includes("404")));
+});
