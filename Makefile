@@ -22,11 +22,17 @@ help:
 bootstrap:
 	@scripts/bootstrap.sh
 
+PKG := target/site/pkg
+
+# Release assets are served precompressed (brotli -q 11, gzip -9); a dev build removes those
+# copies so they can never shadow newer files.
 build-release: bootstrap
 	$(WITH_TOOLS) cargo leptos build --release $(LIB_ARGS)
+	@for f in $(PKG)/*.wasm $(PKG)/*.js $(PKG)/*.css; do brotli -f -q 11 -k "$$f"; gzip -f -9 -k "$$f"; done
 
 build: bootstrap
 	$(WITH_TOOLS) cargo leptos build $(LIB_ARGS)
+	@rm -f $(PKG)/*.br $(PKG)/*.gz
 
 run: build-release
 	@target/release/posture seed --if-empty

@@ -11,6 +11,7 @@ use leptos::config::get_configuration;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
@@ -26,7 +27,14 @@ pub fn router(state: AppState) -> Router {
         provide_context(windows.clone());
     };
     let options = state.leptos_options.clone();
+    // The release build leaves brotli (quality 11) and gzip copies next to the WASM, JS and CSS;
+    // serving those beats compressing on the fly at a lower quality.
+    let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
+    let pkg = ServeDir::new(&pkg_dir)
+        .precompressed_br()
+        .precompressed_gzip();
     Router::new()
+        .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .route("/health", get(health::liveness))
         .route("/api/health", get(health::readiness))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {

@@ -1,4 +1,5 @@
-//! Liveness and readiness over real HTTP, including a dependency that never answers.
+//! Liveness and readiness over real HTTP, including a dependency that never answers; and the
+//! static assets next to them.
 
 mod common;
 
@@ -94,4 +95,39 @@ async fn too_little_free_disk_is_reported() {
             .contains("below"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn release_assets_are_served_precompressed() {
+    let (db, _, dir) = common::temp_database().await;
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(
+        site.join("pkg/posture.js"),
+        "console.log('plain');".repeat(50),
+    )
+    .unwrap();
+    std::fs::write(site.join("pkg/posture.js.br"), b"pretend-brotli").unwrap();
+    let readiness = Readiness::new(vec![], Duration::from_millis(100));
+    let server = common::start_with_site(db, readiness, dir, site.to_str().unwrap()).await;
+    let client = reqwest::Client::new();
+
+    let br = client
+        .get(server.url("/pkg/posture.js"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"pretend-brotli");
+
+    let plain = client
+        .get(server.url("/pkg/posture.js"))
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(plain.text().await.unwrap().starts_with("console.log"));
 }

@@ -5,4 +5,5 @@ pub mod charts;
 pub mod freshness;
 pub mod layout;
 pub mod query_view;
+pub mod search_box;
 pub mod theme_toggle;

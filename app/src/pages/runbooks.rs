@@ -7,9 +7,9 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::params::ParamsMap;
-use leptos_use_fn_debounce_throttle::use_debounce_fn;
 
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::search_box::SearchBox;
 use crate::error::AppError;
 use crate::queries::{runbook_query, runbooks_query};
 use crate::scoring::CATEGORIES;
@@ -72,21 +72,16 @@ pub fn RunbooksPage() -> impl IntoView {
     });
     let navigate = use_navigate();
     let go = move |next: RunbookFilter| navigate(&filter_href(&next), NavigateOptions::default());
-    let draft = RwSignal::new(filter.get_untracked().q);
-    Effect::new(move |_| draft.set(filter.get().q));
-    let search = use_debounce_fn(
-        {
-            let go = go.clone();
-            move || {
-                let current = filter.get_untracked();
-                let q = draft.get_untracked().trim().to_string();
-                if q != current.q {
-                    go(RunbookFilter { q, ..current });
-                }
-            }
-        },
-        300.0,
-    );
+    let on_search = Callback::new({
+        let go = go.clone();
+        move |q: String| {
+            go(RunbookFilter {
+                q,
+                ..filter.get_untracked()
+            })
+        }
+    });
+    let q = Memo::new(move |_| filter.read().q.clone());
     let select = move |name: &'static str, options: &'static [&'static str]| {
         let go = go.clone();
         view! {
@@ -120,20 +115,12 @@ pub fn RunbooksPage() -> impl IntoView {
     view! {
         <Title text="Runbooks" />
         <form class="filters" method="get" action="/runbooks" on:submit=|ev| ev.prevent_default()>
-            <label>
-                "Search "
-                <input
-                    type="search"
-                    name="q"
-                    placeholder="Name, id, description or HIPAA control"
-                    data-testid="runbook-search"
-                    prop:value=move || draft.get()
-                    on:input=move |ev| {
-                        draft.set(event_target_value(&ev));
-                        search();
-                    }
-                />
-            </label>
+            <SearchBox
+                value=q
+                on_search
+                placeholder="Name, id, description or HIPAA control"
+                testid="runbook-search"
+            />
             <label>"Level "{select("level", &LEVELS)}</label>
             <label>"Category "{select("category", &CATEGORIES)}</label>
             <noscript><button type="submit" class="button">"Apply"</button></noscript>

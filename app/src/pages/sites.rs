@@ -11,10 +11,10 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
-use leptos_use_fn_debounce_throttle::use_debounce_fn;
 
 use crate::components::badges::{LevelBadge, StatusBadge, ago, percent};
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::search_box::SearchBox;
 use crate::error::AppError;
 use crate::queries::{site_query, sites_query};
 use crate::types::{SiteFilter, SiteRow, SiteSort};
@@ -22,7 +22,6 @@ use crate::types::{SiteFilter, SiteRow, SiteSort};
 const STATUSES: [&str; 4] = ["online", "stale", "offline", "pending"];
 /// How long the pointer must rest on a row before its detail is prefetched.
 const HOVER_PREFETCH_DELAY: Duration = Duration::from_millis(150);
-const SEARCH_DEBOUNCE_MS: f64 = 300.0;
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_sites")]
 pub async fn list_sites(filter: SiteFilter) -> Result<Vec<SiteRow>, AppError> {
@@ -87,40 +86,21 @@ pub fn SitesPage() -> impl IntoView {
 
     let navigate = use_navigate();
     let go = move |next: SiteFilter| navigate(&filter_href(&next), NavigateOptions::default());
-    let draft = RwSignal::new(filter.get_untracked().q);
-    // The box follows the URL when it changes from elsewhere (back button, a link).
-    Effect::new(move |_| draft.set(filter.get().q));
-    let search = use_debounce_fn(
-        {
-            let go = go.clone();
-            move || {
-                let current = filter.get_untracked();
-                let q = draft.get_untracked().trim().to_string();
-                if q != current.q {
-                    go(SiteFilter { q, ..current });
-                }
-            }
-        },
-        SEARCH_DEBOUNCE_MS,
-    );
+    let on_search = Callback::new({
+        let go = go.clone();
+        move |q: String| {
+            go(SiteFilter {
+                q,
+                ..filter.get_untracked()
+            })
+        }
+    });
+    let q = Memo::new(move |_| filter.read().q.clone());
 
     view! {
         <Title text="Sites" />
         <form class="filters" method="get" action="/sites" on:submit=|ev| ev.prevent_default()>
-            <label>
-                "Search "
-                <input
-                    type="search"
-                    name="q"
-                    placeholder="Clinic, site id or client"
-                    data-testid="site-search"
-                    prop:value=move || draft.get()
-                    on:input=move |ev| {
-                        draft.set(event_target_value(&ev));
-                        search();
-                    }
-                />
-            </label>
+            <SearchBox value=q on_search placeholder="Clinic, site id or client" testid="site-search" />
             <label>
                 "Status "
                 <select

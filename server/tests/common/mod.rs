@@ -53,9 +53,19 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(db: Db, readiness: Readiness, dir: TempDir) -> TestServer {
+    start_with_site(db, readiness, dir, "target/site").await
+}
+
+/// A server whose static site (the `pkg` directory of WASM, JS and CSS) is under `site_root`.
+pub async fn start_with_site(
+    db: Db,
+    readiness: Readiness,
+    dir: TempDir,
+    site_root: &str,
+) -> TestServer {
     let leptos_options = LeptosOptions::builder()
         .output_name("posture")
-        .site_root("target/site")
+        .site_root(site_root)
         .build();
     let app = routes::router(AppState {
         leptos_options,
