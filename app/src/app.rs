@@ -10,6 +10,7 @@ use web_sys::VisibilityState;
 
 use crate::components::layout::Layout;
 use crate::pages::clients::{ClientDetailPage, ClientsPage};
+use crate::pages::incidents::IncidentsPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
 use crate::pages::placeholder::PlaceholderPage;
@@ -62,7 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/clients/:id") view=ClientDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites") view=SitesPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites/:site_id") view=SiteDetailPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/incidents") view=|| view! { <PlaceholderPage title="Incidents" /> } />
+                    <Route path=path!("/incidents") view=IncidentsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks") view=RunbooksPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view=|| view! { <PlaceholderPage title="Admin" /> } />

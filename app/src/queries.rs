@@ -7,13 +7,14 @@ use leptos_fetch::{QueryOptions, QueryScope};
 
 use crate::error::AppError;
 use crate::pages::clients::{get_client, list_clients};
+use crate::pages::incidents::{count_incidents, list_incident_window};
 use crate::pages::overview::get_overview;
 use crate::pages::runbooks::{get_runbook, list_runbooks};
 use crate::pages::site_detail::get_site;
 use crate::pages::sites::list_sites;
 use crate::types::{
-    ClientDetail, ClientSummary, OverviewData, Runbook, RunbookFilter, SiteDetail, SiteFilter,
-    SiteRow,
+    ClientDetail, ClientSummary, IncidentFilter, IncidentRow, IncidentWindowKey, OverviewData,
+    Runbook, RunbookFilter, SiteDetail, SiteFilter, SiteRow,
 };
 
 /// Stats go stale after 30 s and are refetched every 60 s while the tab is visible.
@@ -61,4 +62,19 @@ pub fn runbooks_query() -> QueryScope<RunbookFilter, Result<Vec<Runbook>, AppErr
 
 pub fn runbook_query() -> QueryScope<String, Result<Runbook, AppError>> {
     QueryScope::new(get_runbook).with_options(runbook_options())
+}
+
+/// Incident counts and windows: fresh for 30 s; windows of a filter are kept 5 min once
+/// scrolled away from, so scrolling back is instant.
+pub fn incident_count_query() -> QueryScope<IncidentFilter, Result<i64, AppError>> {
+    QueryScope::new(count_incidents).with_options(fleet_options())
+}
+
+pub fn incident_window_query() -> QueryScope<IncidentWindowKey, Result<Vec<IncidentRow>, AppError>>
+{
+    QueryScope::new(list_incident_window).with_options(
+        QueryOptions::new()
+            .with_stale_time(Duration::from_secs(30))
+            .with_gc_time(Duration::from_secs(300)),
+    )
 }

@@ -81,8 +81,19 @@ pub struct IncidentRow {
 
 /// Which incidents a window is taken from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IncidentFilter {
     pub severity: Option<String>,
+}
+
+pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// One window of the incident list: rows `window * WINDOW_ROWS ..` of the filtered order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IncidentWindowKey {
+    pub filter: IncidentFilter,
+    pub window: i64,
 }
 
 /// A client organisation with the health of its sites, for cards and lists.
@@ -159,6 +170,7 @@ impl SiteSort {
 
 /// What the sites table shows: it lives in the URL (`?q=&status=&sort=&desc=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SiteFilter {
     /// Words matched against clinic name, site id and client name.
     pub q: String,
@@ -260,6 +272,7 @@ pub struct Runbook {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunbookFilter {
     /// Every word must appear in the name, id, description or HIPAA controls.
     pub q: String,

@@ -1,6 +1,7 @@
 //! One module per page; each holds the server functions it reads through.
 
 pub mod clients;
+pub mod incidents;
 pub mod not_found;
 pub mod overview;
 pub mod placeholder;
