@@ -97,6 +97,9 @@ pub struct SeedArgs {
     /// Shorthand for `--profile large`.
     #[arg(long, conflicts_with = "profile")]
     pub large: bool,
+    /// Generate this many incidents instead of the profile's number.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    pub incidents: Option<u64>,
     /// Random seed: the same seed always generates the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

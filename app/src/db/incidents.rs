@@ -38,9 +38,24 @@ impl IncidentWindows {
         self.anchors.lock().expect("anchor lock").clear();
     }
 
-    /// How many incidents match `filter`.
+    /// How many incidents match `filter`: from the anchors when they exist, else one
+    /// index-only COUNT (which does not wait for anchors a first page never needs).
     pub async fn count(&self, db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
-        Ok(self.anchors_for(db, filter).await?.total)
+        if let Some(anchors) = self.cached(filter) {
+            return Ok(anchors.total);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) FROM incidents {}",
+            where_severity(filter, 1)
+        );
+        on_db!(db, |pool| {
+            let query = sqlx::query_scalar::<_, i64>(&sql);
+            let query = match &filter.severity {
+                Some(severity) => query.bind(severity),
+                None => query,
+            };
+            query.fetch_one(pool).await
+        })
     }
 
     /// Up to `limit` incidents starting at `offset`, newest first.
@@ -51,8 +66,15 @@ impl IncidentWindows {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<IncidentRow>, sqlx::Error> {
+        if offset < 0 || limit <= 0 {
+            return Ok(Vec::new());
+        }
+        if offset < WINDOW_ANCHOR_STRIDE {
+            // Near the top a short OFFSET is as cheap as a seek: no anchors needed.
+            return top_window(db, filter, offset, limit).await;
+        }
         let anchors = self.anchors_for(db, filter).await?;
-        if offset < 0 || limit <= 0 || offset >= anchors.total {
+        if offset >= anchors.total {
             return Ok(Vec::new());
         }
         let (reported_at, id) = anchors.keys[(offset / WINDOW_ANCHOR_STRIDE) as usize];
@@ -80,13 +102,21 @@ impl IncidentWindows {
         })
     }
 
+    fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
+        self.anchors
+            .lock()
+            .expect("anchor lock")
+            .get(filter)
+            .cloned()
+    }
+
     async fn anchors_for(
         &self,
         db: &Db,
         filter: &IncidentFilter,
     ) -> Result<Arc<Anchors>, sqlx::Error> {
-        if let Some(anchors) = self.anchors.lock().expect("anchor lock").get(filter) {
-            return Ok(anchors.clone());
+        if let Some(anchors) = self.cached(filter) {
+            return Ok(anchors);
         }
         let anchors = Arc::new(sample_anchors(db, filter).await?);
         self.anchors
@@ -95,6 +125,35 @@ impl IncidentWindows {
             .insert(filter.clone(), anchors.clone());
         Ok(anchors)
     }
+}
+
+/// ` WHERE severity = $n` when the filter has a severity.
+fn where_severity(filter: &IncidentFilter, parameter: usize) -> String {
+    if filter.severity.is_some() {
+        format!("WHERE severity = ${parameter}")
+    } else {
+        String::new()
+    }
+}
+
+async fn top_window(
+    db: &Db,
+    filter: &IncidentFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM incidents {} ORDER BY reported_at DESC, id DESC LIMIT $1 OFFSET $2",
+        where_severity(filter, 3)
+    );
+    on_db!(db, |pool| {
+        let query = sqlx::query_as(&sql).bind(limit).bind(offset);
+        let query = match &filter.severity {
+            Some(severity) => query.bind(severity),
+            None => query,
+        };
+        query.fetch_all(pool).await
+    })
 }
 
 async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sqlx::Error> {

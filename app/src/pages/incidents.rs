@@ -24,7 +24,7 @@ pub const WINDOW_ROWS: i64 = 100;
 const ROW_HEIGHT: f64 = 32.0;
 const VIEWPORT_ROWS: i64 = 18;
 const VIEWPORT_PX: f64 = VIEWPORT_ROWS as f64 * ROW_HEIGHT;
-const OVERSCAN: i64 = 3;
+const OVERSCAN: i64 = 2;
 /// Tallest spacer we let the browser lay out; beyond it scrolling is proportional.
 const MAX_SPACER_PX: f64 = 8_000_000.0;
 /// Loaded windows kept in the component beyond the ones in view (the query cache keeps more).

@@ -76,7 +76,11 @@ pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<Option<Written>> {
         bail!("the database already holds {existing} clients; seed only into an empty database");
     }
     let started = Instant::now();
-    let written = generate::generate(db, volumes(args.profile()), args.seed).await?;
+    let mut volumes = volumes(args.profile());
+    if let Some(incidents) = args.incidents {
+        volumes.incidents = incidents as usize;
+    }
+    let written = generate::generate(db, volumes, args.seed).await?;
     println!(
         "Seeded {} clients, {} sites, {} appliances, {} incidents, {} check results in {} bundles, \
          {} snapshots and {} runbooks in {:.1} s ({}). Demo admin: {DEMO_ADMIN_EMAIL}.",
