@@ -1,4 +1,5 @@
-//! The cache of expensive aggregates (all-site scores, global stats), 120 s by default.
+//! The cache of expensive aggregates (all-site scores, site rows, the overview's stats), 120 s
+//! by default.
 //! In process unless `REDIS_URL` is set, then in Redis so several servers share it. Redis
 //! trouble never becomes an error page: the value is computed instead, and a warning logged.
 
@@ -13,16 +14,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
 /// Keys of the cached aggregates. A new report for a site invalidates [`KEYS_AFFECTED_BY_REPORT`].
-pub const GLOBAL_STATS_KEY: &str = "posture:v1:stats:global";
 pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
 pub const SITE_ROWS_KEY: &str = "posture:v1:sites:rows";
 pub const OVERVIEW_KEY: &str = "posture:v1:overview";
-pub const KEYS_AFFECTED_BY_REPORT: [&str; 4] = [
-    GLOBAL_STATS_KEY,
-    SITE_SCORES_KEY,
-    SITE_ROWS_KEY,
-    OVERVIEW_KEY,
-];
+pub const KEYS_AFFECTED_BY_REPORT: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_KEY, OVERVIEW_KEY];
 
 /// Longest a Redis round trip may take before the cache is bypassed for that request.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);

@@ -17,20 +17,16 @@ use crate::types::{
     Runbook, RunbookFilter, SiteDetail, SiteFilter, SiteRow,
 };
 
-/// Stats go stale after 30 s and are refetched every 60 s while the tab is visible.
-pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {
-    QueryScope::new(get_overview).with_options(
-        QueryOptions::new()
-            .with_stale_time(Duration::from_secs(30))
-            .with_refetch_interval(Duration::from_secs(60)),
-    )
-}
-
-/// Site and client data: fresh for 30 s, refetched with the stats.
+/// Stats, sites and clients go stale after 30 s and are refetched every 60 s while the tab is
+/// visible.
 fn fleet_options() -> QueryOptions {
     QueryOptions::new()
         .with_stale_time(Duration::from_secs(30))
         .with_refetch_interval(Duration::from_secs(60))
+}
+
+pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {
+    QueryScope::new(get_overview).with_options(fleet_options())
 }
 
 pub fn clients_query() -> QueryScope<(), Result<Vec<ClientSummary>, AppError>> {

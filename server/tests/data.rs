@@ -463,14 +463,14 @@ async fn hot_incident_queries_use_an_index() {
 
 #[tokio::test]
 async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invalidation() {
-    use app::cache::{AggregateCache, GLOBAL_STATS_KEY};
+    use app::cache::{AggregateCache, OVERVIEW_KEY};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     let mut caches = vec![AggregateCache::in_process(StdDuration::from_secs(120))];
     let redis_url = std::env::var("TEST_REDIS_URL")
         .expect("TEST_REDIS_URL must name a Redis server (make test-rust starts one)");
     let shared = AggregateCache::redis(&redis_url, StdDuration::from_secs(120)).unwrap();
-    shared.invalidate(&[GLOBAL_STATS_KEY]).await;
+    shared.invalidate(&[OVERVIEW_KEY]).await;
     caches.push(shared);
 
     for cache in caches {
@@ -480,17 +480,11 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
             Ok::<_, std::convert::Infallible>(vec![1u32, 2, 3])
         };
         assert_eq!(
-            cache
-                .get_or_compute(GLOBAL_STATS_KEY, compute)
-                .await
-                .unwrap(),
+            cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap(),
             vec![1, 2, 3]
         );
         assert_eq!(
-            cache
-                .get_or_compute(GLOBAL_STATS_KEY, compute)
-                .await
-                .unwrap(),
+            cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap(),
             vec![1, 2, 3]
         );
         assert_eq!(
@@ -500,17 +494,14 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
             cache.backend_name()
         );
         cache.invalidate(&app::cache::KEYS_AFFECTED_BY_REPORT).await;
-        cache
-            .get_or_compute(GLOBAL_STATS_KEY, compute)
-            .await
-            .unwrap();
+        cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
         assert_eq!(
             computed.load(Ordering::SeqCst),
             2,
             "{}: recomputed after invalidation",
             cache.backend_name()
         );
-        cache.invalidate(&[GLOBAL_STATS_KEY]).await;
+        cache.invalidate(&[OVERVIEW_KEY]).await;
     }
 }
 

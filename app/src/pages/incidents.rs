@@ -127,7 +127,15 @@ pub fn IncidentsPage() -> impl IntoView {
         window: 0,
     });
     let retry = Callback::new(move |_| {
-        client.invalidate_query(incident_count_query(), filter.get_untracked());
+        let filter = filter.get_untracked();
+        client.invalidate_query(
+            incident_window_query(),
+            IncidentWindowKey {
+                filter: filter.clone(),
+                window: 0,
+            },
+        );
+        client.invalidate_query(incident_count_query(), filter);
     });
     let navigate = use_navigate();
     let on_severity = move |ev| {

@@ -62,7 +62,7 @@ pub struct Written {
     pub runbooks: usize,
 }
 
-pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<Option<Written>> {
+pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<()> {
     let existing: i64 = on_db!(db, |pool| {
         sqlx::query_scalar("SELECT COUNT(*) FROM clients")
             .fetch_one(pool)
@@ -71,7 +71,7 @@ pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<Option<Written>> {
     if existing > 0 {
         if args.if_empty {
             println!("The database already holds {existing} clients: not seeding.");
-            return Ok(None);
+            return Ok(());
         }
         bail!("the database already holds {existing} clients; seed only into an empty database");
     }
@@ -95,5 +95,5 @@ pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<Option<Written>> {
         started.elapsed().as_secs_f64(),
         db.backend_name(),
     );
-    Ok(Some(written))
+    Ok(())
 }
