@@ -83,6 +83,8 @@ test("site filters live in the URL: reload and back keep them", async ({ page })
 
   await page.getByTestId("status-filter").selectOption("online");
   await expect(page).toHaveURL(/status=online/);
+  // The URL changes before the filtered rows arrive: wait for the count to move.
+  await expect(page.getByTestId("site-count")).not.toHaveText(`${total} sites`);
   const online = await page.getByTestId("site-count").textContent();
   expect(Number(online!.split(" ")[0])).toBeLessThan(total);
 
