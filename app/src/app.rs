@@ -9,11 +9,15 @@ use leptos_use_document_visibility::use_document_visibility;
 use web_sys::VisibilityState;
 
 use crate::components::layout::Layout;
+use crate::pages::admin::AdminPage;
+use crate::pages::admin::audit::AuditLogPage;
+use crate::pages::admin::site_form::{EditSitePage, NewSitePage};
+use crate::pages::admin::users::UsersPage;
 use crate::pages::clients::{ClientDetailPage, ClientsPage};
 use crate::pages::incidents::IncidentsPage;
+use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
-use crate::pages::placeholder::PlaceholderPage;
 use crate::pages::runbooks::{RunbookDetailPage, RunbooksPage};
 use crate::pages::site_detail::SiteDetailPage;
 use crate::pages::sites::SitesPage;
@@ -52,7 +56,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/posture.css" />
-        <Title formatter=|title: String| format!("{title} · Posture") />
+        <Title formatter=page_title />
         // In order: each page's HTML arrives with its data in place, never as a streamed
         // fragment a script must swap in, so pages read without JavaScript.
         <Router>
@@ -66,11 +70,25 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incidents") view=IncidentsPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks") view=RunbooksPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin") view=|| view! { <PlaceholderPage title="Admin" /> } />
+                    <Route path=path!("/sites/:site_id/edit") view=EditSitePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/sites/new") view=NewSitePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>
         </Router>
     }
+}
+
+/// The document title. leptos_meta writes it into the server's HTML unescaped, so a clinic
+/// named `</title><script>…` would otherwise become markup; in the browser it is set through
+/// the DOM, where text is text.
+fn page_title(title: String) -> String {
+    #[cfg(feature = "ssr")]
+    let title = html_escape::encode_text(&title).into_owned();
+    format!("{title} · Posture")
 }
 
 /// Queries go stale after 30 s; a tab hidden that long refetches what it shows as soon as it is

@@ -18,6 +18,8 @@ pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
 pub const SITE_ROWS_KEY: &str = "posture:v1:sites:rows";
 pub const OVERVIEW_KEY: &str = "posture:v1:overview";
 pub const KEYS_AFFECTED_BY_REPORT: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_KEY, OVERVIEW_KEY];
+/// Creating, editing or decommissioning a site changes the site rows, so everything built on them.
+pub const KEYS_AFFECTED_BY_SITE_CHANGE: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_KEY, OVERVIEW_KEY];
 
 /// Longest a Redis round trip may take before the cache is bypassed for that request.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);

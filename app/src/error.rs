@@ -15,6 +15,10 @@ pub enum AppError {
     NotFound(String),
     #[error("Invalid request: {0}")]
     Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("You are not allowed to do this: {0}")]
+    Forbidden(String),
 }
 
 impl FromServerFnError for AppError {
@@ -41,6 +45,8 @@ impl AppError {
         let status = match &self {
             AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
             AppError::Invalid(_) => http::StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => http::StatusCode::FORBIDDEN,
             AppError::Database(_) | AppError::Transport(_) => {
                 http::StatusCode::INTERNAL_SERVER_ERROR
             }

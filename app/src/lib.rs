@@ -1,9 +1,11 @@
 //! The Posture web app: pages, components, server functions and the types they share.
 //! Compiled twice: with `ssr` into the server, with `hydrate` into the browser's WASM.
 
+pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod aggregates;
 pub mod app;
+pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod components;
@@ -12,6 +14,7 @@ pub mod pages;
 pub mod queries;
 pub mod scoring;
 pub mod types;
+pub mod validation;
 
 #[cfg(feature = "ssr")]
 pub mod db;

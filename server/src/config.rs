@@ -29,6 +29,30 @@ pub enum Command {
     Seed(SeedArgs),
     /// Time the hot queries against the configured database and print p50/p95.
     Bench(BenchArgs),
+    /// Manage the people who can sign in.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints a generated password when none is given.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserAddArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Name shown in the header and the audit log; the email when omitted.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_parser = ["admin", "operator", "readonly"], default_value = "readonly")]
+    pub role: String,
+    /// At least 10 characters; generated when omitted. Prefer the environment variable to
+    /// keep it out of shell history.
+    #[arg(long, env = "POSTURE_USER_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

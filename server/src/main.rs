@@ -1,6 +1,6 @@
 use clap::Parser;
-use posture_server::config::{Cli, Command};
-use posture_server::{bench, database, routes, seed};
+use posture_server::config::{Cli, Command, UserCommand};
+use posture_server::{bench, database, routes, seed, users};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
             seed::run(&db, &args).await?;
         }
         Command::Bench(args) => bench::run(&db, &args).await?,
+        Command::User(UserCommand::Add(args)) => users::add(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

@@ -16,7 +16,7 @@ use tower_http::services::ServeDir;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::state::AppState;
-use crate::{database, etag};
+use crate::{database, etag, export, session};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -37,11 +37,16 @@ pub fn router(state: AppState) -> Router {
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .route("/health", get(health::liveness))
         .route("/api/health", get(health::readiness))
+        .route("/admin/audit.csv", get(export::audit_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::gate,
         ))
         .layer(axum::middleware::from_fn(etag::etag))
         .layer(CompressionLayer::new())
@@ -78,9 +83,12 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     println!("Posture is serving on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+use app::auth::Role;
 use posture_server::seed::{Volumes, generate};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -25,7 +26,7 @@ async fn seeded_server() -> common::TestServer {
 }
 
 async fn get_json(server: &common::TestServer, path: &str) -> (StatusCode, Value) {
-    let response = reqwest::get(server.url(path)).await.unwrap();
+    let response = server.get(path).await;
     let status = response.status();
     (status, response.json().await.unwrap())
 }
@@ -53,7 +54,7 @@ async fn the_overview_matches_the_database() {
 #[tokio::test]
 async fn an_unchanged_poll_is_a_bodiless_304() {
     let server = seeded_server().await;
-    let client = reqwest::Client::new();
+    let client = server.client_as(Role::Readonly).await;
     let first = client
         .get(server.url("/api/get_overview"))
         .send()
@@ -152,17 +153,13 @@ async fn site_detail_and_unknown_sites() {
 
     let (status, _) = get_json(&server, "/api/get_site?site_id=no-such-clinic").await;
     assert_eq!(status, 404);
-    let page = reqwest::get(server.url("/sites/no-such-clinic"))
-        .await
-        .unwrap();
+    let page = server.get("/sites/no-such-clinic").await;
     assert_eq!(
         page.status(),
         404,
         "the page of a missing site is a 404 too"
     );
-    let page = reqwest::get(server.url(&format!("/sites/{site_id}")))
-        .await
-        .unwrap();
+    let page = server.get(&format!("/sites/{site_id}")).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"data-testid="trend-chart""#) && html.contains("Evidence chain"));
@@ -218,7 +215,7 @@ async fn pages_render_on_the_server() {
             "Run a test restore of patient records",
         ),
     ] {
-        let response = reqwest::get(server.url(path)).await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains(marker), "{path} lacks {marker}");
@@ -228,7 +225,7 @@ async fn pages_render_on_the_server() {
 #[tokio::test]
 async fn unknown_pages_answer_404_with_the_not_found_page() {
     let server = common::start().await;
-    let response = reqwest::get(server.url("/no/such/page")).await.unwrap();
+    let response = server.get("/no/such/page").await;
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }

@@ -7,3 +7,4 @@ pub mod layout;
 pub mod query_view;
 pub mod search_box;
 pub mod theme_toggle;
+pub mod toast;

@@ -14,7 +14,8 @@ use crate::types::{
 };
 
 const SITES_SQL: &str = "SELECT s.id, s.site_id, s.clinic_name, s.client_id, c.name, s.tier, \
-    s.last_checkin_at FROM sites s JOIN clients c ON c.id = s.client_id ORDER BY s.id";
+    s.last_checkin_at FROM sites s JOIN clients c ON c.id = s.client_id \
+    WHERE s.decommissioned_at IS NULL ORDER BY s.id";
 const OPEN_PER_SITE_SQL: &str = "SELECT site_id, COUNT(*) FROM incidents \
     WHERE status IN ('open', 'resolving', 'escalated') GROUP BY site_id";
 

@@ -1,9 +1,11 @@
 //! Database access shared by server functions: one handle over SQLite or PostgreSQL.
 
+pub mod accounts;
 mod bundles;
 mod dashboard;
 mod incidents;
 mod scores;
+pub mod site_admin;
 mod stats;
 
 pub use bundles::latest_bundles_per_site;

@@ -12,7 +12,8 @@ use crate::types::SiteScore;
 
 const LATEST_RESULTS_SQL: &str =
     "SELECT site_id, check_type, status FROM check_latest WHERE checked_at >= $1";
-const CHECKINS_SQL: &str = "SELECT id, last_checkin_at FROM sites ORDER BY id";
+const CHECKINS_SQL: &str =
+    "SELECT id, last_checkin_at FROM sites WHERE decommissioned_at IS NULL ORDER BY id";
 
 pub async fn all_site_scores(db: &Db, now: DateTime<Utc>) -> Result<Vec<SiteScore>, sqlx::Error> {
     let (results, sites) = on_db!(db, |pool| {

@@ -11,7 +11,7 @@ const SITE_STATUS_SQL: &str = "SELECT \
     COALESCE(SUM(CASE WHEN last_checkin_at >= $1 THEN 1 ELSE 0 END), 0) AS online, \
     COALESCE(SUM(CASE WHEN last_checkin_at < $1 AND last_checkin_at >= $2 THEN 1 ELSE 0 END), 0) AS stale, \
     COALESCE(SUM(CASE WHEN last_checkin_at < $2 THEN 1 ELSE 0 END), 0) AS offline \
-    FROM sites";
+    FROM sites WHERE decommissioned_at IS NULL";
 
 const OPEN_BY_SEVERITY_SQL: &str = "SELECT severity, COUNT(*) FROM incidents \
     WHERE status IN ('open', 'resolving', 'escalated') GROUP BY severity";

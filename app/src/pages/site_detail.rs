@@ -7,8 +7,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use crate::auth::Role;
 use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
 use crate::components::charts::{HealthGauge, TrendChart, health_class};
+use crate::components::layout::use_can;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
 use crate::queries::site_query;
@@ -48,12 +50,17 @@ pub fn SiteDetailPage() -> impl IntoView {
 fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
     let site = detail.site;
     let evidence = detail.evidence;
+    let can_edit = use_can(Role::Admin);
+    let site_id = site.site_id.clone();
     view! {
         <Title text=site.clinic_name.clone() />
         <div class="detail-head">
             <HealthGauge value=Some(site.health) size=80 />
             <div>
                 <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
+                <Show when=move || can_edit.get()>
+                    <A href=format!("/sites/{site_id}/edit") attr:class="button" attr:data-testid="edit-site">"Edit"</A>
+                </Show>
                 <p class="card-meta">
                     {site.site_id.clone()}" · "
                     <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "

@@ -12,7 +12,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
+use crate::auth::Role;
 use crate::components::badges::{LevelBadge, StatusBadge, ago, percent};
+use crate::components::layout::use_can;
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
 use crate::components::search_box::SearchBox;
 use crate::error::AppError;
@@ -96,6 +98,7 @@ pub fn SitesPage() -> impl IntoView {
         }
     });
     let q = Memo::new(move |_| filter.read().q.clone());
+    let can_add = use_can(Role::Admin);
 
     view! {
         <Title text="Sites" />
@@ -119,6 +122,9 @@ pub fn SitesPage() -> impl IntoView {
                 </select>
             </label>
             <noscript><button type="submit" class="button">"Apply"</button></noscript>
+            <Show when=move || can_add.get()>
+                <A href="/admin/sites/new" attr:class="button primary" attr:data-testid="new-site">"New site"</A>
+            </Show>
         </form>
         <Transition fallback=|| view! { <Skeleton rows=8 /> }>
             <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>

@@ -8,7 +8,9 @@ pub mod fixture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use app::auth::Role;
 use app::cache::AggregateCache;
+use app::db::accounts;
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::config::DatabaseArgs;
@@ -20,13 +22,75 @@ use tempfile::TempDir;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub db: Db,
+    reader: tokio::sync::OnceCell<reqwest::Client>,
     _dir: TempDir,
 }
+
+pub const TEST_PASSWORD: &str = "test-password-1";
 
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// A client signed in as a new user of `role` (`<role>@test.local`, created on first use).
+    pub async fn client_as(&self, role: Role) -> reqwest::Client {
+        let email = format!("{}@test.local", role.as_str());
+        if !accounts::email_taken(&self.db, &email).await.unwrap() {
+            add_user(&self.db, &email, role).await;
+        }
+        self.sign_in(&email, TEST_PASSWORD).await.unwrap()
+    }
+
+    /// Signs in through the login server function; `Err` carries the refusal's status and body.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<reqwest::Client, (u16, String)> {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let response = client
+            .post(self.url("/api/login"))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 200 {
+            Ok(client)
+        } else {
+            Err((status, response.text().await.unwrap()))
+        }
+    }
+
+    /// GET `path` as a signed-in read-only user.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let client = self
+            .reader
+            .get_or_init(|| self.client_as(Role::Readonly))
+            .await;
+        client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+/// Adds a user with [`TEST_PASSWORD`].
+pub async fn add_user(db: &Db, email: &str, role: Role) -> i64 {
+    let hash = app::auth::password::hash_password(TEST_PASSWORD).unwrap();
+    let audit = accounts::NewAudit {
+        actor: "test".into(),
+        action: "user.add",
+        target: email.into(),
+        details: serde_json::json!({}),
+        ip: None,
+        at: chrono::Utc::now(),
+    };
+    accounts::insert_user(db, email, email, role, &hash, &audit)
+        .await
+        .unwrap()
 }
 
 pub async fn temp_database() -> (Db, DatabaseArgs, TempDir) {
@@ -76,10 +140,12 @@ pub async fn start_with_site(
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestServer {
         addr,
         db,
+        reader: tokio::sync::OnceCell::new(),
         _dir: dir,
     }
 }

@@ -1,0 +1,53 @@
+//! Users and the audit log, as the admin pages show them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// Set while the account is locked after failed logins.
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Which audit entries to list: every field narrows, empty fields don't.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditFilter {
+    /// Part of the actor's email.
+    pub actor: String,
+    /// An action prefix, such as `site.` or `user.role`.
+    pub action: String,
+    /// Entries at or after this day (`YYYY-MM-DD`).
+    pub from: String,
+    /// Entries on or before this day (`YYYY-MM-DD`).
+    pub to: String,
+    /// Page back from this entry id (exclusive); 0 = newest.
+    pub before: i64,
+}
+
+/// One page of the audit log and where the next (older) page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub older: Option<i64>,
+}

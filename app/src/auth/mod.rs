@@ -1,0 +1,127 @@
+//! Who is asking: roles, the signed-in user, and the server-side checks every server function
+//! makes. The session itself is resolved once per request by the server's session middleware,
+//! which leaves the [`SessionUser`] in the request's extensions.
+
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod session;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::error::AppError;
+
+/// What a user may do. Ordered: each role can do everything the roles before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything, changes nothing.
+    Readonly,
+    /// Also acts on incidents and orders.
+    Operator,
+    /// Also manages sites and users.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Operator, Role::Readonly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Readonly => "readonly",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+/// The signed-in user, as the server resolved them from the session cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl SessionUser {
+    pub fn can(&self, needed: Role) -> bool {
+        self.role >= needed
+    }
+}
+
+/// The user of the request under way, if a valid session came with it.
+#[cfg(feature = "ssr")]
+pub fn current_user() -> Option<SessionUser> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SessionUser>().cloned())
+}
+
+/// The signed-in user, or 401.
+#[cfg(feature = "ssr")]
+pub fn require_user() -> Result<SessionUser, AppError> {
+    current_user()
+        .ok_or_else(|| AppError::Unauthorized("Sign in to continue.".into()).with_status())
+}
+
+/// The signed-in user if their role is at least `needed`, else 403 (401 when signed out).
+#[cfg(feature = "ssr")]
+pub fn require_role(needed: Role) -> Result<SessionUser, AppError> {
+    let user = require_user()?;
+    if user.can(needed) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden(format!(
+            "this needs the {} role; you are {}",
+            needed.as_str(),
+            user.role.as_str()
+        ))
+        .with_status())
+    }
+}
+
+/// The client's address, for the audit log: the proxy's `X-Forwarded-For`, else the peer.
+#[cfg(feature = "ssr")]
+pub fn client_ip() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+    if let Some(forwarded) = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+    {
+        return Some(forwarded.trim().to_string());
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_what_they_allow() {
+        let user = |role| SessionUser {
+            id: 1,
+            email: "a@b.c".into(),
+            display_name: "A".into(),
+            role,
+        };
+        assert!(user(Role::Admin).can(Role::Operator));
+        assert!(user(Role::Operator).can(Role::Operator));
+        assert!(!user(Role::Operator).can(Role::Admin));
+        assert!(!user(Role::Readonly).can(Role::Operator));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes), PHC strings stored.
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// True when `password` matches the stored PHC string; a malformed hash never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A random 20-character password for a new account, from letters and digits.
+pub fn generate_password() -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}
+
+/// Spends the time a real verification takes, so an unknown email answers no faster than a
+/// wrong password and cannot be told apart by timing.
+pub fn verify_against_nothing(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let stored = DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default());
+    let _ = verify_password(password, stored);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashing_round_trips_and_salts() {
+        let a = hash_password("correct horse battery").unwrap();
+        let b = hash_password("correct horse battery").unwrap();
+        assert_ne!(a, b, "each hash has its own salt");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &a));
+        assert!(verify_password("correct horse battery", &b));
+        assert!(!verify_password("correct horse batterY", &a));
+        assert!(!verify_password("", &a));
+        assert!(!verify_password("anything", "not a phc string"));
+        let generated = generate_password();
+        assert_eq!(generated.len(), 20);
+        assert_ne!(generated, generate_password());
+    }
+}

@@ -1,0 +1,380 @@
+//! Users, sessions, failed-login lockout and the audit log.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+use super::Db;
+use crate::accounts::{AuditEntry, AuditFilter, UserRow};
+use crate::auth::session::{self, IDLE_TIMEOUT, LOCKOUT, MAX_FAILED_LOGINS, TOUCH_INTERVAL};
+use crate::auth::{Role, SessionUser};
+use crate::on_db;
+
+/// The INSERT of an audit entry, executed on a pool or inside the transaction of the change it
+/// records (so the change and its entry are written together or not at all).
+macro_rules! audit_insert {
+    ($audit:expr) => {
+        sqlx::query(
+            "INSERT INTO audit_log (actor, action, target, details, ip, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&$audit.actor)
+        .bind($audit.action)
+        .bind(&$audit.target)
+        .bind(sqlx::types::Json(&$audit.details))
+        .bind(&$audit.ip)
+        .bind($audit.at)
+    };
+}
+pub(crate) use audit_insert;
+
+/// What a login attempt needs to know about the account behind an email.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub user: SessionUser,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+type UserTuple = (i64, String, String, String);
+
+fn session_user((id, email, display_name, role): UserTuple) -> Option<SessionUser> {
+    Some(SessionUser {
+        id,
+        email,
+        display_name,
+        role: Role::parse(&role)?,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    id: i64,
+    email: String,
+    display_name: String,
+    role: String,
+    password_hash: String,
+    disabled: bool,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+pub async fn find_login(db: &Db, email: &str) -> Result<Option<LoginRecord>, sqlx::Error> {
+    let row: Option<LoginRow> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, email, display_name, role, password_hash, disabled, locked_until \
+             FROM users WHERE lower(email) = lower($1)",
+        )
+        .bind(email)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.and_then(|row| {
+        Some(LoginRecord {
+            user: session_user((row.id, row.email, row.display_name, row.role))?,
+            password_hash: row.password_hash,
+            disabled: row.disabled,
+            locked_until: row.locked_until,
+        })
+    }))
+}
+
+/// Counts a failed login; the [`MAX_FAILED_LOGINS`]-th in a row locks the account for
+/// [`LOCKOUT`]. Returns the lock's end when this failure set it.
+pub async fn record_failed_login(
+    db: &Db,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let until = now + LOCKOUT;
+    let locked: Option<(Option<DateTime<Utc>>, i64)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "UPDATE users SET \
+             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END, \
+             failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = $1 RETURNING locked_until, CAST(failed_logins AS BIGINT)",
+        )
+        .bind(user_id)
+        .bind(MAX_FAILED_LOGINS)
+        .bind(until)
+        .fetch_optional(pool)
+        .await?
+    });
+    // The count goes back to zero exactly when this failure set the lock.
+    Ok(locked.and_then(|(at, failures)| at.filter(|_| failures == 0)))
+}
+
+/// Starts a session for a user who just proved their password; returns the cookie token.
+pub async fn start_session(
+    db: &Db,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let (token, hash) = session::new_token();
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(&hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(now + session::SESSION_LIFETIME)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    });
+    Ok(token)
+}
+
+/// The user a session token belongs to, if the session is neither expired nor idle too long
+/// and the user is not disabled. Marks the session as used.
+pub async fn resolve_session(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionUser>, sqlx::Error> {
+    let hash = session::token_hash(token);
+    let row: Option<(i64, String, String, String, DateTime<Utc>)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT u.id, u.email, u.display_name, u.role, s.last_seen_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+             AND NOT u.disabled",
+        )
+        .bind(&hash)
+        .bind(now)
+        .bind(now - IDLE_TIMEOUT)
+        .fetch_optional(pool)
+        .await?
+    });
+    let Some((id, email, name, role, last_seen)) = row else {
+        return Ok(None);
+    };
+    if now - last_seen >= TOUCH_INTERVAL {
+        on_db!(db, |pool| {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                .bind(&hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+    }
+    Ok(session_user((id, email, name, role)))
+}
+
+pub async fn end_session(db: &Db, token: &str) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(session::token_hash(token))
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+const USER_COLUMNS: &str =
+    "id, email, display_name, role, disabled, locked_until, created_at FROM users";
+
+type UserRecord = (
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
+
+fn user_row(record: UserRecord, now: DateTime<Utc>) -> Option<UserRow> {
+    let (id, email, display_name, role, disabled, locked_until, created_at) = record;
+    Some(UserRow {
+        id,
+        email,
+        display_name,
+        role: Role::parse(&role)?,
+        disabled,
+        locked_until: locked_until.filter(|until| *until > now),
+        created_at,
+    })
+}
+
+pub async fn list_users(db: &Db, now: DateTime<Utc>) -> Result<Vec<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} ORDER BY email");
+    let rows: Vec<UserRecord> = on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+    Ok(rows.into_iter().filter_map(|r| user_row(r, now)).collect())
+}
+
+pub async fn find_user(
+    db: &Db,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} WHERE id = $1");
+    let row: Option<UserRecord> = on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+    Ok(row.and_then(|r| user_row(r, now)))
+}
+
+pub async fn email_taken(db: &Db, email: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+            .bind(email)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(found.is_some())
+}
+
+/// Adds a user and writes the audit entry in the same transaction.
+pub async fn insert_user(
+    db: &Db,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+    audit: &NewAudit,
+) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (email, display_name, role, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(email)
+        .bind(display_name)
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit_insert!(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    })
+}
+
+/// Changes a user's role or disables/enables them; disabling also ends their sessions.
+pub async fn update_user_access(
+    db: &Db,
+    id: i64,
+    role: Role,
+    disabled: bool,
+    audit: &NewAudit,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET role = $2, disabled = $3 WHERE id = $1")
+            .bind(id)
+            .bind(role.as_str())
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit_insert!(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub async fn count_active_admins(db: &Db) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(pool)
+            .await
+    })
+}
+
+/// An audit entry about to be written, alongside the change it describes.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor: String,
+    pub action: &'static str,
+    pub target: String,
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The WHERE clause of an audit filter and its bind values, in order (`$1`...).
+fn audit_where(filter: &AuditFilter, before: i64) -> (String, Vec<AuditBind>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    if !filter.actor.trim().is_empty() {
+        binds.push(AuditBind::Text(format!(
+            "%{}%",
+            filter.actor.trim().to_lowercase()
+        )));
+        clauses.push(format!("lower(actor) LIKE ${}", binds.len()));
+    }
+    if !filter.action.trim().is_empty() {
+        binds.push(AuditBind::Text(format!("{}%", filter.action.trim())));
+        clauses.push(format!("action LIKE ${}", binds.len()));
+    }
+    if let Some(from) = day_start(&filter.from, 0) {
+        binds.push(AuditBind::Time(from));
+        clauses.push(format!("at >= ${}", binds.len()));
+    }
+    if let Some(to) = day_start(&filter.to, 1) {
+        binds.push(AuditBind::Time(to));
+        clauses.push(format!("at < ${}", binds.len()));
+    }
+    if before > 0 {
+        binds.push(AuditBind::Id(before));
+        clauses.push(format!("id < ${}", binds.len()));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, binds)
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` day plus `days_after` days.
+pub fn day_start(day: &str, days_after: u64) -> Option<DateTime<Utc>> {
+    let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;
+    let date = date.checked_add_days(chrono::Days::new(days_after))?;
+    Some(date.and_time(NaiveTime::MIN).and_utc())
+}
+
+enum AuditBind {
+    Text(String),
+    Time(DateTime<Utc>),
+    Id(i64),
+}
+
+/// Up to `limit` entries matching `filter`, newest first, older than `before` (0 = newest).
+pub async fn audit_entries(
+    db: &Db,
+    filter: &AuditFilter,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let (clause, binds) = audit_where(filter, before);
+    let sql = format!(
+        "SELECT id, actor, action, target, CAST(details AS TEXT) AS details, ip, at \
+         FROM audit_log {clause} ORDER BY id DESC LIMIT {limit}"
+    );
+    on_db!(db, |pool| {
+        let mut query = sqlx::query_as::<_, AuditEntry>(&sql);
+        for bind in binds {
+            query = match bind {
+                AuditBind::Text(text) => query.bind(text),
+                AuditBind::Time(at) => query.bind(at),
+                AuditBind::Id(id) => query.bind(id),
+            };
+        }
+        query.fetch_all(pool).await
+    })
+}

@@ -1,0 +1,21 @@
+-- Accounts: disabled users, lockout after failed logins, server-side sessions.
+ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN locked_until TEXT;
+
+-- A session is known by the SHA-256 of its cookie token, so a leaked table cannot be replayed.
+CREATE TABLE sessions (
+    token_hash   TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id),
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at   TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- Sites edited by form: free-text notes, and decommissioning instead of deletion.
+ALTER TABLE sites ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+ALTER TABLE sites ADD COLUMN decommissioned_at TEXT;
+
+CREATE INDEX audit_log_actor ON audit_log (actor, at DESC);
+CREATE INDEX audit_log_action ON audit_log (action, at DESC);

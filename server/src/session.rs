@@ -1,0 +1,164 @@
+//! Who is asking, resolved once per request, and the two gates every request passes:
+//! cross-site requests that change state are refused, and everything but the login page,
+//! health checks, static files and the appliance API needs a session.
+
+use app::auth::session::token_from_cookie_header;
+use app::db::accounts;
+use app::error::AppError;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::state::AppState;
+
+/// Paths anyone may reach without signing in.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/api/login" | "/api/logout" | "/health" | "/api/health" | "/favicon.svg"
+    ) || path.starts_with("/pkg/")
+        || path.starts_with("/api/v1/")
+}
+
+/// A state-changing request from another site (CSRF). Browsers say where a request comes from
+/// in `Sec-Fetch-Site` and `Origin`; a same-origin request, or one without either header (not
+/// from a browser, so no ambient cookie to abuse), passes. The session cookie is also
+/// `SameSite=Strict`, so this is the second of two defences.
+fn is_cross_site(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            origin_host != host
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    if path.starts_with("/pkg/") || path.starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    if is_cross_site(request.method(), request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused: submit the form from Posture itself.",
+        )
+            .into_response();
+    }
+    let token = request
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token_from_cookie_header);
+    if let Some(token) = token {
+        match accounts::resolve_session(&state.db, &token, chrono::Utc::now()).await {
+            Ok(Some(user)) => {
+                request.extensions_mut().insert(user);
+                return next.run(request).await;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!("resolving a session: {err}");
+                let error = AppError::Database("sessions cannot be checked right now".into());
+                return json_error(StatusCode::SERVICE_UNAVAILABLE, &error);
+            }
+        }
+    }
+    if is_public(&path) {
+        return next.run(request).await;
+    }
+    if path.starts_with("/api/") {
+        let error = AppError::Unauthorized("Sign in to continue: your session ended.".into());
+        return json_error(StatusCode::UNAUTHORIZED, &error);
+    }
+    let here = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let query = serde_urlencoded::to_string([("next", here)]).unwrap_or_default();
+    Redirect::to(&format!("/login?{query}")).into_response()
+}
+
+/// An error in the JSON shape server functions use, so the page can show it.
+fn json_error(status: StatusCode, error: &AppError) -> Response {
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_writes_are_recognised() {
+        let post = Method::POST;
+        assert!(!is_cross_site(
+            &Method::GET,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(is_cross_site(
+            &post,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(is_cross_site(
+            &post,
+            &headers(&[("sec-fetch-site", "same-site")])
+        ));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
+        assert!(is_cross_site(
+            &post,
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "posture.example")
+            ])
+        ));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[
+                ("origin", "https://posture.example"),
+                ("host", "posture.example")
+            ])
+        ));
+        assert!(!is_cross_site(&post, &headers(&[])));
+    }
+
+    #[test]
+    fn only_login_health_assets_and_the_appliance_api_are_public() {
+        for path in [
+            "/login",
+            "/api/login",
+            "/health",
+            "/pkg/posture.wasm",
+            "/api/v1/checkin",
+        ] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/sites",
+            "/api/list_sites",
+            "/admin/audit.csv",
+            "/loginx",
+        ] {
+            assert!(!is_public(path), "{path}");
+        }
+    }
+}
