@@ -2,6 +2,7 @@ import { defineConfig } from "@playwright/test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { E2E_PASSWORD, E2E_USERS, storageFor } from "./tests/users";
 
 // Every run gets a throwaway database, seeded with the demo data, and the server `make test`
 // just built (POSTURE_BIN; the debug build by default).
@@ -16,6 +17,23 @@ export default defineConfig({
   forbidOnly: true,
   retries: 0,
   reporter: [["list"]],
+  projects: [
+    { name: "sign-in", testMatch: /auth\.setup\.ts/ },
+    // Tests run as a read-only user unless they ask for another role.
+    {
+      name: "chromium",
+      dependencies: ["sign-in"],
+      testIgnore: /admin\.spec\.ts/,
+      use: { storageState: storageFor("readonly") },
+    },
+    // Tests that add sites run last, so the counts other tests read never move under them.
+    {
+      name: "admin",
+      dependencies: ["chromium"],
+      testMatch: /admin\.spec\.ts/,
+      use: { storageState: storageFor("readonly") },
+    },
+  ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     trace: "retain-on-failure",
@@ -33,11 +51,17 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${bin} seed --if-empty && exec ${bin} serve --addr 127.0.0.1:${port}`,
+    command: [
+      `${bin} seed --if-empty`,
+      ...Object.values(E2E_USERS)
+        .filter(({ password }) => password === E2E_PASSWORD)
+        .map(({ email, role }) => `${bin} user add --email ${email} --role ${role}`),
+      `exec ${bin} serve --addr 127.0.0.1:${port}`,
+    ].join(" && "),
     cwd: "..",
     url: `http://127.0.0.1:${port}/health`,
     reuseExistingServer: false,
     timeout: 60_000,
-    env: { DATABASE_URL: databaseUrl, RUST_LOG: "warn" },
+    env: { DATABASE_URL: databaseUrl, RUST_LOG: "warn", POSTURE_USER_PASSWORD: E2E_PASSWORD },
   },
 });

@@ -5,11 +5,9 @@ use std::time::Duration;
 
 use leptos_fetch::{QueryOptions, QueryScope};
 
-use crate::auth::SessionUser;
 use crate::error::AppError;
 use crate::pages::clients::{get_client, list_clients};
 use crate::pages::incidents::{count_incidents, list_incident_window};
-use crate::pages::login::get_me;
 use crate::pages::overview::get_overview;
 use crate::pages::runbooks::{get_runbook, list_runbooks};
 use crate::pages::site_detail::get_site;
@@ -18,15 +16,6 @@ use crate::types::{
     ClientDetail, ClientSummary, IncidentFilter, IncidentRow, IncidentWindowKey, OverviewData,
     Runbook, RunbookFilter, SiteDetail, SiteFilter, SiteRow,
 };
-
-/// Who is signed in: read once per page load (a new sign-in is a full page load).
-pub fn me_query() -> QueryScope<(), Result<Option<SessionUser>, AppError>> {
-    QueryScope::new(get_me).with_options(
-        QueryOptions::new()
-            .with_stale_time(Duration::from_secs(86_400))
-            .with_gc_time(Duration::from_secs(86_400)),
-    )
-}
 
 /// Stats, sites and clients go stale after 30 s and are refetched every 60 s while the tab is
 /// visible.

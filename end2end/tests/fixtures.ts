@@ -18,9 +18,10 @@ export const test = base.extend<{ consoleErrors: string[] }>({
 
 export { expect };
 
-/** Waits until the WASM has hydrated the page (the app sets this attribute). */
+/** Waits until the WASM has hydrated the page (the app sets this attribute). The debug
+ * build's WASM is large: on a busy 2-core machine compiling it can take several seconds. */
 export async function hydrated(page: Page) {
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 15_000 });
 }
 
 export type OverviewCounts = { clients: number; sites: number; open_incidents: number };

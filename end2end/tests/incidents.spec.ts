@@ -1,4 +1,5 @@
 import { test, expect, hydrated } from "./fixtures";
+import { storageFor } from "./users";
 
 test("the list keeps the DOM small while scrolling and reaches the last row", async ({ page }) => {
   await page.goto("/incidents");
@@ -22,7 +23,7 @@ test("the list keeps the DOM small while scrolling and reaches the last row", as
 });
 
 test("rows are rendered on the server before any script runs", async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: storageFor("readonly") });
   const page = await context.newPage();
   await page.goto("/incidents");
   await expect(page.locator('[data-row-index="0"]')).not.toContainText("loading");

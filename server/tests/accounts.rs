@@ -194,7 +194,7 @@ async fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() {
 async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled() {
     let server = server_with_a_client().await;
     let ask = |client: reqwest::Client| {
-        let url = server.url("/api/get_me");
+        let url = server.url("/api/list_sites?filter[q]=");
         async move { client.get(url).send().await.unwrap().status().as_u16() }
     };
     let set_all = |sql: &'static str, at: chrono::DateTime<Utc>| {

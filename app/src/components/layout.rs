@@ -1,7 +1,6 @@
 //! The frame around every page: sidebar navigation and a header with the page title.
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
@@ -10,7 +9,6 @@ use super::theme_toggle::ThemeToggle;
 use super::toast::{ToastHost, Toasts};
 use crate::auth::{Role, SessionUser};
 use crate::pages::login::SignOut;
-use crate::queries::me_query;
 
 /// Sidebar entries: (path, label). The header's title comes from the same table.
 const NAV: [(&str, &str); 6] = [
@@ -33,45 +31,52 @@ pub fn section_title(path: &str) -> &'static str {
         .map_or("Not found", |(_, label)| label)
 }
 
+/// The signed-in user (`None` on the login page), known before any page renders.
+#[derive(Clone)]
+struct CurrentUser(Option<SessionUser>);
+
 /// The signed-in user, for components that show or hide what their role allows. The server
 /// checks every action again; hiding is only a courtesy.
-pub fn use_user() -> Signal<Option<SessionUser>> {
-    let client: QueryClient = expect_context();
-    let me = client.resource_blocking(me_query(), || ());
-    Signal::derive(move || me.get().and_then(Result::ok).flatten())
+pub fn use_user() -> Option<SessionUser> {
+    use_context::<CurrentUser>().and_then(|current| current.0)
 }
 
 /// Whether the signed-in user has at least `role`.
-pub fn use_can(role: Role) -> Signal<bool> {
-    let user = use_user();
-    Signal::derive(move || user.get().is_some_and(|u| u.can(role)))
+pub fn use_can(role: Role) -> bool {
+    use_user().is_some_and(|user| user.can(role))
 }
 
+/// Renders the page: bare on the login page, framed elsewhere. Who is signed in is read
+/// from the request on the server and handed to the browser with the page, so it is known
+/// during hydration without a request. Signing in or out is a full page load.
 #[component]
-pub fn Layout(children: ChildrenFn) -> impl IntoView {
+pub fn Layout(children: Children) -> impl IntoView {
     provide_context(DataFreshness::default());
     Toasts::provide();
+    let user = SharedValue::new(signed_in_user).into_inner();
+    provide_context(CurrentUser(user.clone()));
     let location = use_location();
-    let on_login = move || location.pathname.get() == "/login";
-    let children = StoredValue::new(children);
-    view! {
-        <Show
-            when=on_login
-            fallback=move || view! { <Frame>{children.read_value()()}</Frame> }
-        >
-            <main id="main" class="login-page">{children.read_value()()}</main>
-        </Show>
+    match user {
+        Some(user) if location.pathname.get_untracked() != "/login" => {
+            view! { <Frame user>{children()}</Frame> }.into_any()
+        }
+        _ => view! { <main id="main" class="login-page">{children()}</main> }.into_any(),
     }
+}
+
+fn signed_in_user() -> Option<SessionUser> {
+    #[cfg(feature = "ssr")]
+    return crate::auth::current_user();
+    #[cfg(not(feature = "ssr"))]
+    None
 }
 
 /// Sidebar, header and toasts around a signed-in page.
 #[component]
-fn Frame(children: Children) -> impl IntoView {
+fn Frame(user: SessionUser, children: Children) -> impl IntoView {
     let location = use_location();
     let title = move || section_title(&location.pathname.get());
-    let client: QueryClient = expect_context();
-    let me = client.resource_blocking(me_query(), || ());
-    let is_admin = use_can(Role::Admin);
+    let is_admin = user.can(Role::Admin);
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -82,16 +87,13 @@ fn Frame(children: Children) -> impl IntoView {
                     {NAV
                         .into_iter()
                         .map(|(href, label)| {
-                            let shown = move || href != "/admin" || is_admin.get();
-                            view! {
-                                <Show when=shown>
-                                    <li>
-                                        <A href=href exact=href == "/">
-                                            {label}
-                                        </A>
-                                    </li>
-                                </Show>
-                            }
+                            (href != "/admin" || is_admin).then(|| view! {
+                                <li>
+                                    <A href=href exact=href == "/">
+                                        {label}
+                                    </A>
+                                </li>
+                            })
                         })
                         .collect_view()}
                 </ul>
@@ -102,11 +104,7 @@ fn Frame(children: Children) -> impl IntoView {
                     <div class="header-tools">
                         <UpdatedAgo />
                         <ThemeToggle />
-                        <Suspense>
-                            {move || Suspend::new(async move {
-                                me.await.ok().flatten().map(|user| view! { <SignOut user /> })
-                            })}
-                        </Suspense>
+                        <SignOut user />
                     </div>
                 </header>
                 <main id="main" tabindex="-1">

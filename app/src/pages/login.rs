@@ -98,12 +98,6 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The signed-in user (`None` on the login page).
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_me")]
-pub async fn get_me() -> Result<Option<SessionUser>, AppError> {
-    Ok(crate::auth::current_user())
-}
-
 /// Full page loads after signing in or out, so nothing of the previous session stays cached.
 fn go_to(path: &str) {
     #[cfg(feature = "hydrate")]

@@ -58,9 +58,9 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
             <HealthGauge value=Some(site.health) size=80 />
             <div>
                 <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
-                <Show when=move || can_edit.get()>
+                {can_edit.then(|| view! {
                     <A href=format!("/sites/{site_id}/edit") attr:class="button" attr:data-testid="edit-site">"Edit"</A>
-                </Show>
+                })}
                 <p class="card-meta">
                     {site.site_id.clone()}" · "
                     <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "

@@ -122,9 +122,9 @@ pub fn SitesPage() -> impl IntoView {
                 </select>
             </label>
             <noscript><button type="submit" class="button">"Apply"</button></noscript>
-            <Show when=move || can_add.get()>
+            {can_add.then(|| view! {
                 <A href="/admin/sites/new" attr:class="button primary" attr:data-testid="new-site">"New site"</A>
-            </Show>
+            })}
         </form>
         <Transition fallback=|| view! { <Skeleton rows=8 /> }>
             <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
