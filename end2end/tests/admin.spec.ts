@@ -140,6 +140,7 @@ test.describe("signed out", () => {
     // A full page load (nothing of the signed-out page stays cached): allow for the WASM.
     await expect(page).toHaveURL(/\/sites\?status=online$/, { timeout: 15_000 });
     await expect(page.getByTestId("current-role")).toHaveText("operator");
+    await hydrated(page);
 
     await page.getByTestId("sign-out").click();
     await expect(page).toHaveURL(/\/login$/, { timeout: 15_000 });

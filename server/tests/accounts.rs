@@ -143,6 +143,19 @@ async fn a_wrong_password_is_refused_and_five_in_a_row_lock_the_account() {
         "the right password does not open a locked account: {locked}"
     );
 
+    let actions: Vec<String> = on_db!(&server.db, |pool| sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor = 'ops@test.local' ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    let mut expected = vec!["auth.login_failed"; 4];
+    expected.push("auth.locked");
+    assert_eq!(
+        actions, expected,
+        "failed sign-ins and the lock are audited; attempts while locked are not counted"
+    );
+
     on_db!(&server.db, |pool| sqlx::query(
         "UPDATE users SET locked_until = $1"
     )

@@ -26,6 +26,14 @@ macro_rules! audit_insert {
 }
 pub(crate) use audit_insert;
 
+/// Writes an audit entry that goes with no other change (sign-ins, refusals).
+pub async fn record_audit(db: &Db, audit: &NewAudit) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        audit_insert!(audit).execute(pool).await?;
+    });
+    Ok(())
+}
+
 /// What a login attempt needs to know about the account behind an email.
 #[derive(Debug, Clone)]
 pub struct LoginRecord {

@@ -27,6 +27,14 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
 
     let (db, _) = crate::aggregates::request_state()?;
     let now = chrono::Utc::now();
+    let audit = |action: &'static str| accounts::NewAudit {
+        actor: email.trim().to_string(),
+        action,
+        target: "session".into(),
+        details: serde_json::json!({}),
+        ip: crate::auth::client_ip(),
+        at: now,
+    };
     let wrong = || AppError::Unauthorized("Email or password is wrong.".into()).with_status();
     let Some(record) = accounts::find_login(&db, email.trim()).await? else {
         verify_against_nothing(&password);
@@ -36,7 +44,14 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
         return Err(locked(until, now));
     }
     if !verify_password(&password, &record.password_hash) {
-        if let Some(until) = accounts::record_failed_login(&db, record.user.id, now).await? {
+        let lock = accounts::record_failed_login(&db, record.user.id, now).await?;
+        let action = if lock.is_some() {
+            "auth.locked"
+        } else {
+            "auth.login_failed"
+        };
+        accounts::record_audit(&db, &audit(action)).await?;
+        if let Some(until) = lock {
             return Err(AppError::Unauthorized(format!(
                 "{MAX_FAILED_LOGINS} failed logins in a row: {}",
                 locked_message(until, now)
@@ -49,6 +64,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
         return Err(AppError::Unauthorized("This account is disabled.".into()).with_status());
     }
     let token = accounts::start_session(&db, record.user.id, now).await?;
+    accounts::record_audit(&db, &audit("auth.login")).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     let secure = use_context::<http::request::Parts>().is_some_and(|p| is_tls(&p.headers));
     if let Ok(cookie) = http::HeaderValue::from_str(&session_cookie(&token, secure)) {

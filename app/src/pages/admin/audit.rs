@@ -77,8 +77,9 @@ pub fn filter_query(filter: &AuditFilter) -> String {
     query.to_query_string()
 }
 
-const ACTIONS: [(&str, &str); 5] = [
+const ACTIONS: [(&str, &str); 6] = [
     ("", "All actions"),
+    ("auth.", "Sign-ins"),
     ("site.", "Sites"),
     ("user.", "Users"),
     ("incident.", "Incidents"),
