@@ -7,14 +7,15 @@ use leptos_fetch::{QueryOptions, QueryScope};
 
 use crate::error::AppError;
 use crate::pages::clients::{get_client, list_clients};
+use crate::pages::incidents::detail::get_incident;
 use crate::pages::incidents::{count_incidents, list_incident_window};
 use crate::pages::overview::get_overview;
 use crate::pages::runbooks::{get_runbook, list_runbooks};
 use crate::pages::site_detail::get_site;
 use crate::pages::sites::list_sites;
 use crate::types::{
-    ClientDetail, ClientSummary, IncidentFilter, IncidentRow, IncidentWindowKey, OverviewData,
-    Runbook, RunbookFilter, SiteDetail, SiteFilter, SiteRow,
+    ClientDetail, ClientSummary, IncidentDetail, IncidentFilter, IncidentRow, IncidentWindowKey,
+    OverviewData, Runbook, RunbookFilter, SiteDetail, SiteFilter, SiteRow,
 };
 
 /// Stats, sites and clients go stale after 30 s and are refetched every 60 s while the tab is
@@ -73,4 +74,10 @@ pub fn incident_window_query() -> QueryScope<IncidentWindowKey, Result<Vec<Incid
             .with_stale_time(Duration::from_secs(30))
             .with_gc_time(Duration::from_secs(300)),
     )
+}
+
+/// One incident's detail panel: fresh for 30 s, and invalidated by actions on it.
+pub fn incident_query() -> QueryScope<i64, Result<IncidentDetail, AppError>> {
+    QueryScope::new(get_incident)
+        .with_options(QueryOptions::new().with_stale_time(Duration::from_secs(30)))
 }

@@ -71,6 +71,8 @@ pub struct BundleSummary {
 pub struct IncidentRow {
     pub id: i64,
     pub site_id: i64,
+    /// Set while the incident is suppressed (no alerts) after an operator asked for quiet.
+    pub suppressed_until: Option<chrono::DateTime<chrono::Utc>>,
     pub hostname: String,
     pub check_type: String,
     pub category: String,
@@ -79,12 +81,105 @@ pub struct IncidentRow {
     pub reported_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Which incidents a window is taken from.
+/// Which incidents the list shows, and in which order. Empty fields don't narrow.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IncidentFilter {
     pub severity: Option<String>,
+    pub status: Option<String>,
+    /// A site's public id (its slug).
+    pub site: Option<String>,
+    pub client: Option<i64>,
+    pub category: Option<String>,
+    pub check_type: Option<String>,
+    /// Reported on or after this day, `YYYY-MM-DD` (UTC).
+    pub from: Option<String>,
+    /// Reported on or before this day, `YYYY-MM-DD` (UTC).
+    pub to: Option<String>,
+    /// Part of the hostname, any case.
+    pub q: Option<String>,
+    pub sort: IncidentSort,
 }
+
+/// The list's orders; every one is newest first within its groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentSort {
+    #[default]
+    Reported,
+    /// Most severe first.
+    Severity,
+    /// Grouped by site.
+    Site,
+}
+
+impl IncidentSort {
+    pub const ALL: [IncidentSort; 3] = [
+        IncidentSort::Reported,
+        IncidentSort::Severity,
+        IncidentSort::Site,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentSort::Reported => "reported",
+            IncidentSort::Severity => "severity",
+            IncidentSort::Site => "site",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// What an operator can do to incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentAction {
+    Resolve,
+    Escalate,
+    /// Quiet for 24 hours: no alerts, still listed.
+    Suppress,
+}
+
+impl IncidentAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentAction::Resolve => "resolve",
+            IncidentAction::Escalate => "escalate",
+            IncidentAction::Suppress => "suppress",
+        }
+    }
+}
+
+/// One action taken on an incident, for its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct HistoryEntry {
+    pub action: String,
+    pub actor: String,
+    pub note: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The incident detail panel: the row, what the check expected and found, the runbook that
+/// remediates it, and what has been done so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentDetail {
+    pub row: IncidentRow,
+    pub site: String,
+    pub clinic_name: String,
+    pub expected: String,
+    pub actual: String,
+    pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub resolution_tier: Option<String>,
+    /// (id, name, level) of the runbook for this check.
+    pub runbook: Option<(String, String, String)>,
+    pub history: Vec<HistoryEntry>,
+}
+
+pub const INCIDENT_STATUSES: [&str; 4] = ["open", "resolving", "escalated", "resolved"];
 
 pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 

@@ -47,6 +47,7 @@ pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
     for severity in [None, Some("high".to_string())] {
         let filter = IncidentFilter {
             severity: severity.clone(),
+            ..IncidentFilter::default()
         };
         let windows = IncidentWindows::default();
         let started = Instant::now();

@@ -4,6 +4,9 @@
 use app::accounts::AuditFilter;
 use app::auth::{Role, SessionUser};
 use app::db::accounts;
+use app::db::incidents::rows_after;
+use app::pages::incidents::filters::filter_from_query;
+use app::types::IncidentRow;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -78,14 +81,85 @@ pub async fn audit_csv(
             }
         }
     });
-    let body = stream::once(async { Ok(header_line) }).chain(chunks);
+    csv_response(
+        "audit",
+        stream::once(async { Ok(header_line) }).chain(chunks),
+    )
+}
+
+/// `/incidents.csv?<the list's filter>`: every incident the filter matches, in the list's
+/// order, for any signed-in user.
+pub async fn incidents_csv(
+    State(state): State<AppState>,
+    Extension(_user): Extension<SessionUser>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let query: leptos_router::params::ParamsMap = params.into_iter().collect();
+    let filter = filter_from_query(&query);
+    if let Err(err) = app::pages::incidents::filters::checked(&filter) {
+        return (StatusCode::BAD_REQUEST, err.to_string()).into_response();
+    }
+    let header_line = csv_line(&[
+        "id",
+        "reported_at",
+        "site_id",
+        "hostname",
+        "check_type",
+        "category",
+        "severity",
+        "status",
+        "suppressed_until",
+    ]);
+    let db = state.db.clone();
+    // (last row written, finished)
+    let chunks = stream::unfold((None::<IncidentRow>, false), move |(last, done)| {
+        let (db, filter) = (db.clone(), filter.clone());
+        async move {
+            if done {
+                return None;
+            }
+            match rows_after(&db, &filter, last.as_ref(), CHUNK).await {
+                Ok(rows) => {
+                    let mut bytes = Vec::new();
+                    for r in &rows {
+                        bytes.extend(csv_line(&[
+                            &r.id.to_string(),
+                            &r.reported_at.to_rfc3339(),
+                            &r.site_id.to_string(),
+                            &r.hostname,
+                            &r.check_type,
+                            &r.category,
+                            &r.severity,
+                            &r.status,
+                            &r.suppressed_until
+                                .map(|t| t.to_rfc3339())
+                                .unwrap_or_default(),
+                        ]));
+                    }
+                    let finished = (rows.len() as i64) < CHUNK;
+                    Some((Ok(bytes), (rows.into_iter().last(), finished)))
+                }
+                Err(err) => Some((Err(std::io::Error::other(err)), (None, true))),
+            }
+        }
+    });
+    csv_response(
+        "incidents",
+        stream::once(async { Ok(header_line) }).chain(chunks),
+    )
+}
+
+fn csv_response(
+    name: &str,
+    body: impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static,
+) -> Response {
     let day = chrono::Utc::now().format("%Y-%m-%d");
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"posture-audit-{day}.csv\""),
+                format!("attachment; filename=\"posture-{name}-{day}.csv\""),
             ),
         ],
         Body::from_stream(body),

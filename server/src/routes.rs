@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::liveness))
         .route("/api/health", get(health::readiness))
         .route("/admin/audit.csv", get(export::audit_csv))
+        .route("/incidents.csv", get(export::incidents_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration as StdDuration;
 
+use app::db::incidents::incident_facts;
 use app::db::{self, Db, IncidentWindows, WINDOW_ANCHOR_STRIDE};
 use app::on_db;
 use app::scoring::HealthLevel;
-use app::types::{IncidentFilter, IncidentRow};
+use app::types::{IncidentFilter, IncidentRow, IncidentSort};
 use chrono::{Duration, DurationRound, Utc};
 use common::{databases, fixture};
 use posture_server::seed::{Volumes, generate};
@@ -212,7 +213,7 @@ async fn seed_incidents(db: &Db, count: usize) {
                     .push_bind("backup_job")
                     .push_bind("backup")
                     .push_bind(severity)
-                    .push_bind(1i64)
+                    .push_bind(severities.iter().position(|s| *s == severity).unwrap() as i64 + 1)
                     .push_bind("resolved")
                     .push_bind(format!("k{i}"))
                     .push_bind(now - Duration::seconds((*i / 3) as i64));
@@ -268,6 +269,7 @@ async fn windows_match_offset_queries_at_every_edge() {
 
         let high = IncidentFilter {
             severity: Some("high".into()),
+            ..IncidentFilter::default()
         };
         let high_total = windows.count(db, &high).await.unwrap();
         assert!(high_total > 0 && high_total < total as i64);
@@ -283,6 +285,7 @@ async fn windows_match_offset_queries_at_every_edge() {
         }
         let none = IncidentFilter {
             severity: Some("critical".into()),
+            ..IncidentFilter::default()
         };
         assert_eq!(
             windows.count(db, &none).await.unwrap(),
@@ -295,31 +298,79 @@ async fn windows_match_offset_queries_at_every_edge() {
 }
 
 #[tokio::test]
-async fn windows_see_new_incidents_once_anchors_are_invalidated() {
+async fn anchors_follow_new_and_changed_incidents_without_a_rebuild() {
     for t in databases().await {
         let db = &t.db;
-        seed_incidents(db, 1_500).await;
+        seed_incidents(db, 2_500).await;
         let windows = IncidentWindows::default();
-        let all = IncidentFilter::default();
-        let before = windows.window(db, &all, 1_200, 10).await.unwrap();
+        let filters = [
+            IncidentFilter::default(),
+            IncidentFilter {
+                sort: IncidentSort::Severity,
+                ..IncidentFilter::default()
+            },
+            IncidentFilter {
+                sort: IncidentSort::Site,
+                severity: Some("high".into()),
+                ..IncidentFilter::default()
+            },
+            IncidentFilter {
+                status: Some("open".into()),
+                ..IncidentFilter::default()
+            },
+        ];
+        for filter in &filters {
+            // A deep window makes the anchors.
+            windows.window(db, filter, 1_500, 10).await.unwrap();
+        }
 
-        fixture::incident(db, 1, "critical", "open", Utc::now() + Duration::seconds(5)).await;
-        windows.invalidate();
+        // One incident newer than all, two among the old ones; then the newest is resolved.
+        let now = Utc::now();
+        for (severity, at) in [
+            ("critical", now + Duration::seconds(5)),
+            ("high", now - Duration::seconds(300)),
+            ("low", now - Duration::seconds(600)),
+        ] {
+            fixture::incident(db, 1, severity, "open", at).await;
+        }
+        let new_ids: Vec<i64> = on_db!(db, |pool| sqlx::query_scalar(
+            "SELECT id FROM incidents ORDER BY id DESC LIMIT 3"
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap());
+        windows.note_inserted(&incident_facts(db, &new_ids).await.unwrap());
+        let newest = new_ids[2];
+        let before = incident_facts(db, &[newest]).await.unwrap();
+        on_db!(db, |pool| sqlx::query(
+            "UPDATE incidents SET status = 'resolved' WHERE id = $1"
+        )
+        .bind(newest)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
+        let after = incident_facts(db, &[newest]).await.unwrap();
+        windows.note_changed(&[(before[0].clone(), after[0].clone())]);
 
-        assert_eq!(windows.count(db, &all).await.unwrap(), 1_501, "{}", t.name);
-        let top = windows.window(db, &all, 0, 1).await.unwrap();
-        assert_eq!(
-            top[0].severity, "critical",
-            "{}: the new incident leads",
-            t.name
-        );
-        let shifted = windows.window(db, &all, 1_201, 10).await.unwrap();
-        assert_eq!(
-            ids(&shifted),
-            ids(&before),
-            "{}: older rows moved down by one",
-            t.name
-        );
+        for filter in &filters {
+            let fresh = IncidentWindows::default();
+            let total = fresh.count(db, filter).await.unwrap();
+            assert_eq!(
+                windows.count(db, filter).await.unwrap(),
+                total,
+                "{} {filter:?}: the kept anchors count the change",
+                t.name
+            );
+            for offset in [0, 1, 299, 300, 999, 1_000, 1_001, 1_600, 2_000, total - 5] {
+                assert_eq!(
+                    ids(&windows.window(db, filter, offset, 20).await.unwrap()),
+                    ids(&fresh.window(db, filter, offset, 20).await.unwrap()),
+                    "{} {filter:?} @{offset}",
+                    t.name
+                );
+            }
+        }
     }
 }
 

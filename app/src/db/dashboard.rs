@@ -174,8 +174,7 @@ pub async fn top_incident_types(
         .collect())
 }
 
-const INCIDENT_COLUMNS: &str =
-    "id, site_id, hostname, check_type, category, severity, status, reported_at";
+use super::incidents::COLUMNS as INCIDENT_COLUMNS;
 
 /// Everything the detail page shows about the site `row` describes.
 pub async fn site_detail(

@@ -1,64 +1,338 @@
-//! Windows of the incident list at any offset, fast even a million rows deep.
+//! Windows of the incident list at any offset, fast even a million rows deep, for any filter
+//! and sort.
 //!
-//! `OFFSET 999900` makes the database walk 999,900 index entries. Instead, every
-//! [`WINDOW_ANCHOR_STRIDE`]-th (reported_at, id) key of a filter's ordering is sampled once
-//! (one pass over the index), and a window starts from the nearest anchor at or before it:
-//! a keyset seek followed by a skip of fewer than `STRIDE` rows. Anchors are dropped when
-//! incidents change and rebuilt on the next request.
+//! `OFFSET 999900` makes the database walk 999,900 index entries. Instead, the sort key of
+//! every [`WINDOW_ANCHOR_STRIDE`]-th row of a filter's order is sampled once (one pass over
+//! the index), and a window starts from the nearest anchor at or before it: a keyset seek
+//! followed by a skip of fewer than a few thousand rows.
+//!
+//! Anchors are kept in step with changes instead of being thrown away: an incident that
+//! enters a filter's set moves every anchor after it down by one, one that leaves moves them
+//! up. A sampled key stays a valid seek point even when its own row leaves the set. When
+//! changes have stretched a gap between anchors too far, or after [`ANCHOR_TTL`] (other
+//! servers sharing the database change rows this one never hears of), they are rebuilt.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use super::Db;
 use crate::on_db;
-use crate::types::{IncidentFilter, IncidentRow};
+use crate::types::{IncidentFilter, IncidentRow, IncidentSort};
 
 pub const WINDOW_ANCHOR_STRIDE: i64 = 1_000;
+/// A gap between anchors (or before the first) larger than this triggers a rebuild.
+const MAX_GAP: i64 = 3 * WINDOW_ANCHOR_STRIDE;
+/// Anchors older than this are rebuilt on next use.
+pub const ANCHOR_TTL: Duration = Duration::from_secs(120);
 
-const COLUMNS: &str = "id, site_id, hostname, check_type, category, severity, status, reported_at";
+pub const COLUMNS: &str =
+    "id, site_id, suppressed_until, hostname, check_type, category, severity, status, reported_at";
 
-#[derive(Debug)]
-struct Anchors {
-    total: i64,
-    /// Key of the row at offset `i * STRIDE`, in (reported_at DESC, id DESC) order.
-    keys: Vec<(DateTime<Utc>, i64)>,
+/// Where a row sits in a sort: rows are listed from the largest key to the smallest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SortKey {
+    /// The sort's leading column (severity rank, site); 0 when sorting by time alone.
+    lead: i64,
+    reported_at: DateTime<Utc>,
+    id: i64,
 }
 
-/// The anchor cache, one entry per filter. Cheap to clone; share one per server.
+/// What the list's filters and sorts read of an incident, to keep anchors in step.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct IncidentFacts {
+    pub id: i64,
+    pub site_id: i64,
+    pub site: String,
+    pub client_id: i64,
+    pub hostname: String,
+    pub check_type: String,
+    pub category: String,
+    pub severity: String,
+    pub severity_rank: i64,
+    pub status: String,
+    pub reported_at: DateTime<Utc>,
+}
+
+/// The columns of [`IncidentFacts`], selected from `incidents i JOIN sites s`.
+pub const FACTS_COLUMNS: &str = "i.id, i.site_id, s.site_id AS site, s.client_id, i.hostname, \
+    i.check_type, i.category, i.severity, CAST(i.severity_rank AS BIGINT) AS severity_rank, \
+    i.status, i.reported_at";
+
+impl IncidentFacts {
+    fn key(&self, sort: IncidentSort) -> SortKey {
+        SortKey {
+            lead: match sort {
+                IncidentSort::Reported => 0,
+                IncidentSort::Severity => self.severity_rank,
+                IncidentSort::Site => self.site_id,
+            },
+            reported_at: self.reported_at,
+            id: self.id,
+        }
+    }
+}
+
+impl IncidentFilter {
+    /// The same test the SQL of [`filter_sql`] makes, on one incident.
+    pub fn matches(&self, facts: &IncidentFacts) -> bool {
+        let is =
+            |wanted: &Option<String>, actual: &str| wanted.as_deref().is_none_or(|w| w == actual);
+        is(&self.severity, &facts.severity)
+            && is(&self.status, &facts.status)
+            && is(&self.site, &facts.site)
+            && self.client.is_none_or(|c| c == facts.client_id)
+            && is(&self.category, &facts.category)
+            && is(&self.check_type, &facts.check_type)
+            && self
+                .from
+                .as_deref()
+                .and_then(|d| super::accounts::day_start(d, 0))
+                .is_none_or(|from| facts.reported_at >= from)
+            && self
+                .to
+                .as_deref()
+                .and_then(|d| super::accounts::day_start(d, 1))
+                .is_none_or(|to| facts.reported_at < to)
+            && self.q.as_deref().is_none_or(|q| {
+                facts
+                    .hostname
+                    .to_lowercase()
+                    .contains(&q.trim().to_lowercase())
+            })
+    }
+}
+
+/// A value bound into generated SQL.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+/// Binds `binds` in order onto a query of either database.
+#[macro_export]
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                $crate::db::incidents::Bind::Text(v) => query.bind(v.clone()),
+                $crate::db::incidents::Bind::Int(v) => query.bind(*v),
+                $crate::db::incidents::Bind::Time(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+/// The conditions of a filter as SQL over `incidents` (unqualified columns), with its binds
+/// numbered from `$first`.
+pub fn filter_sql(filter: &IncidentFilter, first: usize) -> (Vec<String>, Vec<Bind>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let mut add = |clause: &str, bind: Bind| {
+        binds.push(bind);
+        clauses.push(clause.replace('?', &format!("${}", first + binds.len() - 1)));
+    };
+    let text = |v: &Option<String>| v.as_ref().map(|v| Bind::Text(v.clone()));
+    if let Some(b) = text(&filter.severity) {
+        add("severity = ?", b);
+    }
+    if let Some(b) = text(&filter.status) {
+        add("status = ?", b);
+    }
+    if let Some(b) = text(&filter.site) {
+        add("site_id = (SELECT id FROM sites WHERE site_id = ?)", b);
+    }
+    if let Some(client) = filter.client {
+        add(
+            "site_id IN (SELECT id FROM sites WHERE client_id = ?)",
+            Bind::Int(client),
+        );
+    }
+    if let Some(b) = text(&filter.category) {
+        add("category = ?", b);
+    }
+    if let Some(b) = text(&filter.check_type) {
+        add("check_type = ?", b);
+    }
+    if let Some(from) = filter
+        .from
+        .as_deref()
+        .and_then(|d| super::accounts::day_start(d, 0))
+    {
+        add("reported_at >= ?", Bind::Time(from));
+    }
+    if let Some(to) = filter
+        .to
+        .as_deref()
+        .and_then(|d| super::accounts::day_start(d, 1))
+    {
+        add("reported_at < ?", Bind::Time(to));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        add(
+            "lower(hostname) LIKE ? ESCAPE '\\'",
+            Bind::Text(format!("%{escaped}%")),
+        );
+    }
+    (clauses, binds)
+}
+
+fn where_clause(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    }
+}
+
+/// The columns a sort orders by (all descending) and compares keysets on.
+fn sort_columns(sort: IncidentSort) -> &'static str {
+    match sort {
+        IncidentSort::Reported => "reported_at, id",
+        IncidentSort::Severity => "severity_rank, reported_at, id",
+        IncidentSort::Site => "site_id, reported_at, id",
+    }
+}
+
+pub fn order_by(sort: IncidentSort) -> String {
+    let columns: Vec<String> = sort_columns(sort)
+        .split(", ")
+        .map(|c| format!("{c} DESC"))
+        .collect();
+    format!("ORDER BY {}", columns.join(", "))
+}
+
+/// `(columns) <= (key)`: the rows from `key` on, in the sort's order, binding from `$first`.
+pub fn keyset_from(sort: IncidentSort, key: SortKey, first: usize) -> (String, Vec<Bind>) {
+    let mut binds = Vec::new();
+    if sort != IncidentSort::Reported {
+        binds.push(Bind::Int(key.lead));
+    }
+    binds.push(Bind::Time(key.reported_at));
+    binds.push(Bind::Int(key.id));
+    let params: Vec<String> = (first..first + binds.len())
+        .map(|n| format!("${n}"))
+        .collect();
+    (
+        format!("({}) <= ({})", sort_columns(sort), params.join(", ")),
+        binds,
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Anchors {
+    total: i64,
+    /// Sampled keys and the offset of the first row at or after each, in list order.
+    points: Vec<(SortKey, i64)>,
+    built: Instant,
+}
+
+impl Anchors {
+    /// The last anchor at or before `offset`.
+    fn at_or_before(&self, offset: i64) -> Option<(SortKey, i64)> {
+        let after = self
+            .points
+            .partition_point(|(_, position)| *position <= offset);
+        after.checked_sub(1).map(|i| self.points[i])
+    }
+
+    /// Moves the anchors after `key` by `delta` (+1: a row entered the set, -1: one left).
+    fn shift_after(&mut self, key: SortKey, delta: i64) {
+        self.total += delta;
+        for (anchor, position) in &mut self.points {
+            if *anchor < key {
+                *position += delta;
+            }
+        }
+    }
+
+    /// Whether changes have spread the anchors so far apart that skips get long.
+    fn stretched(&self) -> bool {
+        let mut previous = 0;
+        for (_, position) in &self.points {
+            if position - previous > MAX_GAP {
+                return true;
+            }
+            previous = *position;
+        }
+        self.total - previous > MAX_GAP
+    }
+}
+
+/// The anchor cache, one entry per filter (its sort included). Cheap to clone; share one per
+/// server.
 #[derive(Clone, Default)]
 pub struct IncidentWindows {
     anchors: Arc<Mutex<HashMap<IncidentFilter, Arc<Anchors>>>>,
+    /// Counts changes, so anchors sampled while a change landed are not kept.
+    changes: Arc<AtomicU64>,
 }
 
 impl IncidentWindows {
-    /// Forgets every filter's anchors: call after incidents are inserted, deleted or re-sorted.
+    /// Forgets every filter's anchors.
     pub fn invalidate(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
         self.anchors.lock().expect("anchor lock").clear();
     }
 
-    /// How many incidents match `filter`: from the anchors when they exist, else one
-    /// index-only COUNT (which does not wait for anchors a first page never needs).
+    /// Keeps anchors in step with new incidents.
+    pub fn note_inserted(&self, rows: &[IncidentFacts]) {
+        self.apply(rows.iter().map(|row| (None, Some(row))));
+    }
+
+    /// Keeps anchors in step with incidents whose status (or anything else) changed.
+    pub fn note_changed(&self, changes: &[(IncidentFacts, IncidentFacts)]) {
+        self.apply(
+            changes
+                .iter()
+                .map(|(before, after)| (Some(before), Some(after))),
+        );
+    }
+
+    fn apply<'a>(
+        &self,
+        changes: impl Iterator<Item = (Option<&'a IncidentFacts>, Option<&'a IncidentFacts>)> + Clone,
+    ) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        let mut all = self.anchors.lock().expect("anchor lock");
+        all.retain(|filter, anchors| {
+            let anchors = Arc::make_mut(anchors);
+            for (before, after) in changes.clone() {
+                let was = before.filter(|b| filter.matches(b));
+                let is = after.filter(|a| filter.matches(a));
+                if let Some(before) = was {
+                    anchors.shift_after(before.key(filter.sort), -1);
+                }
+                if let Some(after) = is {
+                    anchors.shift_after(after.key(filter.sort), 1);
+                }
+            }
+            !anchors.stretched()
+        });
+    }
+
+    /// How many incidents match `filter`: from the anchors when they exist, else one COUNT
+    /// (which does not wait for anchors a first page never needs).
     pub async fn count(&self, db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
         if let Some(anchors) = self.cached(filter) {
             return Ok(anchors.total);
         }
-        let sql = format!(
-            "SELECT COUNT(*) FROM incidents {}",
-            where_severity(filter, 1)
-        );
-        on_db!(db, |pool| {
-            let query = sqlx::query_scalar::<_, i64>(&sql);
-            let query = match &filter.severity {
-                Some(severity) => query.bind(severity),
-                None => query,
-            };
-            query.fetch_one(pool).await
-        })
+        count_matching(db, filter).await
     }
 
-    /// Up to `limit` incidents starting at `offset`, newest first.
+    /// Up to `limit` incidents starting at `offset`, in the filter's order.
     pub async fn window(
         &self,
         db: &Db,
@@ -69,37 +343,41 @@ impl IncidentWindows {
         if offset < 0 || limit <= 0 {
             return Ok(Vec::new());
         }
-        if offset < WINDOW_ANCHOR_STRIDE {
+        let anchors = match self.cached(filter) {
+            Some(anchors) => Some(anchors),
             // Near the top a short OFFSET is as cheap as a seek: no anchors needed.
-            return top_window(db, filter, offset, limit).await;
-        }
-        let anchors = self.anchors_for(db, filter).await?;
-        if offset >= anchors.total {
+            None if offset < WINDOW_ANCHOR_STRIDE => None,
+            None => Some(self.build(db, filter).await?),
+        };
+        let start = anchors.as_ref().and_then(|a| {
+            if offset >= a.total {
+                None
+            } else {
+                a.at_or_before(offset)
+            }
+        });
+        if anchors.as_ref().is_some_and(|a| offset >= a.total) {
             return Ok(Vec::new());
         }
-        let (reported_at, id) = anchors.keys[(offset / WINDOW_ANCHOR_STRIDE) as usize];
-        let skip = offset % WINDOW_ANCHOR_STRIDE;
-        let severity_clause = if filter.severity.is_some() {
-            "severity = $5 AND "
-        } else {
-            ""
+        let (clauses, mut binds) = filter_sql(filter, 1);
+        let mut clauses = clauses;
+        let skip = match start {
+            Some((key, position)) => {
+                let (keyset, keyset_binds) = keyset_from(filter.sort, key, binds.len() + 1);
+                clauses.push(keyset);
+                binds.extend(keyset_binds);
+                offset - position
+            }
+            None => offset,
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM incidents WHERE {severity_clause}(reported_at, id) <= ($1, $2) \
-             ORDER BY reported_at DESC, id DESC LIMIT $3 OFFSET $4"
+            "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
+            where_clause(&clauses),
+            order_by(filter.sort)
         );
-        on_db!(db, |pool| {
-            let query = sqlx::query_as(&sql)
-                .bind(reported_at)
-                .bind(id)
-                .bind(limit)
-                .bind(skip);
-            let query = match &filter.severity {
-                Some(severity) => query.bind(severity),
-                None => query,
-            };
-            query.fetch_all(pool).await
-        })
+        on_db!(db, |pool| bind_all!(sqlx::query_as(&sql), &binds)
+            .fetch_all(pool)
+            .await)
     }
 
     fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
@@ -107,79 +385,123 @@ impl IncidentWindows {
             .lock()
             .expect("anchor lock")
             .get(filter)
+            .filter(|anchors| anchors.built.elapsed() < ANCHOR_TTL)
             .cloned()
     }
 
-    async fn anchors_for(
-        &self,
-        db: &Db,
-        filter: &IncidentFilter,
-    ) -> Result<Arc<Anchors>, sqlx::Error> {
-        if let Some(anchors) = self.cached(filter) {
-            return Ok(anchors);
-        }
+    async fn build(&self, db: &Db, filter: &IncidentFilter) -> Result<Arc<Anchors>, sqlx::Error> {
+        let before = self.changes.load(Ordering::SeqCst);
         let anchors = Arc::new(sample_anchors(db, filter).await?);
-        self.anchors
-            .lock()
-            .expect("anchor lock")
-            .insert(filter.clone(), anchors.clone());
+        if self.changes.load(Ordering::SeqCst) == before {
+            self.anchors
+                .lock()
+                .expect("anchor lock")
+                .insert(filter.clone(), anchors.clone());
+        }
         Ok(anchors)
     }
 }
 
-/// ` WHERE severity = $n` when the filter has a severity.
-fn where_severity(filter: &IncidentFilter, parameter: usize) -> String {
-    if filter.severity.is_some() {
-        format!("WHERE severity = ${parameter}")
-    } else {
-        String::new()
-    }
-}
-
-async fn top_window(
-    db: &Db,
-    filter: &IncidentFilter,
-    offset: i64,
-    limit: i64,
-) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM incidents {} ORDER BY reported_at DESC, id DESC LIMIT $1 OFFSET $2",
-        where_severity(filter, 3)
-    );
-    on_db!(db, |pool| {
-        let query = sqlx::query_as(&sql).bind(limit).bind(offset);
-        let query = match &filter.severity {
-            Some(severity) => query.bind(severity),
-            None => query,
-        };
-        query.fetch_all(pool).await
-    })
+pub async fn count_matching(db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
+    let (clauses, binds) = filter_sql(filter, 1);
+    let sql = format!("SELECT COUNT(*) FROM incidents {}", where_clause(&clauses));
+    on_db!(db, |pool| bind_all!(sqlx::query_scalar(&sql), &binds)
+        .fetch_one(pool)
+        .await)
 }
 
 async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sqlx::Error> {
-    let where_clause = if filter.severity.is_some() {
-        "WHERE severity = $2"
-    } else {
-        ""
+    let (clauses, binds) = filter_sql(filter, 1);
+    let lead = match filter.sort {
+        IncidentSort::Reported => "0",
+        IncidentSort::Severity => "severity_rank",
+        IncidentSort::Site => "site_id",
     };
     let sampled = format!(
-        "SELECT reported_at, id FROM ( \
-            SELECT reported_at, id, ROW_NUMBER() OVER (ORDER BY reported_at DESC, id DESC) - 1 AS position \
-            FROM incidents {where_clause} \
-         ) ordered WHERE position % $1 = 0 ORDER BY position"
-    );
-    let count = format!(
-        "SELECT COUNT(*) FROM incidents {}",
-        where_clause.replace("$2", "$1")
+        "SELECT lead, reported_at, id FROM ( \
+            SELECT CAST({lead} AS BIGINT) AS lead, reported_at, id, \
+            ROW_NUMBER() OVER ({}) - 1 AS position FROM incidents {} \
+         ) ordered WHERE position % {WINDOW_ANCHOR_STRIDE} = 0 ORDER BY position",
+        order_by(filter.sort),
+        where_clause(&clauses)
     );
     let (keys, total) = on_db!(db, |pool| {
-        let keys = sqlx::query_as::<_, (DateTime<Utc>, i64)>(&sampled).bind(WINDOW_ANCHOR_STRIDE);
-        let total = sqlx::query_scalar::<_, i64>(&count);
-        let (keys, total) = match &filter.severity {
-            Some(severity) => (keys.bind(severity), total.bind(severity)),
-            None => (keys, total),
-        };
-        futures::try_join!(keys.fetch_all(pool), total.fetch_one(pool))?
+        futures::try_join!(
+            bind_all!(
+                sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(&sampled),
+                &binds
+            )
+            .fetch_all(pool),
+            count_matching(db, filter)
+        )?
     });
-    Ok(Anchors { total, keys })
+    let points = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, (lead, reported_at, id))| {
+            (
+                SortKey {
+                    lead,
+                    reported_at,
+                    id,
+                },
+                i as i64 * WINDOW_ANCHOR_STRIDE,
+            )
+        })
+        .collect();
+    Ok(Anchors {
+        total,
+        points,
+        built: Instant::now(),
+    })
+}
+
+/// The facts of the given incidents, for anchor maintenance.
+pub async fn incident_facts(db: &Db, ids: &[i64]) -> Result<Vec<IncidentFacts>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let sql = format!(
+        "SELECT {FACTS_COLUMNS} FROM incidents i JOIN sites s ON s.id = i.site_id WHERE i.id IN ({}) ORDER BY i.id",
+        list.join(", ")
+    );
+    on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+}
+
+/// The rows of `filter` after `after` (exclusive; `None` = from the top), at most `limit`, in
+/// the filter's order: the chunks a streamed export reads one after another.
+pub async fn rows_after(
+    db: &Db,
+    filter: &IncidentFilter,
+    after: Option<&IncidentRow>,
+    limit: i64,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let (mut clauses, mut binds) = filter_sql(filter, 1);
+    if let Some(row) = after {
+        let lead = match filter.sort {
+            IncidentSort::Reported => 0,
+            IncidentSort::Severity => crate::types::SEVERITIES
+                .iter()
+                .position(|s| *s == row.severity)
+                .map_or(0, |i| i as i64 + 1),
+            IncidentSort::Site => row.site_id,
+        };
+        let key = SortKey {
+            lead,
+            reported_at: row.reported_at,
+            id: row.id - 1,
+        };
+        let (keyset, keyset_binds) = keyset_from(filter.sort, key, binds.len() + 1);
+        clauses.push(keyset);
+        binds.extend(keyset_binds);
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit}",
+        where_clause(&clauses),
+        order_by(filter.sort)
+    );
+    on_db!(db, |pool| bind_all!(sqlx::query_as(&sql), &binds)
+        .fetch_all(pool)
+        .await)
 }

@@ -3,17 +3,18 @@
 pub mod accounts;
 mod bundles;
 mod dashboard;
-mod incidents;
+pub mod incidents;
 mod scores;
 pub mod site_admin;
 mod stats;
+pub mod triage;
 
 pub use bundles::latest_bundles_per_site;
 pub use dashboard::{
     client_summaries, filter_sites, runbooks, site_detail, site_rows, summarise_client,
     top_incident_types,
 };
-pub use incidents::{IncidentWindows, WINDOW_ANCHOR_STRIDE};
+pub use incidents::{IncidentFacts, IncidentWindows, WINDOW_ANCHOR_STRIDE};
 pub use scores::all_site_scores;
 pub use stats::global_stats;
 

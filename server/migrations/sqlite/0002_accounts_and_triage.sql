@@ -19,3 +19,19 @@ ALTER TABLE sites ADD COLUMN decommissioned_at TEXT;
 
 CREATE INDEX audit_log_actor ON audit_log (actor, at DESC);
 CREATE INDEX audit_log_action ON audit_log (action, at DESC);
+
+-- Triage: operators suppress incidents for a while; every action on an incident is kept.
+ALTER TABLE incidents ADD COLUMN suppressed_until TEXT;
+CREATE TABLE incident_history (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    action      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    note        TEXT NOT NULL DEFAULT '',
+    at          TEXT NOT NULL
+);
+CREATE INDEX incident_history_incident ON incident_history (incident_id, at);
+-- The list's other orders, each walked newest first within its groups.
+CREATE INDEX incidents_by_rank ON incidents (severity_rank DESC, reported_at DESC, id DESC);
+CREATE INDEX incidents_by_site ON incidents (site_id DESC, reported_at DESC, id DESC);
+CREATE INDEX incidents_status_order ON incidents (status, reported_at DESC, id DESC);

@@ -4,21 +4,25 @@
 //! near 33.5 million px, so past [`MAX_SPACER_PX`] the scroll position is mapped onto row
 //! positions proportionally: every row stays reachable at any row count.
 
-use std::collections::HashMap;
+pub mod actions;
+pub mod detail;
+pub mod filters;
+
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_fetch::QueryClient;
 use leptos_meta::Title;
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::params::ParamsMap;
+use leptos_router::hooks::use_query_map;
 
-use crate::components::badges::{SeverityBadge, StatusBadge};
+use self::actions::{ActionBar, ActionResult};
+use self::detail::IncidentDetailPanel;
+use self::filters::{FilterBar, filter_from_query};
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
-use crate::queries::{incident_count_query, incident_window_query};
-use crate::types::{IncidentFilter, IncidentRow, IncidentWindowKey, SEVERITIES};
+use crate::queries::{incident_count_query, incident_query, incident_window_query, stats_query};
+use crate::types::{IncidentFilter, IncidentRow, IncidentWindowKey};
 
 pub const WINDOW_ROWS: i64 = 100;
 const ROW_HEIGHT: f64 = 32.0;
@@ -31,19 +35,7 @@ const MAX_SPACER_PX: f64 = 8_000_000.0;
 const KEEP_WINDOWS: usize = 24;
 
 #[cfg(feature = "ssr")]
-fn checked(filter: &IncidentFilter) -> Result<(), AppError> {
-    match &filter.severity {
-        Some(s) if !SEVERITIES.contains(&s.as_str()) => Err(AppError::Invalid(format!(
-            "severity must be one of {}, not {s:?}",
-            SEVERITIES.join(", ")
-        ))
-        .with_status()),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn windows_state() -> Result<(crate::db::Db, crate::db::IncidentWindows), AppError> {
+pub(crate) fn windows_state() -> Result<(crate::db::Db, crate::db::IncidentWindows), AppError> {
     let (db, _) = crate::aggregates::request_state()?;
     let windows = use_context::<crate::db::IncidentWindows>()
         .ok_or_else(|| AppError::Database("no incident index configured".into()))?;
@@ -52,14 +44,14 @@ fn windows_state() -> Result<(crate::db::Db, crate::db::IncidentWindows), AppErr
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "count_incidents")]
 pub async fn count_incidents(filter: IncidentFilter) -> Result<i64, AppError> {
-    checked(&filter)?;
+    filters::checked(&filter)?;
     let (db, windows) = windows_state()?;
     Ok(windows.count(&db, &filter).await?)
 }
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_incident_window")]
 pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<IncidentRow>, AppError> {
-    checked(&key.filter)?;
+    filters::checked(&key.filter)?;
     if key.window < 0 {
         return Err(AppError::Invalid("window must not be negative".into()).with_status());
     }
@@ -67,14 +59,6 @@ pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<Incident
     Ok(windows
         .window(&db, &key.filter, key.window * WINDOW_ROWS, WINDOW_ROWS)
         .await?)
-}
-
-fn filter_from_query(query: &ParamsMap) -> IncidentFilter {
-    IncidentFilter {
-        severity: query
-            .get("severity")
-            .filter(|s| SEVERITIES.contains(&s.as_str())),
-    }
 }
 
 /// Where the list stands: which row is at the top of the viewport and how far it is scrolled
@@ -137,56 +121,88 @@ pub fn IncidentsPage() -> impl IntoView {
         );
         client.invalidate_query(incident_count_query(), filter);
     });
-    let navigate = use_navigate();
-    let on_severity = move |ev| {
-        let severity = event_target_value(&ev);
-        let href = if severity.is_empty() {
-            "/incidents".to_string()
-        } else {
-            format!("/incidents?severity={severity}")
-        };
-        navigate(&href, NavigateOptions::default());
-    };
+    // What the reader is doing in the list survives the list being redrawn (after an action
+    // changes the count) and is forgotten when the filter changes.
+    let view_state = ListState::default();
+    Effect::new(move |previous: Option<IncidentFilter>| {
+        let current = filter.get();
+        if previous.is_some_and(|p| p != current) {
+            view_state.reset();
+        }
+        current
+    });
 
     view! {
         <Title text="Incidents" />
-        <form class="filters" method="get" action="/incidents" on:submit=|ev| ev.prevent_default()>
-            <label>
-                "Severity "
-                <select name="severity" data-testid="severity-filter" on:change=on_severity>
-                    <option value="" selected=move || filter.read().severity.is_none()>"All"</option>
-                    {SEVERITIES
-                        .into_iter()
-                        .map(|s| view! { <option value=s selected=move || filter.read().severity.as_deref() == Some(s)>{s}</option> })
-                        .collect_view()}
-                </select>
-            </label>
-            <noscript><button type="submit" class="button">"Apply"</button></noscript>
-        </form>
+        <FilterBar filter />
         <Transition fallback=|| view! { <Skeleton rows=10 /> }>
             <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
                 {move || Suspend::new(async move {
                     let total = count.await?;
                     let first_rows = first.await?;
-                    Ok::<_, AppError>(view! { <IncidentList filter=filter.get_untracked() total first_rows /> })
+                    Ok::<_, AppError>(view! { <IncidentList filter=filter.get_untracked() total first_rows state=view_state /> })
                 })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
+/// Where the reader is in the list: scroll position, focused row, ticked incidents, and
+/// whether the focused row's detail is open.
+#[derive(Clone, Copy)]
+struct ListState {
+    scroll_top: RwSignal<f64>,
+    selected: RwSignal<Option<i64>>,
+    ticked: RwSignal<BTreeSet<i64>>,
+    opened: RwSignal<bool>,
+}
+
+impl Default for ListState {
+    fn default() -> Self {
+        Self {
+            scroll_top: RwSignal::new(0.0),
+            selected: RwSignal::new(None),
+            ticked: RwSignal::new(BTreeSet::new()),
+            opened: RwSignal::new(false),
+        }
+    }
+}
+
+impl ListState {
+    fn reset(self) {
+        self.scroll_top.set(0.0);
+        self.selected.set(None);
+        self.ticked.set(BTreeSet::new());
+        self.opened.set(false);
+    }
+}
+
 #[component]
-fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>) -> impl IntoView {
+fn IncidentList(
+    filter: IncidentFilter,
+    total: i64,
+    first_rows: Vec<IncidentRow>,
+    state: ListState,
+) -> impl IntoView {
     let client: QueryClient = expect_context();
     let map = ScrollMap { total };
-    let scroll_top = RwSignal::new(0.0_f64);
-    let selected = RwSignal::new(None::<i64>);
-    // The detail of the selected row shows once opened: Enter or a click.
-    let opened = RwSignal::new(false);
+    let ListState {
+        scroll_top,
+        selected,
+        ticked,
+        opened,
+    } = state;
+    let filter_for_refresh = filter.clone();
     let windows = RwSignal::new(HashMap::from([(0_i64, Arc::new(first_rows))]));
     let requested = StoredValue::new(std::collections::HashSet::from([0_i64]));
     let scroller = NodeRef::<leptos::html::Div>::new();
 
+    // Redrawn lists (after an action) open where the reader was.
+    Effect::new(move |_| {
+        if let Some(el) = scroller.get() {
+            el.set_scroll_top(scroll_top.get_untracked() as i32);
+        }
+    });
     let top_px = Memo::new(move |_| map.virtual_px(scroll_top.get()));
     let first_row = Memo::new(move |_| (top_px.get() / ROW_HEIGHT).floor() as i64);
     let indices = Memo::new(move |_| {
@@ -241,6 +257,11 @@ fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>
                 .and_then(|rows| rows.get((index % WINDOW_ROWS) as usize).cloned())
         })
     };
+    let row_at_untracked = move |index: i64| untrack(|| row_at(index));
+    let focused_id = Signal::derive(move || selected.get().and_then(row_at).map(|r| r.id));
+    let on_done = Callback::new(move |result: ActionResult| {
+        refresh_after_action(client, &filter_for_refresh, windows, &result.changed);
+    });
     let go_to = move |row: i64| {
         let row = row.clamp(0, (total - 1).max(0));
         selected.set(Some(row));
@@ -268,6 +289,11 @@ fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>
             "PageDown" => go_to(current + VIEWPORT_ROWS),
             "PageUp" => go_to(current - VIEWPORT_ROWS),
             "Enter" if selected.get_untracked().is_some() => opened.set(true),
+            "x" | " " => {
+                if let Some(row) = selected.get_untracked().and_then(row_at_untracked) {
+                    toggle(ticked, row.id);
+                }
+            }
             "Escape" => opened.set(false),
             _ => return,
         }
@@ -275,9 +301,13 @@ fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>
     };
 
     view! {
-        <p class="result-count" data-testid="incident-count">{total}" incidents"</p>
+        <div class="list-head">
+            <p class="result-count" data-testid="incident-count">{total}" incidents"</p>
+            <ActionBar ticked focused=focused_id on_done />
+        </div>
         <div class="incident-table" role="grid" aria-rowcount=total>
             <div class="incident-head" role="row">
+                <span role="columnheader" aria-label="Selected"></span>
                 <span role="columnheader">"Reported"</span>
                 <span role="columnheader">"Host"</span>
                 <span role="columnheader">"Check"</span>
@@ -302,6 +332,7 @@ fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>
                                 top=Signal::derive(move || (index as f64) * ROW_HEIGHT - top_px.get())
                                 selected
                                 opened
+                                ticked
                             />
                         </For>
                     </div>
@@ -309,17 +340,77 @@ fn IncidentList(filter: IncidentFilter, total: i64, first_rows: Vec<IncidentRow>
             </div>
         </div>
         {move || {
-            selected.get().filter(|_| opened.get()).and_then(row_at).map(|row| {
-                view! {
-                    <aside class="incident-detail" data-testid="incident-detail" aria-label="Selected incident">
-                        <h2>{format!("Incident #{}", row.id)}</h2>
-                        <p>{row.check_type.replace('_', " ")}" on "{row.hostname}" ("{row.category.replace('_', " ")}")"</p>
-                        <p><SeverityBadge severity=row.severity.clone() />" "<StatusBadge status=row.status.clone() /></p>
-                        <p>"Reported "{row.reported_at.format("%Y-%m-%d %H:%M UTC").to_string()}</p>
-                    </aside>
-                }
-            })
+            focused_id.get().filter(|_| opened.get()).map(|id| view! { <IncidentDetailPanel id /> })
         }}
+    }
+}
+
+fn toggle(ticked: RwSignal<BTreeSet<i64>>, id: i64) {
+    ticked.update(|t| {
+        if !t.remove(&id) {
+            t.insert(id);
+        }
+    });
+}
+
+/// After an action on `changed`: marks stale exactly what it touched, and reloads the
+/// windows on screen that hold changed rows. Rows that leave the filter (a resolved row under
+/// "status: open") move every later row up, so then every later window of this filter is
+/// stale too. Other filters' windows, all counts, the stats and the changed incidents'
+/// details are marked stale and refetch when next shown.
+fn refresh_after_action(
+    client: QueryClient,
+    filter: &IncidentFilter,
+    windows: RwSignal<HashMap<i64, Arc<Vec<IncidentRow>>>>,
+    changed: &[i64],
+) {
+    let hit: BTreeSet<i64> = windows.with_untracked(|w| {
+        w.iter()
+            .filter(|(_, rows)| rows.iter().any(|r| changed.contains(&r.id)))
+            .map(|(window, _)| *window)
+            .collect()
+    });
+    let rows_may_move = filter.status.is_some();
+    let first_hit = hit.first().copied().unwrap_or(0);
+    let stale = |key: &IncidentWindowKey| {
+        if &key.filter != filter {
+            return true;
+        }
+        if rows_may_move {
+            key.window >= first_hit
+        } else {
+            hit.contains(&key.window)
+        }
+    };
+    client.invalidate_queries_with_predicate(incident_window_query(), stale);
+    client.invalidate_query_scope(incident_count_query());
+    client.invalidate_query(stats_query(), ());
+    for id in changed {
+        client.invalidate_query(incident_query(), *id);
+    }
+    let reload: Vec<i64> = windows.with_untracked(|w| {
+        w.keys()
+            .copied()
+            .filter(|window| {
+                stale(&IncidentWindowKey {
+                    filter: filter.clone(),
+                    window: *window,
+                })
+            })
+            .collect()
+    });
+    for window in reload {
+        let key = IncidentWindowKey {
+            filter: filter.clone(),
+            window,
+        };
+        leptos::task::spawn_local(async move {
+            if let Ok(rows) = client.fetch_query(incident_window_query(), key).await {
+                windows.update(|w| {
+                    w.insert(window, Arc::new(rows));
+                });
+            }
+        });
     }
 }
 
@@ -330,6 +421,7 @@ fn IncidentListRow(
     top: Signal<f64>,
     selected: RwSignal<Option<i64>>,
     opened: RwSignal<bool>,
+    ticked: RwSignal<BTreeSet<i64>>,
 ) -> impl IntoView {
     view! {
         <div
@@ -346,11 +438,25 @@ fn IncidentListRow(
         >
             {move || match row.get() {
                 Some(r) => view! {
+                    <span>
+                        <input
+                            type="checkbox"
+                            aria-label=format!("Select incident {}", r.id)
+                            data-testid="row-tick"
+                            prop:checked=move || ticked.read().contains(&r.id)
+                            on:click=move |ev| {
+                                ev.stop_propagation();
+                                toggle(ticked, r.id);
+                            }
+                        />
+                    </span>
                     <span>{r.reported_at.format("%b %d %H:%M").to_string()}</span>
                     <span>{r.hostname}</span>
                     <span>{r.check_type.replace('_', " ")}</span>
                     <span class=format!("severity-{}", r.severity)>{r.severity.clone()}</span>
-                    <span class=format!("status-{}", r.status)>{r.status.clone()}</span>
+                    <span class=format!("status-{}", r.status) data-testid="row-status">
+                        {r.status.clone()}{r.suppressed_until.map(|_| " · suppressed")}
+                    </span>
                 }
                 .into_any(),
                 None => view! { <span class="placeholder">"loading…"</span> }.into_any(),

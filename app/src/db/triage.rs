@@ -1,0 +1,160 @@
+//! Operators' actions on incidents (resolve, escalate, suppress) and what the detail panel
+//! shows: expected against actual, the runbook for the check, the history of actions.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Db;
+use super::accounts::{NewAudit, audit_insert};
+use super::incidents::Bind;
+use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
+use crate::{bind_all, on_db};
+
+/// How long a suppression lasts.
+pub const SUPPRESS_FOR: Duration = Duration::hours(24);
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl IncidentAction {
+    /// The statuses an incident may have for this action to apply to it.
+    fn applies_to(self) -> &'static str {
+        match self {
+            IncidentAction::Resolve => "('open', 'resolving', 'escalated')",
+            IncidentAction::Escalate => "('open', 'resolving')",
+            IncidentAction::Suppress => "('open', 'resolving', 'escalated')",
+        }
+    }
+
+    /// The columns the action sets, and the values it binds at `now`.
+    fn set_clause(self, now: DateTime<Utc>) -> (&'static str, Vec<Bind>) {
+        match self {
+            IncidentAction::Resolve => (
+                "status = 'resolved', resolved_at = $1, resolution_tier = 'manual', suppressed_until = NULL",
+                vec![Bind::Time(now)],
+            ),
+            IncidentAction::Escalate => ("status = 'escalated'", Vec::new()),
+            IncidentAction::Suppress => (
+                "suppressed_until = $1",
+                vec![Bind::Time(now + SUPPRESS_FOR)],
+            ),
+        }
+    }
+}
+
+/// Applies `action` to those of `ids` it applies to, recording each in the incident's history
+/// and the whole in the audit log, in one transaction. Returns the ids changed.
+pub async fn apply_action(
+    db: &Db,
+    ids: &[i64],
+    action: IncidentAction,
+    audit: &NewAudit,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let ids_sql = id_list(ids);
+    let select = format!(
+        "SELECT id FROM incidents WHERE id IN ({ids_sql}) AND status IN {} ORDER BY id",
+        action.applies_to()
+    );
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let eligible: Vec<i64> = sqlx::query_scalar(&select).fetch_all(&mut *tx).await?;
+        if !eligible.is_empty() {
+            let eligible_sql = id_list(&eligible);
+            let (set, binds) = action.set_clause(audit.at);
+            let update = format!("UPDATE incidents SET {set} WHERE id IN ({eligible_sql})");
+            bind_all!(sqlx::query(&update), &binds)
+                .execute(&mut *tx)
+                .await?;
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO incident_history (incident_id, action, actor, note, at) ",
+            );
+            insert.push_values(&eligible, |mut row, id| {
+                row.push_bind(*id)
+                    .push_bind(action.as_str())
+                    .push_bind(&audit.actor)
+                    .push_bind("")
+                    .push_bind(audit.at);
+            });
+            insert.build().execute(&mut *tx).await?;
+            audit_insert!(audit).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(eligible)
+    })
+}
+
+/// (id, name, level, check types as JSON) of a runbook.
+type RunbookRef = (String, String, String, String);
+
+/// Everything the detail panel shows about one incident.
+pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>, sqlx::Error> {
+    let row_sql = format!(
+        "SELECT {} FROM incidents WHERE id = $1",
+        super::incidents::COLUMNS
+    );
+    let row: Option<IncidentRow> = on_db!(db, |pool| sqlx::query_as(&row_sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    type Extra = (
+        String,
+        String,
+        String,
+        Option<DateTime<Utc>>,
+        Option<String>,
+    );
+    let (extra, history, runbooks): (
+        Extra,
+        Vec<HistoryEntry>,
+        Vec<RunbookRef>,
+    ) = on_db!(db, |pool| {
+        futures::try_join!(
+                sqlx::query_as::<_, Extra>(
+                    "SELECT s.site_id, s.clinic_name, CAST(i.details AS TEXT), i.resolved_at, i.resolution_tier \
+                     FROM incidents i JOIN sites s ON s.id = i.site_id WHERE i.id = $1",
+                )
+                .bind(id)
+                .fetch_one(pool),
+                sqlx::query_as::<_, HistoryEntry>(
+                    "SELECT action, actor, note, at FROM incident_history WHERE incident_id = $1 ORDER BY at, id",
+                )
+                .bind(id)
+                .fetch_all(pool),
+                sqlx::query_as::<_, RunbookRef>(
+                    "SELECT id, name, level, CAST(check_types AS TEXT) FROM runbooks WHERE category = $1 ORDER BY level, id",
+                )
+                .bind(&row.category)
+                .fetch_all(pool),
+            )?
+    });
+    let (site, clinic_name, details, resolved_at, resolution_tier) = extra;
+    let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+    let text = |key: &str| {
+        details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_string()
+    };
+    let runbook = runbooks
+        .into_iter()
+        .find(|(_, _, _, types)| types.contains(&format!("\"{}\"", row.check_type)))
+        .map(|(id, name, level, _)| (id, name, level));
+    Ok(Some(IncidentDetail {
+        expected: text("expected"),
+        actual: text("actual"),
+        site,
+        clinic_name,
+        resolved_at,
+        resolution_tier,
+        runbook,
+        history,
+        row,
+    }))
+}

@@ -1,0 +1,77 @@
+//! The panel an opened incident shows: what the check expected and found, the runbook that
+//! fixes it, and everything done about it so far.
+
+use leptos::prelude::*;
+use leptos_fetch::QueryClient;
+use leptos_router::components::A;
+
+use crate::components::badges::{SeverityBadge, StatusBadge};
+use crate::error::AppError;
+use crate::queries::incident_query;
+use crate::types::IncidentDetail;
+
+#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_incident")]
+pub async fn get_incident(id: i64) -> Result<IncidentDetail, AppError> {
+    let (db, _) = crate::aggregates::request_state()?;
+    crate::db::triage::incident_detail(&db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no incident with id {id}")).with_status())
+}
+
+#[component]
+pub fn IncidentDetailPanel(id: i64) -> impl IntoView {
+    let client: QueryClient = expect_context();
+    let detail = client.local_resource(incident_query(), move || id);
+    view! {
+        <aside class="incident-detail" data-testid="incident-detail" aria-label="Selected incident">
+            <Suspense fallback=|| view! { <p class="subtle">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(detail) => view! { <DetailBody detail /> }.into_any(),
+                        Err(err) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </aside>
+    }
+}
+
+#[component]
+fn DetailBody(detail: IncidentDetail) -> impl IntoView {
+    let row = detail.row;
+    let when = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
+    view! {
+        <h2>{format!("Incident #{}", row.id)}</h2>
+        <p>
+            {row.check_type.replace('_', " ")}" on "<strong>{row.hostname.clone()}</strong>" at "
+            <A href=format!("/sites/{}", detail.site)>{detail.clinic_name}</A>
+        </p>
+        <p><SeverityBadge severity=row.severity.clone() />" "<StatusBadge status=row.status.clone() /></p>
+        <dl class="expected-actual" data-testid="expected-actual">
+            <dt>"Expected"</dt><dd>{detail.expected}</dd>
+            <dt>"Found"</dt><dd class="actual">{detail.actual}</dd>
+        </dl>
+        <p>"Reported "{when(row.reported_at)}</p>
+        {detail.resolved_at.map(|at| view! { <p>"Resolved "{when(at)}{detail.resolution_tier.map(|t| format!(" ({t})"))}</p> })}
+        {row.suppressed_until.map(|at| view! { <p data-testid="suppressed">"Suppressed until "{when(at)}</p> })}
+        <h3>"Runbook"</h3>
+        {match detail.runbook {
+            Some((id, name, level)) => view! {
+                <p data-testid="incident-runbook"><A href=format!("/runbooks/{id}")>{name}</A>" · "{level}</p>
+            }.into_any(),
+            None => view! { <p class="subtle">"No runbook covers this check yet."</p> }.into_any(),
+        }}
+        <h3>"Remediation history"</h3>
+        {if detail.history.is_empty() {
+            view! { <p class="subtle" data-testid="history-empty">"Nothing done yet."</p> }.into_any()
+        } else {
+            view! {
+                <ol class="history" data-testid="incident-history">
+                    {detail.history.into_iter().map(|h| view! {
+                        <li>{when(h.at)}" · "<strong>{h.action}</strong>" by "{h.actor}{(!h.note.is_empty()).then(|| format!(": {}", h.note))}</li>
+                    }).collect_view()}
+                </ol>
+            }.into_any()
+        }}
+    }
+}
