@@ -23,14 +23,14 @@ export default defineConfig({
     {
       name: "chromium",
       dependencies: ["sign-in"],
-      testIgnore: /admin\.spec\.ts/,
+      testIgnore: /(admin|triage)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
     // Tests that add sites run last, so the counts other tests read never move under them.
     {
       name: "admin",
       dependencies: ["chromium"],
-      testMatch: /admin\.spec\.ts/,
+      testMatch: /(admin|triage)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
   ],

@@ -40,7 +40,7 @@ test("the severity filter changes the count and the rows", async ({ page }) => {
   const critical = Number(await page.locator("[data-scroller]").getAttribute("data-row-count"));
   expect(critical).toBeGreaterThan(0);
   expect(critical).toBeLessThan(all);
-  const severities = await page.locator("[data-row] span:nth-child(4)").allTextContents();
+  const severities = await page.locator("[data-row] span:nth-child(5)").allTextContents();
   expect(new Set(severities)).toEqual(new Set(["critical"]));
 });
 
@@ -58,6 +58,7 @@ test("the keyboard moves the selection and opens the row", async ({ page }) => {
   await expect(page.getByTestId("incident-detail")).toHaveCount(0);
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("incident-detail")).toBeVisible();
+  await expect(page.getByTestId("expected-actual")).toContainText("Expectedpass");
   await page.keyboard.press("End");
   const last = page.locator(`[data-row-index="${total - 1}"]`);
   await expect(last).toHaveClass(/selected/);

@@ -5,7 +5,7 @@ use app::accounts::AuditFilter;
 use app::auth::{Role, SessionUser};
 use app::db::accounts;
 use app::db::incidents::rows_after;
-use app::pages::incidents::filters::filter_from_query;
+use app::pages::incidents::filters::{filter_from_query, filter_query};
 use app::types::IncidentRow;
 use axum::Extension;
 use axum::body::Body;
@@ -94,10 +94,21 @@ pub async fn incidents_csv(
     Extension(_user): Extension<SessionUser>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let query: leptos_router::params::ParamsMap = params.into_iter().collect();
+    let query: leptos_router::params::ParamsMap = params.iter().cloned().collect();
     let filter = filter_from_query(&query);
     if let Err(err) = app::pages::incidents::filters::checked(&filter) {
         return (StatusCode::BAD_REQUEST, err.to_string()).into_response();
+    }
+    // The page drops values it does not know; an export must not silently widen instead.
+    let understood = filter_query(&filter);
+    for (name, value) in &params {
+        let value = value.trim();
+        let kept = understood.contains(&format!("{name}={}", urlencoding_of(value)));
+        if !value.is_empty() && !kept && !(name == "sort" && value == "reported") {
+            let message =
+                format!("{name}: {value:?} is not a filter value the incident list knows");
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
     }
     let header_line = csv_line(&[
         "id",
@@ -149,6 +160,13 @@ pub async fn incidents_csv(
     )
 }
 
+/// A value as `ParamsMap::to_query_string` writes it.
+fn urlencoding_of(value: &str) -> String {
+    let mut one = leptos_router::params::ParamsMap::new();
+    one.insert("v", value.to_string());
+    one.to_query_string().trim_start_matches("?v=").to_string()
+}
+
 fn csv_response(
     name: &str,
     body: impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static,
@@ -162,7 +180,8 @@ fn csv_response(
                 format!("attachment; filename=\"posture-{name}-{day}.csv\""),
             ),
         ],
-        Body::from_stream(body),
+        // Fused: the compression layer may poll once more after the end.
+        Body::from_stream(body.fuse()),
     )
         .into_response()
 }

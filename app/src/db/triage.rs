@@ -109,12 +109,10 @@ pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>,
         Option<DateTime<Utc>>,
         Option<String>,
     );
-    let (extra, history, runbooks): (
-        Extra,
-        Vec<HistoryEntry>,
-        Vec<RunbookRef>,
-    ) = on_db!(db, |pool| {
-        futures::try_join!(
+    let (extra, history, runbooks): (Extra, Vec<HistoryEntry>, Vec<RunbookRef>) = on_db!(
+        db,
+        |pool| {
+            futures::try_join!(
                 sqlx::query_as::<_, Extra>(
                     "SELECT s.site_id, s.clinic_name, CAST(i.details AS TEXT), i.resolved_at, i.resolution_tier \
                      FROM incidents i JOIN sites s ON s.id = i.site_id WHERE i.id = $1",
@@ -132,7 +130,8 @@ pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>,
                 .bind(&row.category)
                 .fetch_all(pool),
             )?
-    });
+        }
+    );
     let (site, clinic_name, details, resolved_at, resolution_tier) = extra;
     let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
     let text = |key: &str| {

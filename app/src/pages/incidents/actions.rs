@@ -97,25 +97,22 @@ pub fn ActionBar(
     on_done: Callback<ActionResult>,
 ) -> impl IntoView {
     let action = ServerAction::<ActOnIncidents>::new();
+    let last_kind = StoredValue::new(IncidentAction::Resolve);
     Effect::new(move |_| match action.value().get() {
         Some(Ok(result)) => {
-            let verb = action
-                .input()
-                .get_untracked()
-                .map_or("Updated", |i| match i.action {
-                    IncidentAction::Resolve => "Resolved",
-                    IncidentAction::Escalate => "Escalated",
-                    IncidentAction::Suppress => "Suppressed for 24 h:",
-                });
+            let verb = match last_kind.get_value() {
+                IncidentAction::Resolve => "Resolved",
+                IncidentAction::Escalate => "Escalated",
+                IncidentAction::Suppress => "Suppressed for 24 h:",
+            };
+            let n = result.changed.len();
+            let plural = if n == 1 { "" } else { "s" };
             let skipped = if result.skipped > 0 {
                 format!(" ({} left as they were)", result.skipped)
             } else {
                 String::new()
             };
-            Toasts::show(format!(
-                "{verb} {} incident(s){skipped}.",
-                result.changed.len()
-            ));
+            Toasts::show(format!("{verb} {n} incident{plural}{skipped}."));
             ticked.set(BTreeSet::new());
             on_done.run(result);
         }
@@ -137,7 +134,10 @@ pub fn ActionBar(
                 class="button"
                 data-testid=format!("action-{}", kind.as_str())
                 disabled=move || targets().is_empty() || action.pending().get()
-                on:click=move |_| { action.dispatch(ActOnIncidents { ids: targets(), action: kind }); }
+                on:click=move |_| {
+                    last_kind.set_value(kind);
+                    action.dispatch(ActOnIncidents { ids: targets(), action: kind });
+                }
             >
                 {label}
             </button>
