@@ -104,7 +104,8 @@ pub async fn incidents_csv(
     for (name, value) in &params {
         let value = value.trim();
         let kept = understood.contains(&format!("{name}={}", urlencoding_of(value)));
-        if !value.is_empty() && !kept && !(name == "sort" && value == "reported") {
+        let default_sort = name == "sort" && value == "reported";
+        if !(value.is_empty() || kept || default_sort) {
             let message =
                 format!("{name}: {value:?} is not a filter value the incident list knows");
             return (StatusCode::BAD_REQUEST, message).into_response();
