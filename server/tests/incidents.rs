@@ -254,3 +254,91 @@ async fn the_csv_export_streams_exactly_the_filtered_rows() {
         "signed-out users are sent to the login page"
     );
 }
+
+#[tokio::test]
+async fn operators_queue_orders_for_their_sites_appliances() {
+    let server = seeded().await;
+    let (site, hostname): (String, String) = on_db!(&server.db, |pool| {
+        sqlx::query_as(
+        "SELECT s.site_id, a.hostname FROM appliances a JOIN sites s ON s.id = a.site_id ORDER BY a.id LIMIT 1"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+    });
+    let runbook: String = on_db!(&server.db, |pool| sqlx::query_scalar(
+        "SELECT id FROM runbooks ORDER BY id LIMIT 1"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    let pending = || async {
+        let n: i64 = on_db!(&server.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE status = 'pending'"
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        n
+    };
+    let before = pending().await;
+    let order = |order_type: &str, runbook: Option<&str>, host: &str| json!({"site_id": site, "hostname": host, "order_type": order_type, "runbook": runbook});
+
+    let reader = server.client_as(Role::Readonly).await;
+    let refused = reader
+        .post(server.url("/api/create_order"))
+        .json(&order("rescan", None, &hostname))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    let operator = server.client_as(Role::Operator).await;
+    for (body, field) in [
+        (
+            order("reboot_everything", None, &hostname),
+            "order_type must be one of",
+        ),
+        (
+            order("run_runbook", None, &hostname),
+            "runbook: name the runbook",
+        ),
+        (
+            order("run_runbook", Some("RB-NOPE"), &hostname),
+            "runbook: no runbook",
+        ),
+        (order("rescan", None, "not-this-host"), "hostname: site"),
+    ] {
+        let response = operator
+            .post(server.url("/api/create_order"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        assert!(response.text().await.unwrap().contains(field), "{field}");
+    }
+    assert_eq!(
+        pending().await,
+        before,
+        "nothing queued by refused requests"
+    );
+
+    let queued = operator
+        .post(server.url("/api/create_order"))
+        .json(&order("run_runbook", Some(&runbook), &hostname))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 200);
+    assert_eq!(pending().await, before + 1);
+    let (_, detail) = get_json(&operator, &server, &format!("/api/get_site?site_id={site}")).await;
+    assert!(
+        detail["pending_orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["order_type"] == "run_runbook"),
+        "the site shows the queued order"
+    );
+}

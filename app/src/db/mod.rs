@@ -4,6 +4,7 @@ pub mod accounts;
 mod bundles;
 mod dashboard;
 pub mod incidents;
+pub mod orders;
 mod scores;
 pub mod site_admin;
 mod stats;

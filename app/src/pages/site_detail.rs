@@ -13,6 +13,7 @@ use crate::components::charts::{HealthGauge, TrendChart, health_class};
 use crate::components::layout::use_can;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
+use crate::pages::site_orders::NewOrderForm;
 use crate::queries::site_query;
 use crate::scoring::category_weight;
 use crate::types::SiteDetail;
@@ -52,6 +53,12 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
     let evidence = detail.evidence;
     let can_edit = use_can(Role::Admin);
     let site_id = site.site_id.clone();
+    let site_id_for_orders = site.site_id.clone();
+    let hostnames: Vec<String> = detail
+        .appliances
+        .iter()
+        .map(|a| a.hostname.clone())
+        .collect();
     view! {
         <Title text=site.clinic_name.clone() />
         <div class="detail-head">
@@ -184,6 +191,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                     }
                     .into_any()
                 }}
+                <NewOrderForm site_id=site_id_for_orders hostnames />
             </section>
         </div>
     }
