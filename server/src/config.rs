@@ -29,6 +29,24 @@ pub enum Command {
     Seed(SeedArgs),
     /// Time the hot queries against the configured database and print p50/p95.
     Bench(BenchArgs),
+    /// Manage appliances.
+    #[command(subcommand)]
+    Appliance(ApplianceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApplianceCommand {
+    /// Provision an appliance for a site and print its API key (shown only this once).
+    Add(ApplianceAddArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplianceAddArgs {
+    /// The site's public id (`sites.site_id`).
+    #[arg(long)]
+    pub site: String,
+    #[arg(long)]
+    pub hostname: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -80,6 +98,35 @@ pub struct ServeArgs {
     /// Readiness reports "degraded" when the database volume has less free space than this.
     #[arg(long, env = "POSTURE_MIN_FREE_DISK_MB", default_value_t = 512)]
     pub min_free_disk_mb: u64,
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+}
+
+/// The appliance API's write queue and batcher.
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    /// Reports that may wait for the batcher; beyond this the API answers 429.
+    #[arg(long, env = "POSTURE_INGEST_QUEUE", default_value_t = 4_096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub ingest_queue: u64,
+    /// Most reports written per transaction; 1 turns batching off.
+    #[arg(long, env = "POSTURE_INGEST_BATCH", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub ingest_batch: u64,
+    /// Longest a partial batch waits for more reports, in milliseconds.
+    #[arg(long, env = "POSTURE_INGEST_FLUSH_MS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub ingest_flush_ms: u64,
+}
+
+impl IngestArgs {
+    pub fn settings(&self) -> crate::ingest::IngestSettings {
+        crate::ingest::IngestSettings {
+            queue: self.ingest_queue as usize,
+            batch: self.ingest_batch as usize,
+            flush: std::time::Duration::from_millis(self.ingest_flush_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -135,6 +182,7 @@ mod tests {
         assert_eq!(args.leptos_config, PathBuf::from("Leptos.toml"));
         assert_eq!(args.addr, None);
         assert_eq!(args.health_timeout_ms, 800);
+        assert_eq!(args.ingest.settings().batch, 256);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The `posture` server: configuration, database setup, HTTP routes and the CLI commands.
 //! A library so integration tests can start the real router on a throwaway database.
 
+pub mod api;
 pub mod bench;
 pub mod config;
 pub mod database;
 pub mod etag;
 pub mod health;
+pub mod hints;
+pub mod ingest;
+pub mod provision;
 pub mod routes;
 pub mod seed;
 pub mod state;

@@ -1,6 +1,6 @@
 use clap::Parser;
-use posture_server::config::{Cli, Command};
-use posture_server::{bench, database, routes, seed};
+use posture_server::config::{ApplianceCommand, Cli, Command};
+use posture_server::{bench, database, provision, routes, seed};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -21,6 +21,14 @@ async fn main() -> anyhow::Result<()> {
             seed::run(&db, &args).await?;
         }
         Command::Bench(args) => bench::run(&db, &args).await?,
+        Command::Appliance(ApplianceCommand::Add(args)) => {
+            let provisioned =
+                provision::provision_appliance(&db, &args.site, &args.hostname).await?;
+            println!(
+                "Appliance {} added to site {}. Its API key (shown only now):\n{}",
+                provisioned.appliance_id, args.site, provisioned.key
+            );
+        }
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;
