@@ -94,11 +94,22 @@ pub fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
-        let error = ApiError::new(status, inner.to_string());
-        if path == "." || path.is_empty() {
-            error
-        } else {
-            error.with_field(path)
+        let message = inner.to_string();
+        // serde names a missing field only in its message; the path stops at the object
+        // holding it.
+        let named = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => Some(name.to_string()),
+            (_, Some(name)) => Some(format!("{path}.{name}")),
+            (".", None) => None,
+            (_, None) => Some(path),
+        };
+        let error = ApiError::new(status, message);
+        match field {
+            Some(field) => error.with_field(field),
+            None => error,
         }
     })
 }
