@@ -32,6 +32,90 @@ pub enum Command {
     /// Manage appliances.
     #[command(subcommand)]
     Appliance(ApplianceCommand),
+    /// Act as many appliances against a running server and report what was acknowledged.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The server to load.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// Appliances to provision with `--provision`.
+    #[arg(long, default_value_t = 500)]
+    pub appliances: usize,
+    /// Requests per second over all appliances: `2000/s`, `120/m` or a plain number.
+    #[arg(long, default_value = "2000/s")]
+    pub rate: Rate,
+    /// How long to run: `30s`, `500ms`, `2m`.
+    #[arg(long, default_value = "30s")]
+    pub duration: HumanDuration,
+    /// Provision the appliances through the database (spread over its sites) first.
+    #[arg(long)]
+    pub provision: bool,
+    /// `site_id key` lines: read, or written after `--provision`.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// Check results per report.
+    #[arg(long, default_value_t = 20)]
+    pub checks_per_report: usize,
+    /// Retries per request (on 429, 5xx and network errors) before it counts as failed.
+    #[arg(long, default_value_t = 6)]
+    pub max_retries: u32,
+}
+
+/// Requests per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (number, per) = text.split_once('/').unwrap_or((text, "s"));
+        let seconds = match per {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3_600.0,
+            _ => return Err(format!("{text:?}: the unit must be /s, /m or /h")),
+        };
+        let number: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a rate such as 2000/s"))?;
+        if !(number > 0.0 && number.is_finite()) {
+            return Err(format!("{text:?}: the rate must be positive"));
+        }
+        Ok(Rate(number / seconds))
+    }
+}
+
+/// A duration such as `30s`, `500ms`, `2m` or `1h`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HumanDuration(pub std::time::Duration);
+
+impl std::str::FromStr for HumanDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let split = text
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
+        let seconds = match unit {
+            "ms" => number / 1_000.0,
+            "s" | "" => number,
+            "m" => number * 60.0,
+            "h" => number * 3_600.0,
+            _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
+        };
+        std::time::Duration::try_from_secs_f64(seconds)
+            .map(HumanDuration)
+            .map_err(|_| format!("{text:?} is out of range"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,11 +290,28 @@ mod tests {
     }
 
     #[test]
+    fn rates_and_durations_read_like_prose() {
+        assert_eq!("2000/s".parse::<Rate>(), Ok(Rate(2000.0)));
+        assert_eq!("120/m".parse::<Rate>(), Ok(Rate(2.0)));
+        assert_eq!("50".parse::<Rate>(), Ok(Rate(50.0)));
+        assert!("0/s".parse::<Rate>().is_err());
+        let seconds = |s: &str| s.parse::<HumanDuration>().unwrap().0.as_secs_f64();
+        assert_eq!(seconds("30s"), 30.0);
+        assert_eq!(seconds("500ms"), 0.5);
+        assert_eq!(seconds("2m"), 120.0);
+        assert!("2 weeks".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
     fn bad_values_are_rejected_with_the_flag_named() {
         let err = parse(&["serve", "--addr", "not-an-address"]).unwrap_err();
         assert!(err.to_string().contains("--addr"), "{err}");
         let err = parse(&["serve", "--health-timeout-ms", "0"]).unwrap_err();
         assert!(err.to_string().contains("--health-timeout-ms"), "{err}");
+        let err = parse(&["simulate", "--rate", "fast"]).unwrap_err();
+        assert!(err.to_string().contains("--rate"), "{err}");
+        let err = parse(&["simulate", "--duration", "3 fortnights"]).unwrap_err();
+        assert!(err.to_string().contains("--duration"), "{err}");
         let err = parse(&["seed", "--profile", "huge"]).unwrap_err();
         assert!(err.to_string().contains("--profile"), "{err}");
         assert!(parse(&["launch"]).is_err());

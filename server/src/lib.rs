@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod provision;
 pub mod routes;
 pub mod seed;
+pub mod simulate;
 pub mod state;

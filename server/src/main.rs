@@ -1,6 +1,6 @@
 use clap::Parser;
 use posture_server::config::{ApplianceCommand, Cli, Command};
-use posture_server::{bench, database, provision, routes, seed};
+use posture_server::{bench, database, provision, routes, seed, simulate};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
                 provisioned.appliance_id, args.site, provisioned.key
             );
         }
+        Command::Simulate(args) => simulate::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

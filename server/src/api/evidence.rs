@@ -1,6 +1,7 @@
 //! `POST /api/v1/evidence/batch`: evidence bundles extending the site's hash chain, usually
 //! gzip-compressed. Either the whole batch continues the chain and is stored, or nothing is.
 
+use app::db::Db;
 use app::on_db;
 use axum::Json;
 use axum::extract::State;
@@ -41,6 +42,40 @@ pub struct EvidenceStored {
     /// The chain's last position and hash after this batch.
     pub head_position: i64,
     pub head_hash: String,
+}
+
+/// Where a site's chain ends: position 0 and no hash before its first bundle.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct EvidenceHead {
+    pub head_position: i64,
+    pub head_hash: Option<String>,
+}
+
+/// `GET /api/v1/evidence/head`: the chain head of the key's site, so an appliance that lost
+/// its state knows where to continue.
+pub async fn head(
+    State(state): State<AppState>,
+    appliance: Appliance,
+) -> Result<Json<EvidenceHead>, ApiError> {
+    let head: Option<(i64, String)> = on_db!(&state.db, |pool| {
+        sqlx::query_as(
+            "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 \
+             ORDER BY position DESC LIMIT 1",
+        )
+        .bind(appliance.site)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(Json(match head {
+        Some((position, hash)) => EvidenceHead {
+            head_position: position,
+            head_hash: Some(hash),
+        },
+        None => EvidenceHead {
+            head_position: 0,
+            head_hash: None,
+        },
+    }))
 }
 
 fn sha256_hex(field: &str, value: &str) -> Result<(), ApiError> {
@@ -110,8 +145,14 @@ pub async fn batch(
     let first = &batch.bundles[0];
     let last = batch.bundles.last().expect("validated as non-empty");
     let now = Utc::now();
+    // SQLite: take the write lock before reading the chain head, or a writer committing in
+    // between makes the upgrade fail at once instead of waiting its turn.
+    let begin = match state.db {
+        Db::Sqlite(_) => "BEGIN IMMEDIATE",
+        Db::Postgres(_) => "BEGIN",
+    };
     on_db!(&state.db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin).await?;
         let head: Option<(i64, String)> = sqlx::query_as(
             "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 \
              ORDER BY position DESC LIMIT 1",

@@ -16,12 +16,13 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 /// Every route, as `(method, path)`; the OpenAPI document must describe each one.
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 8] = [
     ("post", "/api/v1/checkin"),
     ("post", "/api/v1/orders/{id}/ack"),
     ("post", "/api/v1/orders/{id}/complete"),
     ("post", "/api/v1/reports"),
     ("post", "/api/v1/evidence/batch"),
+    ("get", "/api/v1/evidence/head"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/openapi.json"),
 ];
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/orders/{id}/complete", post(orders::complete))
         .route("/api/v1/reports", post(reports::report))
         .route("/api/v1/evidence/batch", post(evidence::batch))
+        .route("/api/v1/evidence/head", get(evidence::head))
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/openapi.json", get(openapi::document))
 }
