@@ -34,6 +34,36 @@ pub enum Command {
     Appliance(ApplianceCommand),
     /// Act as many appliances against a running server and report what was acknowledged.
     Simulate(SimulateArgs),
+    /// Measure the appliance API's acknowledged events per second, batched and unbatched.
+    BenchIngest(BenchIngestArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIngestArgs {
+    /// Sites created for the run.
+    #[arg(long, default_value_t = 20)]
+    pub sites: usize,
+    /// Concurrent appliances (senders) in the throughput and latency phases.
+    #[arg(long, default_value_t = 64)]
+    pub appliances: usize,
+    #[arg(long, default_value_t = 50)]
+    pub checks_per_report: usize,
+    /// Length of each phase.
+    #[arg(long, default_value = "10s")]
+    pub duration: HumanDuration,
+    /// Batched mode's most reports per transaction.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 5)]
+    pub flush_ms: u64,
+    #[arg(long, default_value_t = 4_096)]
+    pub queue: usize,
+    /// Senders in the overload phase.
+    #[arg(long, default_value_t = 512)]
+    pub overload_senders: usize,
+    /// Queue length in the overload phase (below the senders, so the excess gets 429).
+    #[arg(long, default_value_t = 64)]
+    pub overload_queue: usize,
 }
 
 #[derive(Debug, Clone, Args)]

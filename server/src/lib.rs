@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_ingest;
 pub mod config;
 pub mod database;
 pub mod etag;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use posture_server::config::{ApplianceCommand, Cli, Command};
-use posture_server::{bench, database, provision, routes, seed, simulate};
+use posture_server::{bench, bench_ingest, database, provision, routes, seed, simulate};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Simulate(args) => simulate::run(&db, &args).await?,
+        Command::BenchIngest(args) => bench_ingest::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;
