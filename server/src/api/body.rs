@@ -115,7 +115,11 @@ pub fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Shared field rules.
+/// Field names are `Display`, so `format_args!("checks[{i}].hostname")` costs nothing
+/// unless the field is wrong.
 pub mod rules {
+    use std::fmt::Display;
+
     use chrono::{DateTime, Duration, Utc};
 
     use crate::api::error::ApiError;
@@ -124,40 +128,46 @@ pub mod rules {
     /// Clocks drift: a timestamp may be this far in the future.
     pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 
-    pub fn name(field: &str, value: &str) -> Result<(), ApiError> {
+    pub fn name(field: impl Display, value: &str) -> Result<(), ApiError> {
         if value.trim().is_empty() {
-            return Err(ApiError::field(field, format!("{field} must not be empty")));
+            return Err(ApiError::field(
+                field.to_string(),
+                format!("{field} must not be empty"),
+            ));
         }
         if value.chars().count() > MAX_NAME_CHARS {
             return Err(ApiError::field(
-                field,
+                field.to_string(),
                 format!("{field} is longer than {MAX_NAME_CHARS} characters"),
             ));
         }
         Ok(())
     }
 
-    pub fn timestamp(field: &str, value: DateTime<Utc>) -> Result<(), ApiError> {
+    pub fn timestamp(field: impl Display, value: DateTime<Utc>) -> Result<(), ApiError> {
         if value > Utc::now() + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
-            return Err(ApiError::field(field, format!("{field} is in the future")));
+            return Err(ApiError::field(
+                field.to_string(),
+                format!("{field} is in the future"),
+            ));
         }
         Ok(())
     }
 
-    pub fn count(field: &str, len: usize, max: usize) -> Result<(), ApiError> {
+    pub fn count(field: impl Display, len: usize, max: usize) -> Result<(), ApiError> {
         if len > max {
             return Err(ApiError::field(
-                field,
+                field.to_string(),
                 format!("{field} holds {len} items; at most {max} are accepted"),
             ));
         }
         Ok(())
     }
 
-    pub fn check_type(field: &str, value: &str) -> Result<(), ApiError> {
+    pub fn check_type(field: impl Display, value: &str) -> Result<(), ApiError> {
         if app::scoring::category_of(value).is_none() {
             return Err(ApiError::field(
-                field,
+                field.to_string(),
                 format!("{field}: unknown check type {value:?}"),
             ));
         }

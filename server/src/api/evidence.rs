@@ -78,7 +78,7 @@ pub async fn head(
     }))
 }
 
-fn sha256_hex(field: &str, value: &str) -> Result<(), ApiError> {
+fn sha256_hex(field: std::fmt::Arguments, value: &str) -> Result<(), ApiError> {
     if value.len() == 64
         && value
             .bytes()
@@ -87,7 +87,7 @@ fn sha256_hex(field: &str, value: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::field(
-            field,
+            field.to_string(),
             format!("{field} must be a SHA-256 in 64 lowercase hex digits"),
         ))
     }
@@ -101,11 +101,14 @@ impl Validate for EvidenceBatch {
             return Err(ApiError::field("bundles", "bundles must not be empty"));
         }
         for (i, bundle) in self.bundles.iter().enumerate() {
-            sha256_hex(&format!("bundles[{i}].bundle_hash"), &bundle.bundle_hash)?;
+            sha256_hex(
+                format_args!("bundles[{i}].bundle_hash"),
+                &bundle.bundle_hash,
+            )?;
             if let Some(prev) = &bundle.prev_hash {
-                sha256_hex(&format!("bundles[{i}].prev_hash"), prev)?;
+                sha256_hex(format_args!("bundles[{i}].prev_hash"), prev)?;
             }
-            rules::timestamp(&format!("bundles[{i}].created_at"), bundle.created_at)?;
+            rules::timestamp(format_args!("bundles[{i}].created_at"), bundle.created_at)?;
             if bundle.position < 1 {
                 return Err(ApiError::field(
                     format!("bundles[{i}].position"),

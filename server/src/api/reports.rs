@@ -111,14 +111,14 @@ impl Validate for ReportRequest {
             ));
         }
         for (i, check) in self.checks.iter().enumerate() {
-            rules::check_type(&format!("checks[{i}].check_type"), &check.check_type)?;
-            rules::name(&format!("checks[{i}].hostname"), &check.hostname)?;
-            rules::timestamp(&format!("checks[{i}].checked_at"), check.checked_at)?;
+            rules::check_type(format_args!("checks[{i}].check_type"), &check.check_type)?;
+            rules::name(format_args!("checks[{i}].hostname"), &check.hostname)?;
+            rules::timestamp(format_args!("checks[{i}].checked_at"), check.checked_at)?;
         }
         for (i, event) in self.drift.iter().enumerate() {
-            rules::check_type(&format!("drift[{i}].check_type"), &event.check_type)?;
-            rules::name(&format!("drift[{i}].hostname"), &event.hostname)?;
-            rules::timestamp(&format!("drift[{i}].detected_at"), event.detected_at)?;
+            rules::check_type(format_args!("drift[{i}].check_type"), &event.check_type)?;
+            rules::name(format_args!("drift[{i}].hostname"), &event.hostname)?;
+            rules::timestamp(format_args!("drift[{i}].detected_at"), event.detected_at)?;
             let size = serde_json::to_string(&event.details).map_or(usize::MAX, |s| s.len());
             if size > MAX_DETAILS_BYTES {
                 return Err(ApiError::field(

@@ -34,7 +34,7 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 pub struct IngestSettings {
     /// Reports that may wait in the queue.
     pub queue: usize,
-    /// Most reports per transaction; 1 turns batching off.
+    /// Most reports per transaction; 1 turns batching off (and multi-row inserts with it).
     pub batch: usize,
     /// Longest a partial batch waits for more reports.
     pub flush: Duration,
@@ -147,15 +147,15 @@ async fn run(mut receiver: mpsc::Receiver<Job>, settings: IngestSettings, sink: 
                 _ => break,
             }
         }
-        flush(&sink, std::mem::take(&mut jobs)).await;
+        flush(&sink, std::mem::take(&mut jobs), batch > 1).await;
     }
 }
 
 /// Writes `jobs` in one transaction; when that fails, each alone, so one bad report fails
 /// only its own request.
-async fn flush(sink: &Sink, jobs: Vec<Job>) {
+async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
     let reports: Vec<&Report> = jobs.iter().map(|j| &j.report).collect();
-    match write::write(&sink.db, &reports).await {
+    match write::write(&sink.db, &reports, multi_row).await {
         Ok(outcomes) => {
             notify(sink, &reports, &outcomes).await;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -168,7 +168,7 @@ async fn flush(sink: &Sink, jobs: Vec<Job>) {
                 jobs.len()
             );
             for job in jobs {
-                Box::pin(flush(sink, vec![job])).await;
+                Box::pin(flush(sink, vec![job], multi_row)).await;
             }
         }
         Err(err) => {

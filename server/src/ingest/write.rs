@@ -1,5 +1,7 @@
 //! One transaction for a batch of reports: a bundle row per report, every check result in
 //! multi-row inserts, `check_latest` upserted, drift events applied to incidents.
+//! With batching off (batch size 1) each report is its own transaction and each check result
+//! its own INSERT, the naive write path the benchmark compares against.
 
 use std::collections::HashMap;
 
@@ -25,8 +27,20 @@ struct ResultRow<'a> {
     checked_at: DateTime<Utc>,
 }
 
-pub async fn write(db: &Db, reports: &[&Report]) -> Result<Vec<ReportOutcome>, sqlx::Error> {
+/// `multi_row` false writes one INSERT per check result: batching off, for comparison.
+pub async fn write(
+    db: &Db,
+    reports: &[&Report],
+    multi_row: bool,
+) -> Result<Vec<ReportOutcome>, sqlx::Error> {
     let now = Utc::now();
+    let rows_per_insert = |columns| {
+        if multi_row {
+            rows_per_statement(columns)
+        } else {
+            1
+        }
+    };
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         let mut outcomes = Vec::with_capacity(reports.len());
@@ -151,7 +165,7 @@ pub async fn write(db: &Db, reports: &[&Report]) -> Result<Vec<ReportOutcome>, s
             });
         }
 
-        for chunk in rows.chunks(rows_per_statement(6)) {
+        for chunk in rows.chunks(rows_per_insert(6)) {
             QueryBuilder::new(
                 "INSERT INTO check_results (bundle_id, site_id, check_type, hostname, status, checked_at) ",
             )
@@ -181,7 +195,7 @@ pub async fn write(db: &Db, reports: &[&Report]) -> Result<Vec<ReportOutcome>, s
                 .or_insert(row);
         }
         let latest: Vec<&ResultRow> = latest.into_values().collect();
-        for chunk in latest.chunks(rows_per_statement(5)) {
+        for chunk in latest.chunks(rows_per_insert(5)) {
             QueryBuilder::new(
                 "INSERT INTO check_latest (site_id, check_type, hostname, status, checked_at) ",
             )
