@@ -86,10 +86,7 @@ pub async fn checkin(
     // aggregates and open dashboards need to hear about it.
     let age = previous.map(|at| (now - at).num_seconds());
     if app::scoring::site_status(age) != "online" {
-        state
-            .hints
-            .site_changed(&state.cache, &appliance.site_id)
-            .await;
+        state.hints.changed([appliance.site_id.as_str()], false);
     }
     Ok(Json(CheckinResponse {
         server_time: now,

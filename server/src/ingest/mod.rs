@@ -127,10 +127,12 @@ pub struct Sink {
     pub hints: Hints,
 }
 
-/// Starts the batcher. It ends once every [`IngestQueue`] clone is dropped and the queue is
-/// drained, so awaiting the handle after the server stops loses nothing queued.
+/// Starts the batcher, and the publisher of its hints. The batcher ends once every
+/// [`IngestQueue`] clone is dropped and the queue is drained, so awaiting the handle after the
+/// server stops loses nothing queued.
 pub fn start(settings: IngestSettings, sink: Sink) -> (IngestQueue, JoinHandle<()>) {
     let (queue, receiver) = IngestQueue::detached(settings.queue);
+    sink.hints.publish(sink.cache.clone(), sink.windows.clone());
     let handle = tokio::spawn(run(receiver, settings, sink));
     (queue, handle)
 }
@@ -157,7 +159,7 @@ async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
     let reports: Vec<&Report> = jobs.iter().map(|j| &j.report).collect();
     match write::write(&sink.db, &reports, multi_row).await {
         Ok(outcomes) => {
-            notify(sink, &reports, &outcomes).await;
+            notify(sink, &reports, &outcomes);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.ack.send(Ok(outcome));
             }
@@ -179,18 +181,11 @@ async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
     }
 }
 
-async fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
-    let mut sites: Vec<&str> = reports
-        .iter()
-        .map(|r| r.appliance.site_id.as_str())
-        .collect();
-    sites.sort_unstable();
-    sites.dedup();
+fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
     let incidents = outcomes
         .iter()
         .flat_map(|o| &o.incidents)
         .any(|i| i.action != IncidentAction::Unchanged);
-    sink.hints
-        .changed(&sink.cache, Some(&sink.windows), sites, incidents)
-        .await;
+    let sites = reports.iter().map(|r| r.appliance.site_id.as_str());
+    sink.hints.changed(sites, incidents);
 }
