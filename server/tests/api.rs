@@ -510,6 +510,21 @@ async fn evidence_batches_must_continue_the_sites_chain() {
             .await;
         assert_eq!(status, StatusCode::OK, "{name}");
         assert_eq!(fleet.count("evidence_bundles").await, 307, "{name}");
+        let head: Value = fleet
+            .client
+            .get(fleet.server.url("/api/v1/evidence/head"))
+            .bearer_auth(&fleet.key1)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            head,
+            json!({"head_position": 305, "head_hash": hash("305")}),
+            "{name}"
+        );
     }
 }
 
@@ -755,6 +770,21 @@ async fn dashboards_are_told_which_scopes_changed() {
     let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let scopes: Vec<String> = serde_json::from_str(data).unwrap();
     assert_eq!(scopes, ["incidents", "site:site-1", "sites", "stats"]);
+
+    // A site that was not online comes online with its first check-in.
+    let checkin = json!({"site_id": "site-2", "agent_version": "2.1.0"});
+    let (status, _) = fleet.post(&fleet.key2, "/api/v1/checkin", &checkin).await;
+    assert_eq!(status, StatusCode::OK);
+    let chunk = tokio::time::timeout(StdDuration::from_secs(5), events.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(
+        text.contains(r#"data: ["site:site-2","sites","stats"]"#),
+        "{text}"
+    );
 }
 
 #[tokio::test]
