@@ -155,8 +155,8 @@ async fn phase(db: &Db, settings: IngestSettings, plan: Plan) -> anyhow::Result<
     phase_with(db, settings, plan, Arc::new(Counters::default())).await
 }
 
-/// Serves the API with `settings` on a local port, runs `plan` against it, stops the server
-/// and waits for the batcher to write what it holds.
+/// Serves the API with `settings` on a local port, runs `plan` against it, stops the server,
+/// waits for the batcher to write what it holds and ends the hint publisher.
 async fn phase_with(
     db: &Db,
     settings: IngestSettings,
@@ -181,7 +181,7 @@ async fn phase_with(
         windows,
         readiness: Readiness::new(Vec::new(), Duration::from_secs(1)),
         ingest: queue,
-        hints,
+        hints: hints.clone(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     plan.url = format!("http://{}", listener.local_addr()?);
@@ -197,6 +197,7 @@ async fn phase_with(
     let _ = stop.send(());
     server.await??;
     batcher.await?;
+    hints.close();
     Ok(summary)
 }
 
