@@ -60,7 +60,6 @@ pub struct Counters {
     pub events: AtomicU64,
 }
 
-#[derive(Debug)]
 pub struct Summary {
     pub elapsed: Duration,
     pub sent: u64,
@@ -71,6 +70,21 @@ pub struct Summary {
     pub events: u64,
     /// Latency of each acknowledged request, sorted.
     pub latencies: Vec<Duration>,
+}
+
+/// The counts, without every latency.
+impl std::fmt::Debug for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Summary")
+            .field("elapsed", &self.elapsed)
+            .field("sent", &self.sent)
+            .field("acknowledged", &self.acknowledged)
+            .field("retried", &self.retried)
+            .field("throttled", &self.throttled)
+            .field("failed", &self.failed)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Summary {

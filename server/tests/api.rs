@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use app::db::Db;
@@ -13,8 +14,9 @@ use common::{TestServer, fixture};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use posture_server::health::Readiness;
-use posture_server::ingest::IngestQueue;
+use posture_server::ingest::{self, IngestQueue, IngestSettings};
 use posture_server::provision::provision_appliance;
+use posture_server::simulate::{self, Counters, Identity, Plan};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -709,7 +711,7 @@ async fn orders_go_pending_acknowledged_completed_and_nothing_else() {
 async fn a_full_queue_answers_429_with_retry_after() {
     // A queue of one that nothing drains: the first report waits, the second is turned away.
     let (queue, _receiver) = IngestQueue::detached(1);
-    let server = common::start_with_ingest(queue).await;
+    let server = common::start_with_ingest(|_| queue).await;
     let (key, _, _) = populate(&server.db).await;
     let client = reqwest::Client::new();
     let body = report(vec![check("pass", Utc::now())], vec![]);
@@ -737,6 +739,48 @@ async fn a_full_queue_answers_429_with_retry_after() {
         "the queued report is only answered once written"
     );
     waiting.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_retries_429s_until_everything_is_acknowledged() {
+    let settings = IngestSettings {
+        queue: 2,
+        batch: 2,
+        flush: StdDuration::from_millis(1),
+    };
+    let server = common::start_with_ingest(|sink| ingest::start(settings, sink).0).await;
+    let (key1, key2, _) = populate(&server.db).await;
+    let appliances = (0..40)
+        .map(|i| match i % 2 {
+            0 => Identity {
+                site_id: "site-1".into(),
+                key: key1.clone(),
+            },
+            _ => Identity {
+                site_id: "site-2".into(),
+                key: key2.clone(),
+            },
+        })
+        .collect();
+    let plan = Plan {
+        url: server.url(""),
+        appliances,
+        rate: None,
+        duration: StdDuration::from_secs(2),
+        checks_per_report: 5,
+        max_retries: 100,
+        mixed: true,
+    };
+    let summary = simulate::load(&plan, Arc::new(Counters::default())).await;
+    assert!(summary.throttled > 0, "{summary:?}");
+    assert!(summary.retried >= summary.throttled, "{summary:?}");
+    assert_eq!(
+        (summary.failed, summary.acknowledged),
+        (0, summary.sent),
+        "{summary:?}"
+    );
+    assert!(count(&server.db, "compliance_bundles").await > 0);
+    assert!(count(&server.db, "evidence_bundles").await > 0);
 }
 
 #[tokio::test]

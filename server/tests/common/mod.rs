@@ -94,8 +94,9 @@ pub const TEST_INGEST: IngestSettings = IngestSettings {
     flush: Duration::from_millis(2),
 };
 
-/// A server whose report queue is `ingest` (say, one nothing drains).
-pub async fn start_with_ingest(ingest: IngestQueue) -> TestServer {
+/// A server whose report queue comes from `queue` (given the batcher's sink): one with other
+/// settings, or one nothing drains.
+pub async fn start_with_ingest(queue: impl FnOnce(Sink) -> IngestQueue) -> TestServer {
     let (db, args, dir) = temp_database().await;
     let cache = AggregateCache::in_process(Duration::from_secs(120));
     let readiness = Readiness::standard(
@@ -105,14 +106,21 @@ pub async fn start_with_ingest(ingest: IngestQueue) -> TestServer {
         1,
         Duration::from_millis(800),
     );
+    let (windows, hints) = (IncidentWindows::default(), Hints::default());
+    let ingest = queue(Sink {
+        db: db.clone(),
+        cache: cache.clone(),
+        windows: windows.clone(),
+        hints: hints.clone(),
+    });
     let state = AppState {
         leptos_options: leptos_options("target/site"),
         db,
         cache,
-        windows: IncidentWindows::default(),
+        windows,
         readiness,
         ingest,
-        hints: Hints::default(),
+        hints,
     };
     serve(state, dir).await
 }
