@@ -1,5 +1,5 @@
-//! One transaction for a batch of reports: a bundle row per report, every check result in
-//! multi-row inserts, `check_latest` upserted, drift events applied to incidents.
+//! One transaction for a batch of reports: bundles and check results in multi-row inserts,
+//! `check_latest` upserted, drift events applied to incidents.
 //! With batching off (batch size 1) each report is its own transaction and each check result
 //! its own INSERT, the naive write path the benchmark compares against.
 
@@ -41,27 +41,51 @@ pub async fn write(
             1
         }
     };
+    // Bundle ids are reserved in one statement, so the bundles go in with multi-row inserts
+    // like everything else. SQLite: the next ids after the largest, safe because
+    // BEGIN IMMEDIATE holds the write lock from the start. PostgreSQL: from the sequence.
+    let (begin, reserve_ids) = match db {
+        Db::Sqlite(_) => (
+            "BEGIN IMMEDIATE",
+            "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             SELECT (SELECT COALESCE(MAX(id), 0) FROM compliance_bundles) + i FROM n",
+        ),
+        Db::Postgres(_) => (
+            "BEGIN",
+            "SELECT nextval(pg_get_serial_sequence('compliance_bundles', 'id')) \
+             FROM generate_series(1, $1)",
+        ),
+    };
+    let bundle_count = reports.iter().filter(|r| !r.checks.is_empty()).count();
     on_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin).await?;
+        let mut ids = if bundle_count > 0 {
+            sqlx::query_scalar::<_, i64>(reserve_ids)
+                .bind(bundle_count as i64)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        }
+        .into_iter();
         let mut outcomes = Vec::with_capacity(reports.len());
+        let mut bundles = Vec::with_capacity(bundle_count);
         let mut rows = Vec::new();
         for report in reports {
             let mut bundle_id = None;
             if !report.checks.is_empty() {
+                let id = ids.next().ok_or(sqlx::Error::RowNotFound)?;
                 let count = |s| report.checks.iter().filter(|c| c.status == s).count() as i64;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO compliance_bundles \
-                     (site_id, appliance_id, submitted_at, pass_count, warn_count, fail_count) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(report.appliance.site)
-                .bind(report.appliance.id)
-                .bind(now)
-                .bind(count(CheckStatus::Pass))
-                .bind(count(CheckStatus::Warn))
-                .bind(count(CheckStatus::Fail))
-                .fetch_one(&mut *tx)
-                .await?;
+                bundles.push((
+                    id,
+                    report.appliance.site,
+                    report.appliance.id,
+                    [
+                        count(CheckStatus::Pass),
+                        count(CheckStatus::Warn),
+                        count(CheckStatus::Fail),
+                    ],
+                ));
                 bundle_id = Some(id);
                 rows.extend(report.checks.iter().map(|c| ResultRow {
                     bundle_id: id,
@@ -163,6 +187,25 @@ pub async fn write(
                 checks: report.checks.len(),
                 incidents,
             });
+        }
+
+        for chunk in bundles.chunks(rows_per_insert(7)) {
+            QueryBuilder::new(
+                "INSERT INTO compliance_bundles \
+                 (id, site_id, appliance_id, submitted_at, pass_count, warn_count, fail_count) ",
+            )
+            .push_values(chunk, |mut b, (id, site, appliance, counts)| {
+                b.push_bind(*id)
+                    .push_bind(*site)
+                    .push_bind(*appliance)
+                    .push_bind(now)
+                    .push_bind(counts[0])
+                    .push_bind(counts[1])
+                    .push_bind(counts[2]);
+            })
+            .build()
+            .execute(&mut *tx)
+            .await?;
         }
 
         for chunk in rows.chunks(rows_per_insert(6)) {
