@@ -4,14 +4,16 @@
 //!
 //! 1. back to back, for the maximum sustained rate;
 //! 2. open loop at half that rate, for the acknowledgement latency percentiles;
-//! 3. (batched only) with far more senders than queue slots and no retries, sampling this
+//! 3. straight into the ingest queue, without HTTP and JSON: what the write path alone takes;
+//! 4. (batched only) with far more senders than queue slots and no retries, sampling this
 //!    process's resident memory: it must stay flat while the excess is answered 429.
 //!
 //! An event is one check result or drift event in an acknowledged report. The process hosts
-//! both the server and the load, so the figures are a floor for a server on its own machine.
+//! both the server and the load, so the HTTP figures are a floor for a server on its own
+//! machine.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use app::cache::AggregateCache;
 use app::db::{Db, IncidentWindows};
@@ -19,17 +21,23 @@ use app::on_db;
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
+use crate::api::auth::Appliance;
+use crate::api::reports::{CheckResult, CheckStatus};
 use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
-use crate::ingest::{self, IngestSettings, Sink};
+use crate::ingest::{self, IngestSettings, Report, Sink};
 use crate::provision::provision_appliance;
 use crate::routes;
 use crate::simulate::{self, Counters, Identity, Plan, Summary};
 use crate::state::AppState;
 
 pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
-    let appliances = fleet(db, args.sites, args.appliances).await?;
+    let (appliances, authenticated): (Vec<Identity>, Vec<Appliance>) =
+        fleet(db, args.sites, args.appliances)
+            .await?
+            .into_iter()
+            .unzip();
     println!(
         "bench-ingest on {}: {} appliances over {} sites, {} checks per report, {} s per phase",
         db.backend_name(),
@@ -47,7 +55,7 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
         batch: 1,
         ..batched
     };
-    let mut max_rates = Vec::new();
+    let (mut max_rates, mut writer_rates) = (Vec::new(), Vec::new());
     for (name, settings) in [("batched", batched), ("unbatched", unbatched)] {
         let plan = |rate, senders: &[Identity], max_retries| Plan {
             url: String::new(),
@@ -65,11 +73,16 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
         let half = phase(db, settings, plan(Some(half_rate), &appliances, 6)).await?;
         print!("{name} (batch {}), 50% rate: ", settings.batch);
         half.print();
+        let writer = writer_phase(db, settings, &authenticated, args).await?;
+        print!("{name} (batch {}), no HTTP:  ", settings.batch);
+        writer.print();
         max_rates.push(max.events_per_second());
+        writer_rates.push(writer.events_per_second());
     }
     println!(
-        "batched / unbatched: {:.1}x the events per second",
-        max_rates[0] / max_rates[1]
+        "batched / unbatched: {:.1}x the events per second through HTTP, {:.1}x without",
+        max_rates[0] / max_rates[1],
+        writer_rates[0] / writer_rates[1]
     );
 
     // Overload: many more senders than the queue holds, none retrying.
@@ -84,7 +97,7 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
         ..batched
     };
     let counters = Arc::new(Counters::default());
-    let sampler = tokio::spawn(sample_rss(args.duration.0));
+    let sampler = tokio::spawn(sample_rss(args.overload_duration.0));
     let overload = phase_with(
         db,
         settings,
@@ -92,7 +105,7 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
             url: String::new(),
             appliances: crowd,
             rate: None,
-            duration: args.duration.0,
+            duration: args.overload_duration.0,
             checks_per_report: args.checks_per_report,
             max_retries: 0,
             mixed: false,
@@ -118,7 +131,11 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
 }
 
 /// Sites and appliances of its own, so the benchmark runs on any database.
-async fn fleet(db: &Db, sites: usize, appliances: usize) -> anyhow::Result<Vec<Identity>> {
+async fn fleet(
+    db: &Db,
+    sites: usize,
+    appliances: usize,
+) -> anyhow::Result<Vec<(Identity, Appliance)>> {
     let run = Utc::now().timestamp_millis();
     let client: i64 = on_db!(db, |pool| {
         sqlx::query_scalar("INSERT INTO clients (name) VALUES ($1) RETURNING id")
@@ -126,29 +143,113 @@ async fn fleet(db: &Db, sites: usize, appliances: usize) -> anyhow::Result<Vec<I
             .fetch_one(pool)
             .await?
     });
-    let mut site_ids = Vec::with_capacity(sites);
+    let mut created = Vec::with_capacity(sites);
     for i in 0..sites.max(1) {
         let site_id = format!("bench-{run}-{i}");
-        on_db!(db, |pool| {
-            sqlx::query(
-                "INSERT INTO sites (site_id, client_id, clinic_name, tier) VALUES ($1, $2, $1, 'small')",
+        let site: i64 = on_db!(db, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO sites (site_id, client_id, clinic_name, tier) \
+                 VALUES ($1, $2, $1, 'small') RETURNING id",
             )
             .bind(&site_id)
             .bind(client)
-            .execute(pool)
-            .await?;
+            .fetch_one(pool)
+            .await?
         });
-        site_ids.push(site_id);
+        created.push((site, site_id));
     }
     let mut fleet = Vec::with_capacity(appliances);
     for i in 0..appliances {
-        let site_id = site_ids[i % site_ids.len()].clone();
-        let key = provision_appliance(db, &site_id, &format!("bench-{i}"))
-            .await?
-            .key;
-        fleet.push(Identity { site_id, key });
+        let (site, site_id) = created[i % created.len()].clone();
+        let provisioned = provision_appliance(db, &site_id, &format!("bench-{i}")).await?;
+        fleet.push((
+            Identity {
+                site_id: site_id.clone(),
+                key: provisioned.key,
+            },
+            Appliance {
+                id: provisioned.appliance_id,
+                site,
+                site_id,
+            },
+        ));
     }
     Ok(fleet)
+}
+
+/// Reports pushed straight into the ingest queue by one task per appliance, back to back.
+async fn writer_phase(
+    db: &Db,
+    settings: IngestSettings,
+    appliances: &[Appliance],
+    args: &BenchIngestArgs,
+) -> anyhow::Result<Summary> {
+    let hints = Hints::default();
+    let (queue, batcher) = ingest::start(
+        settings,
+        Sink {
+            db: db.clone(),
+            cache: AggregateCache::in_process(Duration::from_secs(120)),
+            windows: IncidentWindows::default(),
+            hints: hints.clone(),
+        },
+    );
+    let check_types: Vec<&str> = app::scoring::all_check_types().collect();
+    let checks: Vec<CheckResult> = (0..args.checks_per_report)
+        .map(|i| CheckResult {
+            check_type: check_types[i % check_types.len()].to_string(),
+            hostname: format!("FD-{:02}", i % 6),
+            status: CheckStatus::Pass,
+            checked_at: Utc::now(),
+        })
+        .collect();
+    let started = Instant::now();
+    let deadline = started + args.duration.0;
+    let senders: Vec<_> = appliances
+        .iter()
+        .map(|appliance| {
+            let (queue, appliance, checks) = (queue.clone(), appliance.clone(), checks.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failed = 0u64;
+                while Instant::now() < deadline {
+                    let report = Report {
+                        appliance: appliance.clone(),
+                        checks: checks.clone(),
+                        drift: Vec::new(),
+                    };
+                    let sent = Instant::now();
+                    match queue.submit(report).await {
+                        Ok(_) => latencies.push(sent.elapsed()),
+                        Err(_) => failed += 1,
+                    }
+                }
+                (latencies, failed)
+            })
+        })
+        .collect();
+    drop(queue);
+    let (mut latencies, mut failed) = (Vec::new(), 0);
+    for sender in senders {
+        let (mut own, own_failed) = sender.await?;
+        latencies.append(&mut own);
+        failed += own_failed;
+    }
+    let elapsed = started.elapsed();
+    batcher.await?;
+    hints.close();
+    latencies.sort_unstable();
+    let acknowledged = latencies.len() as u64;
+    Ok(Summary {
+        elapsed,
+        sent: acknowledged + failed,
+        acknowledged,
+        retried: 0,
+        throttled: failed,
+        failed,
+        events: acknowledged * args.checks_per_report as u64,
+        latencies,
+    })
 }
 
 async fn phase(db: &Db, settings: IngestSettings, plan: Plan) -> anyhow::Result<Summary> {

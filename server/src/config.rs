@@ -61,6 +61,9 @@ pub struct BenchIngestArgs {
     /// Senders in the overload phase.
     #[arg(long, default_value_t = 512)]
     pub overload_senders: usize,
+    /// Length of the overload phase (memory is sampled every second).
+    #[arg(long, default_value = "20s")]
+    pub overload_duration: HumanDuration,
     /// Queue length in the overload phase (below the senders, so the excess gets 429).
     #[arg(long, default_value_t = 64)]
     pub overload_queue: usize,
