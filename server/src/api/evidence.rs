@@ -188,6 +188,7 @@ pub async fn batch(
                     .push_bind(e.created_at.min(now));
             })
             .build()
+            .persistent(false)
             .execute(&mut *tx)
             .await
             .map_err(|err| match &err {

@@ -1,5 +1,8 @@
 //! One transaction for a batch of reports: bundles and check results in multi-row inserts,
 //! `check_latest` upserted, drift events applied to incidents.
+//! The multi-row statements differ with every row count, so they are not kept prepared: a
+//! cache of them would hold a hundred large statements per connection. (The single-row ones
+//! of the unbatched path are the same every time and stay prepared.)
 //! With batching off (batch size 1) each report is its own transaction and each check result
 //! its own INSERT, the naive write path the benchmark compares against.
 
@@ -204,6 +207,7 @@ pub async fn write(
                     .push_bind(counts[2]);
             })
             .build()
+            .persistent(!multi_row)
             .execute(&mut *tx)
             .await?;
         }
@@ -221,6 +225,7 @@ pub async fn write(
                     .push_bind(r.checked_at);
             })
             .build()
+            .persistent(!multi_row)
             .execute(&mut *tx)
             .await?;
         }
@@ -255,6 +260,7 @@ pub async fn write(
                  WHERE excluded.checked_at > check_latest.checked_at",
             )
             .build()
+            .persistent(!multi_row)
             .execute(&mut *tx)
             .await?;
         }
