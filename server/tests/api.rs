@@ -704,6 +704,31 @@ async fn orders_go_pending_acknowledged_completed_and_nothing_else() {
             stored,
             ("failed".to_string(), Some("disk full".to_string()))
         );
+
+        // An expired order is neither offered nor acknowledged.
+        let expired = insert_order(&fleet.server.db, fleet.appliance1).await;
+        on_db!(&fleet.server.db, |pool| {
+            sqlx::query("UPDATE orders SET expires_at = $1 WHERE id = $2")
+                .bind(Utc::now() - Duration::minutes(1))
+                .bind(expired)
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+        let (_, answer) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(answer["orders"], json!([]), "{name}");
+        let (status, error) = fleet
+            .post(
+                &fleet.key1,
+                &format!("/api/v1/orders/{expired}/ack"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {error}");
+        assert!(
+            error["error"].as_str().unwrap().contains("expired"),
+            "{error}"
+        );
     }
 }
 
