@@ -11,12 +11,13 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench measure measure-incidents
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
 	@echo "make test   formatting, clippy, Rust tests and the Playwright suite"
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
+	@echo "make bench-ingest  appliance API events/s batched vs unbatched, p99 at 50%, memory under overload"
 	@echo "make measure  release asset sizes, first page transfer, paint/hydration times, poll bytes"
 	@echo "make measure-incidents  the incident list's frame times, memory and DOM size at 10K/100K/1M rows"
 
@@ -56,6 +57,11 @@ test: lint test-rust test-e2e
 
 bench: build-release
 	$(WITH_TOOLS) scripts/test-services.sh scripts/bench.sh
+
+# Only the server binary: the API benchmark needs no WASM.
+bench-ingest: bootstrap
+	$(WITH_TOOLS) cargo build --release --locked -p server --bin posture
+	$(WITH_TOOLS) scripts/test-services.sh scripts/bench-ingest.sh
 
 measure: build-release
 	$(WITH_TOOLS) scripts/measure-web.sh

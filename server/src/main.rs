@@ -1,6 +1,6 @@
 use clap::Parser;
-use posture_server::config::{Cli, Command, UserCommand};
-use posture_server::{bench, database, routes, seed, users};
+use posture_server::config::{ApplianceCommand, Cli, Command, UserCommand};
+use posture_server::{bench, bench_ingest, database, provision, routes, seed, simulate, users};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,6 +22,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(&db, &args).await?,
         Command::User(UserCommand::Add(args)) => users::add(&db, &args).await?,
+        Command::Appliance(ApplianceCommand::Add(args)) => {
+            let provisioned =
+                provision::provision_appliance(&db, &args.site, &args.hostname).await?;
+            println!(
+                "Appliance {} added to site {}. Its API key (shown only now):\n{}",
+                provisioned.appliance_id, args.site, provisioned.key
+            );
+        }
+        Command::Simulate(args) => simulate::run(&db, &args).await?,
+        Command::BenchIngest(args) => bench_ingest::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

@@ -15,8 +15,10 @@ use tower_http::services::ServeDir;
 
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
+use crate::hints::Hints;
+use crate::ingest::{self, Sink};
 use crate::state::AppState;
-use crate::{database, etag, export, session};
+use crate::{api, database, etag, export, session};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::readiness))
         .route("/admin/audit.csv", get(export::audit_csv))
         .route("/incidents.csv", get(export::incidents_csv))
+        .merge(api::router())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -72,12 +75,24 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         Duration::from_millis(args.health_timeout_ms),
     );
     let windows = IncidentWindows::default();
+    let hints = Hints::default();
+    let (ingest, batcher) = ingest::start(
+        args.ingest.settings(),
+        Sink {
+            db: db.clone(),
+            cache: cache.clone(),
+            windows: windows.clone(),
+            hints: hints.clone(),
+        },
+    );
     let app = router(AppState {
         leptos_options,
         db,
         cache,
         windows,
         readiness,
+        ingest,
+        hints: hints.clone(),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)
@@ -88,8 +103,13 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        hints.close();
+    })
     .await?;
+    // The router and its queue handles are gone: the batcher writes what is queued and ends.
+    batcher.await?;
     Ok(())
 }
 

@@ -18,7 +18,13 @@ fn is_public(path: &str) -> bool {
         path,
         "/login" | "/api/login" | "/api/logout" | "/health" | "/api/health" | "/favicon.svg"
     ) || path.starts_with("/pkg/")
-        || path.starts_with("/api/v1/")
+        || is_appliance_api(path)
+}
+
+/// The appliance API authenticates each request with the appliance's key, not a session; the
+/// event stream for dashboards is the exception and needs a signed-in user.
+fn is_appliance_api(path: &str) -> bool {
+    path.starts_with("/api/v1/") && path != "/api/v1/events"
 }
 
 /// A state-changing request from another site (CSRF). Browsers say where a request comes from
@@ -45,7 +51,7 @@ fn is_cross_site(method: &Method, headers: &HeaderMap) -> bool {
 
 pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if path.starts_with("/pkg/") || path.starts_with("/api/v1/") {
+    if path.starts_with("/pkg/") || is_appliance_api(&path) {
         return next.run(request).await;
     }
     if is_cross_site(request.method(), request.headers()) {

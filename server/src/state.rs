@@ -7,6 +7,8 @@ use leptos::config::LeptosOptions;
 
 use crate::config::CacheArgs;
 use crate::health::Readiness;
+use crate::hints::Hints;
+use crate::ingest::IngestQueue;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,10 @@ pub struct AppState {
     pub cache: AggregateCache,
     pub windows: IncidentWindows,
     pub readiness: Readiness,
+    /// Where the appliance API queues reports for the batcher.
+    pub ingest: IngestQueue,
+    /// Invalidation hints for open dashboards (`/api/v1/events`).
+    pub hints: Hints,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -15,6 +15,8 @@ use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
+use posture_server::hints::Hints;
+use posture_server::ingest::{self, IngestQueue, IngestSettings, Sink};
 use posture_server::state::AppState;
 use posture_server::{database, routes};
 use tempfile::TempDir;
@@ -127,17 +129,76 @@ pub async fn start_with_site(
     dir: TempDir,
     site_root: &str,
 ) -> TestServer {
-    let leptos_options = LeptosOptions::builder()
+    let cache = AggregateCache::in_process(Duration::from_secs(120));
+    let windows = IncidentWindows::default();
+    let hints = Hints::default();
+    let sink = Sink {
+        db: db.clone(),
+        cache: cache.clone(),
+        windows: windows.clone(),
+        hints: hints.clone(),
+    };
+    let (ingest, _batcher) = ingest::start(TEST_INGEST, sink);
+    let state = AppState {
+        leptos_options: leptos_options(site_root),
+        db,
+        cache,
+        windows,
+        readiness,
+        ingest,
+        hints,
+    };
+    serve(state, dir).await
+}
+
+/// The ingest settings of test servers: small batches, a short flush.
+pub const TEST_INGEST: IngestSettings = IngestSettings {
+    queue: 256,
+    batch: 32,
+    flush: Duration::from_millis(2),
+};
+
+/// A server whose report queue comes from `queue` (given the batcher's sink): one with other
+/// settings, or one nothing drains.
+pub async fn start_with_ingest(queue: impl FnOnce(Sink) -> IngestQueue) -> TestServer {
+    let (db, args, dir) = temp_database().await;
+    let cache = AggregateCache::in_process(Duration::from_secs(120));
+    let readiness = Readiness::standard(
+        db.clone(),
+        cache.clone(),
+        database::data_dir(&db, &args),
+        1,
+        Duration::from_millis(800),
+    );
+    let (windows, hints) = (IncidentWindows::default(), Hints::default());
+    let ingest = queue(Sink {
+        db: db.clone(),
+        cache: cache.clone(),
+        windows: windows.clone(),
+        hints: hints.clone(),
+    });
+    let state = AppState {
+        leptos_options: leptos_options("target/site"),
+        db,
+        cache,
+        windows,
+        readiness,
+        ingest,
+        hints,
+    };
+    serve(state, dir).await
+}
+
+fn leptos_options(site_root: &str) -> LeptosOptions {
+    LeptosOptions::builder()
         .output_name("posture")
         .site_root(site_root)
-        .build();
-    let app = routes::router(AppState {
-        leptos_options,
-        db: db.clone(),
-        cache: AggregateCache::in_process(Duration::from_secs(120)),
-        windows: IncidentWindows::default(),
-        readiness,
-    });
+        .build()
+}
+
+async fn serve(state: AppState, dir: TempDir) -> TestServer {
+    let db = state.db.clone();
+    let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = app.into_make_service_with_connect_info::<SocketAddr>();

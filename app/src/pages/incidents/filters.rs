@@ -215,6 +215,22 @@ pub fn FilterBar(filter: Memo<IncidentFilter>) -> impl IntoView {
 mod tests {
     use super::*;
 
+    fn percent_decoded(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn a_filter_survives_its_url() {
         let filter = IncidentFilter {
@@ -234,7 +250,7 @@ mod tests {
             .trim_start_matches('?')
             .split('&')
             .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (percent_decoded(k), percent_decoded(v)))
             .collect();
         let parsed = filter_from_query(&params);
         assert_eq!(parsed, filter);

@@ -1,0 +1,111 @@
+//! Invalidation hints: after new data lands, the cached aggregates it affects are dropped and
+//! every open dashboard is told which query scopes changed, as a JSON array such as
+//! `["incidents","site:clinic-7","sites","stats"]`, so it refetches exactly those.
+//!
+//! Changes are coalesced: the first one is published at once, later ones at most every
+//! [`PUBLISH_INTERVAL`]. Under a load of hundreds of batches a second the cache then still
+//! serves most reads, and a dashboard refetches twice a second at most.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
+use app::db::IncidentWindows;
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+
+/// Hints buffered per subscriber; one that falls further behind is told to refresh everything.
+const CAPACITY: usize = 64;
+
+/// Shortest time between two published hints.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Sent to a subscriber that missed hints.
+pub const EVERYTHING: &str = r#"["*"]"#;
+
+#[derive(Clone)]
+pub struct Hints {
+    sender: broadcast::Sender<Arc<str>>,
+    pending: Arc<Mutex<Pending>>,
+    wake: Arc<Notify>,
+    /// True once the server is stopping: event streams end so graceful shutdown can finish.
+    closed: Arc<watch::Sender<bool>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    sites: BTreeSet<String>,
+    incidents: bool,
+}
+
+impl Default for Hints {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(CAPACITY).0,
+            pending: Arc::default(),
+            wake: Arc::default(),
+            closed: Arc::new(watch::channel(false).0),
+        }
+    }
+}
+
+impl Hints {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.sender.subscribe()
+    }
+
+    /// New data for `sites`; `incidents` when incidents were opened, updated or resolved.
+    /// Published by the task [`Hints::publish`] started.
+    pub fn changed<'a>(&self, sites: impl IntoIterator<Item = &'a str>, incidents: bool) {
+        {
+            let mut pending = self.pending.lock().expect("hints lock");
+            pending.sites.extend(sites.into_iter().map(String::from));
+            pending.incidents |= incidents;
+        }
+        self.wake.notify_one();
+    }
+
+    /// Starts publishing recorded changes: each time, the cached aggregates (and, when
+    /// incidents changed, the incident windows) are invalidated, then subscribers told.
+    pub fn publish(&self, cache: AggregateCache, windows: IncidentWindows) -> JoinHandle<()> {
+        let hints = self.clone();
+        tokio::spawn(async move {
+            let closed = hints.closed();
+            tokio::pin!(closed);
+            loop {
+                tokio::select! {
+                    () = hints.wake.notified() => {}
+                    () = &mut closed => break,
+                }
+                let Pending { sites, incidents } =
+                    std::mem::take(&mut *hints.pending.lock().expect("hints lock"));
+                cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
+                if incidents {
+                    windows.invalidate();
+                }
+                let mut scopes: BTreeSet<String> = ["stats", "sites"].map(String::from).into();
+                scopes.extend(sites.into_iter().map(|s| format!("site:{s}")));
+                if incidents {
+                    scopes.insert("incidents".into());
+                }
+                let json = serde_json::to_string(&scopes).expect("strings serialise");
+                // No subscriber is not an error: nobody is watching.
+                let _ = hints.sender.send(json.into());
+                tokio::time::sleep(PUBLISH_INTERVAL).await;
+            }
+        })
+    }
+
+    /// Resolves once [`Hints::close`] has been called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut closed = self.closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
+    }
+
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+}

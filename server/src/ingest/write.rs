@@ -1,0 +1,275 @@
+//! One transaction for a batch of reports: bundles and check results in multi-row inserts,
+//! `check_latest` upserted, drift events applied to incidents.
+//! The multi-row statements differ with every row count, so they are not kept prepared: a
+//! cache of them would hold a hundred large statements per connection. (The single-row ones
+//! of the unbatched path are the same every time and stay prepared.)
+//! With batching off (batch size 1) each report is its own transaction and each check result
+//! its own INSERT, the naive write path the benchmark compares against.
+
+use std::collections::HashMap;
+
+use app::db::Db;
+use app::on_db;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+
+use super::{IncidentAction, IncidentOutcome, Report, ReportOutcome};
+use crate::api::reports::{CheckStatus, DriftEvent, DriftState};
+use crate::seed::batch::rows_per_statement;
+
+/// A drift within this long of its incident's resolution re-opens that incident.
+pub const REOPEN_WINDOW_MINUTES: i64 = 30;
+
+struct ResultRow<'a> {
+    bundle_id: i64,
+    site: i64,
+    check_type: &'a str,
+    hostname: &'a str,
+    status: CheckStatus,
+    checked_at: DateTime<Utc>,
+}
+
+/// `multi_row` false writes one INSERT per check result: batching off, for comparison.
+pub async fn write(
+    db: &Db,
+    reports: &[&Report],
+    multi_row: bool,
+) -> Result<Vec<ReportOutcome>, sqlx::Error> {
+    let now = Utc::now();
+    let rows_per_insert = |columns| {
+        if multi_row {
+            rows_per_statement(columns)
+        } else {
+            1
+        }
+    };
+    // Bundle ids are reserved in one statement, so the bundles go in with multi-row inserts
+    // like everything else. SQLite: the next ids after the largest, safe because
+    // BEGIN IMMEDIATE holds the write lock from the start. PostgreSQL: from the sequence.
+    let (begin, reserve_ids) = match db {
+        Db::Sqlite(_) => (
+            "BEGIN IMMEDIATE",
+            "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             SELECT (SELECT COALESCE(MAX(id), 0) FROM compliance_bundles) + i FROM n",
+        ),
+        Db::Postgres(_) => (
+            "BEGIN",
+            "SELECT nextval(pg_get_serial_sequence('compliance_bundles', 'id')) \
+             FROM generate_series(1, $1)",
+        ),
+    };
+    let bundle_count = reports.iter().filter(|r| !r.checks.is_empty()).count();
+    on_db!(db, |pool| {
+        let mut tx = pool.begin_with(begin).await?;
+        let mut ids = if bundle_count > 0 {
+            sqlx::query_scalar::<_, i64>(reserve_ids)
+                .bind(bundle_count as i64)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        }
+        .into_iter();
+        let mut outcomes = Vec::with_capacity(reports.len());
+        let mut bundles = Vec::with_capacity(bundle_count);
+        let mut rows = Vec::new();
+        for report in reports {
+            let mut bundle_id = None;
+            if !report.checks.is_empty() {
+                let id = ids.next().ok_or(sqlx::Error::RowNotFound)?;
+                let count = |s| report.checks.iter().filter(|c| c.status == s).count() as i64;
+                bundles.push((
+                    id,
+                    report.appliance.site,
+                    report.appliance.id,
+                    [
+                        count(CheckStatus::Pass),
+                        count(CheckStatus::Warn),
+                        count(CheckStatus::Fail),
+                    ],
+                ));
+                bundle_id = Some(id);
+                rows.extend(report.checks.iter().map(|c| ResultRow {
+                    bundle_id: id,
+                    site: report.appliance.site,
+                    check_type: &c.check_type,
+                    hostname: &c.hostname,
+                    status: c.status,
+                    checked_at: c.checked_at,
+                }));
+            }
+            let mut incidents = Vec::with_capacity(report.drift.len());
+            for event in &report.drift {
+                let dedup_key = format!(
+                    "{}:{}:{}",
+                    report.appliance.site_id, event.hostname, event.check_type
+                );
+                let (id, action) = match event.state {
+                    DriftState::Drifted => {
+                        let id: Option<i64> = sqlx::query_scalar(
+                            "UPDATE incidents SET severity = $1, severity_rank = $2, details = $3 \
+                             WHERE dedup_key = $4 AND status <> 'resolved' RETURNING id",
+                        )
+                        .bind(event.severity.as_str())
+                        .bind(event.severity.rank())
+                        .bind(Json(&event.details))
+                        .bind(&dedup_key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some(id) = id {
+                            (Some(id), IncidentAction::Updated)
+                        } else {
+                            let cutoff =
+                                event.detected_at - Duration::minutes(REOPEN_WINDOW_MINUTES);
+                            let id: Option<i64> = sqlx::query_scalar(
+                                "UPDATE incidents SET status = 'open', resolved_at = NULL, \
+                                 resolution_tier = NULL, severity = $1, severity_rank = $2, details = $3 \
+                                 WHERE id = (SELECT id FROM incidents WHERE dedup_key = $4 \
+                                 AND status = 'resolved' AND resolved_at >= $5 \
+                                 ORDER BY resolved_at DESC LIMIT 1) RETURNING id",
+                            )
+                            .bind(event.severity.as_str())
+                            .bind(event.severity.rank())
+                            .bind(Json(&event.details))
+                            .bind(&dedup_key)
+                            .bind(cutoff)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            match id {
+                                Some(id) => (Some(id), IncidentAction::Reopened),
+                                None => {
+                                    let id: i64 = sqlx::query_scalar(
+                                        "INSERT INTO incidents (site_id, appliance_id, hostname, \
+                                         check_type, category, severity, severity_rank, status, \
+                                         dedup_key, details, reported_at) \
+                                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10) \
+                                         RETURNING id",
+                                    )
+                                    .bind(report.appliance.site)
+                                    .bind(report.appliance.id)
+                                    .bind(&event.hostname)
+                                    .bind(&event.check_type)
+                                    .bind(category(event))
+                                    .bind(event.severity.as_str())
+                                    .bind(event.severity.rank())
+                                    .bind(&dedup_key)
+                                    .bind(Json(&event.details))
+                                    .bind(event.detected_at)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                    (Some(id), IncidentAction::Opened)
+                                }
+                            }
+                        }
+                    }
+                    DriftState::Remediated => {
+                        let id: Option<i64> = sqlx::query_scalar(
+                            "UPDATE incidents SET status = 'resolved', resolved_at = $1, \
+                             resolution_tier = 'L1' WHERE dedup_key = $2 AND status <> 'resolved' \
+                             RETURNING id",
+                        )
+                        .bind(event.detected_at)
+                        .bind(&dedup_key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        match id {
+                            Some(id) => (Some(id), IncidentAction::Resolved),
+                            None => (None, IncidentAction::Unchanged),
+                        }
+                    }
+                };
+                incidents.push(IncidentOutcome {
+                    dedup_key,
+                    id,
+                    action,
+                });
+            }
+            outcomes.push(ReportOutcome {
+                bundle_id,
+                checks: report.checks.len(),
+                incidents,
+            });
+        }
+
+        for chunk in bundles.chunks(rows_per_insert(7)) {
+            QueryBuilder::new(
+                "INSERT INTO compliance_bundles \
+                 (id, site_id, appliance_id, submitted_at, pass_count, warn_count, fail_count) ",
+            )
+            .push_values(chunk, |mut b, (id, site, appliance, counts)| {
+                b.push_bind(*id)
+                    .push_bind(*site)
+                    .push_bind(*appliance)
+                    .push_bind(now)
+                    .push_bind(counts[0])
+                    .push_bind(counts[1])
+                    .push_bind(counts[2]);
+            })
+            .build()
+            .persistent(!multi_row)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        for chunk in rows.chunks(rows_per_insert(6)) {
+            QueryBuilder::new(
+                "INSERT INTO check_results (bundle_id, site_id, check_type, hostname, status, checked_at) ",
+            )
+            .push_values(chunk, |mut b, r| {
+                b.push_bind(r.bundle_id)
+                    .push_bind(r.site)
+                    .push_bind(r.check_type)
+                    .push_bind(r.hostname)
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.checked_at);
+            })
+            .build()
+            .persistent(!multi_row)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // One row per key (PostgreSQL refuses to upsert a row twice in one statement).
+        let mut latest: HashMap<(i64, &str, &str), &ResultRow> = HashMap::new();
+        for row in &rows {
+            latest
+                .entry((row.site, row.check_type, row.hostname))
+                .and_modify(|seen| {
+                    if seen.checked_at < row.checked_at {
+                        *seen = row;
+                    }
+                })
+                .or_insert(row);
+        }
+        let latest: Vec<&ResultRow> = latest.into_values().collect();
+        for chunk in latest.chunks(rows_per_insert(5)) {
+            QueryBuilder::new(
+                "INSERT INTO check_latest (site_id, check_type, hostname, status, checked_at) ",
+            )
+            .push_values(chunk, |mut b, r| {
+                b.push_bind(r.site)
+                    .push_bind(r.check_type)
+                    .push_bind(r.hostname)
+                    .push_bind(r.status.as_str())
+                    .push_bind(r.checked_at);
+            })
+            .push(
+                " ON CONFLICT (site_id, check_type, hostname) DO UPDATE \
+                 SET status = excluded.status, checked_at = excluded.checked_at \
+                 WHERE excluded.checked_at > check_latest.checked_at",
+            )
+            .build()
+            .persistent(!multi_row)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    })
+}
+
+/// The category of a validated event's check type.
+fn category(event: &DriftEvent) -> &'static str {
+    app::scoring::category_of(&event.check_type).unwrap_or("other")
+}

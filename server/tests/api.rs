@@ -1,0 +1,885 @@
+//! The appliance API over real HTTP: authentication, validation, limits, incident rules, the
+//! order lifecycle, evidence chains, backpressure and hints. Most run on SQLite and PostgreSQL.
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use app::db::Db;
+use app::on_db;
+use chrono::{DateTime, Duration, Utc};
+use common::{TestServer, fixture};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use posture_server::health::Readiness;
+use posture_server::ingest::{self, IngestQueue, IngestSettings};
+use posture_server::provision::provision_appliance;
+use posture_server::simulate::{self, Counters, Identity, Plan};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+/// Two sites (`site-1`, `site-2`) with an appliance each.
+struct Fleet {
+    server: TestServer,
+    key1: String,
+    key2: String,
+    appliance1: i64,
+    client: reqwest::Client,
+}
+
+async fn populate(db: &Db) -> (String, String, i64) {
+    fixture::client(db, 1, "Acme").await;
+    fixture::site(db, 1, 1, None).await;
+    fixture::site(db, 2, 1, None).await;
+    let one = provision_appliance(db, "site-1", "app-1").await.unwrap();
+    let two = provision_appliance(db, "site-2", "app-2").await.unwrap();
+    (one.key, two.key, one.appliance_id)
+}
+
+/// A fleet on `db`; `dir` (the SQLite file's directory) lives as long as the server.
+async fn fleet_on(db: Db, dir: TempDir) -> Fleet {
+    let (key1, key2, appliance1) = populate(&db).await;
+    let readiness = Readiness::new(Vec::new(), StdDuration::from_millis(100));
+    let server = common::start_with(db, readiness, dir).await;
+    Fleet {
+        server,
+        key1,
+        key2,
+        appliance1,
+        client: reqwest::Client::new(),
+    }
+}
+
+async fn sqlite_fleet() -> Fleet {
+    let (db, _, dir) = common::temp_database().await;
+    fleet_on(db, dir).await
+}
+
+/// A fleet on SQLite, and one on PostgreSQL.
+async fn fleets() -> Vec<(&'static str, Fleet)> {
+    let postgres = common::postgres_database().await;
+    vec![
+        ("sqlite", sqlite_fleet().await),
+        (
+            "postgres",
+            fleet_on(postgres, tempfile::tempdir().unwrap()).await,
+        ),
+    ]
+}
+
+impl Fleet {
+    async fn post(&self, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.server.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_raw(
+        &self,
+        key: &str,
+        path: &str,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.server.url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body);
+        if gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        count(&self.server.db, table).await
+    }
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    on_db!(db, |pool| sqlx::query_scalar(&sql)
+        .fetch_one(pool)
+        .await
+        .unwrap())
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn check(status: &str, at: DateTime<Utc>) -> Value {
+    json!({"check_type": "backup_job", "hostname": "FD-01", "status": status, "checked_at": at})
+}
+
+fn drift(state: &str, at: DateTime<Utc>) -> Value {
+    json!({"check_type": "bitlocker_status", "hostname": "FD-01", "severity": "high",
+           "state": state, "detected_at": at, "details": {"expected": "on"}})
+}
+
+fn report(checks: Vec<Value>, drift: Vec<Value>) -> Value {
+    json!({"site_id": "site-1", "checks": checks, "drift": drift})
+}
+
+#[tokio::test]
+async fn wrong_key_is_401_and_another_sites_key_is_403() {
+    for (name, fleet) in fleets().await {
+        let body = json!({"site_id": "site-1", "agent_version": "2.1.0"});
+        let (status, error) = fleet.post("pst_nope", "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(error["field"], "Authorization", "{name}");
+        let response = fleet
+            .client
+            .post(fleet.server.url("/api/v1/checkin"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+
+        let (status, error) = fleet.post(&fleet.key2, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(error["field"], "site_id", "{name}");
+        let (status, _) = fleet
+            .post(
+                &fleet.key2,
+                "/api/v1/reports",
+                &report(vec![check("pass", Utc::now())], vec![]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(fleet.count("compliance_bundles").await, 0, "{name}");
+
+        let (status, answer) = fleet.post(&fleet.key1, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+        let version: String = on_db!(&fleet.server.db, |pool| {
+            sqlx::query_scalar("SELECT agent_version FROM appliances WHERE id = $1")
+                .bind(fleet.appliance1)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        });
+        assert_eq!(version, "2.1.0", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn every_validation_error_names_its_field_and_writes_nothing() {
+    let fleet = sqlite_fleet().await;
+    let now = Utc::now();
+    let long = "x".repeat(300);
+    let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
+        (
+            "/api/v1/reports",
+            json!({"checks": [check("pass", now)]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "site_id",
+        ),
+        (
+            "/api/v1/reports",
+            json!({"site_id": "site-1", "checks": [check("pass", now)], "extra": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "extra",
+        ),
+        (
+            "/api/v1/reports",
+            json!({"site_id": "site-1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks",
+        ),
+        (
+            "/api/v1/reports",
+            json!({"site_id": "", "checks": [check("pass", now)]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "site_id",
+        ),
+        (
+            "/api/v1/reports",
+            report(vec![check("pass", now), check("maybe", now)], vec![]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[1].status",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![
+                    json!({"check_type": "tarot", "hostname": "FD-01", "status": "pass", "checked_at": now}),
+                ],
+                vec![],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].check_type",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![
+                    json!({"check_type": "backup_job", "hostname": long, "status": "pass", "checked_at": now}),
+                ],
+                vec![],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].hostname",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![
+                    json!({"check_type": "backup_job", "hostname": " ", "status": "pass", "checked_at": now}),
+                ],
+                vec![],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].hostname",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![
+                    json!({"check_type": "backup_job", "hostname": "FD-01", "status": "pass", "checked_at": "yesterday"}),
+                ],
+                vec![],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].checked_at",
+        ),
+        (
+            "/api/v1/reports",
+            report(vec![check("pass", now + Duration::hours(2))], vec![]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].checked_at",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![json!({"check_type": "backup_job", "hostname": "FD-01", "status": "pass"})],
+                vec![],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks[0].checked_at",
+        ),
+        (
+            "/api/v1/reports",
+            report(vec![check("pass", now); 2_001], vec![]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checks",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![],
+                vec![
+                    json!({"check_type": "bitlocker_status", "hostname": "FD-01", "severity": "dire", "state": "drifted", "detected_at": now}),
+                ],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "drift[0].severity",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![],
+                vec![
+                    json!({"check_type": "bitlocker_status", "hostname": "FD-01", "severity": "low", "state": "gone", "detected_at": now}),
+                ],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "drift[0].state",
+        ),
+        (
+            "/api/v1/reports",
+            report(
+                vec![],
+                vec![
+                    json!({"check_type": "bitlocker_status", "hostname": "FD-01", "severity": "low", "state": "drifted", "detected_at": now, "details": {"blob": "y".repeat(5_000)}}),
+                ],
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "drift[0].details",
+        ),
+        (
+            "/api/v1/checkin",
+            json!({"site_id": "site-1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "agent_version",
+        ),
+        (
+            "/api/v1/checkin",
+            json!({"site_id": "site-1", "agent_version": long}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "agent_version",
+        ),
+        (
+            "/api/v1/evidence/batch",
+            json!({"site_id": "site-1", "bundles": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bundles",
+        ),
+        (
+            "/api/v1/evidence/batch",
+            json!({"site_id": "site-1", "bundles": [{"position": 1, "bundle_hash": "abc", "prev_hash": null, "created_at": now}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bundles[0].bundle_hash",
+        ),
+        (
+            "/api/v1/evidence/batch",
+            json!({"site_id": "site-1", "bundles": [{"position": 0, "bundle_hash": hash("a"), "prev_hash": null, "created_at": now}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bundles[0].position",
+        ),
+        (
+            "/api/v1/evidence/batch",
+            json!({"site_id": "site-1", "bundles": [
+            {"position": 1, "bundle_hash": hash("a"), "prev_hash": null, "created_at": now},
+            {"position": 2, "bundle_hash": hash("b"), "prev_hash": hash("x"), "created_at": now}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bundles[1].prev_hash",
+        ),
+        (
+            "/api/v1/evidence/batch",
+            json!({"site_id": "site-1", "bundles": [
+            {"position": 1, "bundle_hash": hash("a"), "prev_hash": null, "created_at": now},
+            {"position": 3, "bundle_hash": hash("b"), "prev_hash": hash("a"), "created_at": now}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bundles[1].position",
+        ),
+    ];
+    for (path, body, expected, field) in cases {
+        let (status, error) = fleet.post(&fleet.key1, path, &body).await;
+        assert_eq!(status, expected, "{path} {field}: {error}");
+        assert_eq!(error["field"], field, "{path}: {error}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{error}"
+        );
+    }
+    let order = insert_order(&fleet.server.db, fleet.appliance1).await;
+    let (status, error) = fleet
+        .post(
+            &fleet.key1,
+            &format!("/api/v1/orders/{order}/complete"),
+            &json!({"success": true, "result": "z".repeat(20_000)}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("result"))
+    );
+
+    let response = fleet
+        .post_raw(
+            &fleet.key1,
+            "/api/v1/reports",
+            b"{\"site_id\": \"site-1\", ".to_vec(),
+            false,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = fleet
+        .post_raw(&fleet.key1, "/api/v1/reports", b"not gzip".to_vec(), true)
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = fleet
+        .client
+        .post(fleet.server.url("/api/v1/reports"))
+        .bearer_auth(&fleet.key1)
+        .header("content-encoding", "br")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    for table in [
+        "compliance_bundles",
+        "check_results",
+        "check_latest",
+        "incidents",
+        "evidence_bundles",
+    ] {
+        assert_eq!(fleet.count(table).await, 0, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_gzip_bombs_are_413() {
+    let fleet = sqlite_fleet().await;
+    // 64 MiB of zeros inflate from about 64 KiB.
+    let bomb = gzip(&vec![b' '; 64 * 1024 * 1024]);
+    assert!(bomb.len() < 1024 * 1024);
+    let response = fleet
+        .post_raw(&fleet.key1, "/api/v1/evidence/batch", bomb, true)
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let response = fleet
+        .post_raw(
+            &fleet.key1,
+            "/api/v1/reports",
+            vec![b' '; 3 * 1024 * 1024],
+            false,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("exceeds"),
+        "{error}"
+    );
+    assert_eq!(fleet.count("evidence_bundles").await, 0);
+}
+
+fn hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn chain(from: i64, to: i64, mut prev: Option<String>) -> Vec<Value> {
+    (from..=to)
+        .map(|position| {
+            let bundle_hash = hash(&format!("{position}"));
+            let bundle = json!({"position": position, "bundle_hash": bundle_hash,
+                                "prev_hash": prev, "created_at": Utc::now()});
+            prev = Some(bundle_hash);
+            bundle
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn evidence_batches_must_continue_the_sites_chain() {
+    for (name, fleet) in fleets().await {
+        let batch = json!({"site_id": "site-1", "bundles": chain(1, 300, None)});
+        let response = fleet
+            .post_raw(
+                &fleet.key1,
+                "/api/v1/evidence/batch",
+                gzip(batch.to_string().as_bytes()),
+                true,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let stored: Value = response.json().await.unwrap();
+        assert_eq!(
+            (stored["stored"].as_i64(), stored["head_position"].as_i64()),
+            (Some(300), Some(300))
+        );
+
+        // A gap, a wrong predecessor, a restart from 1: refused, nothing stored.
+        for bundles in [
+            chain(302, 303, Some(hash("301"))),
+            chain(301, 302, Some(hash("7"))),
+            chain(1, 2, None),
+        ] {
+            let (status, error) = fleet
+                .post(
+                    &fleet.key1,
+                    "/api/v1/evidence/batch",
+                    &json!({"site_id": "site-1", "bundles": bundles}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CONFLICT, "{name}: {error}");
+            assert_eq!(error["field"], "bundles[0].prev_hash");
+        }
+        let (status, _) = fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/evidence/batch",
+                &json!({"site_id": "site-1", "bundles": chain(301, 305, Some(hash("300")))}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        // Each site has its own chain.
+        let (status, _) = fleet
+            .post(
+                &fleet.key2,
+                "/api/v1/evidence/batch",
+                &json!({"site_id": "site-2", "bundles": chain(1, 2, None)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(fleet.count("evidence_bundles").await, 307, "{name}");
+        let head: Value = fleet
+            .client
+            .get(fleet.server.url("/api/v1/evidence/head"))
+            .bearer_auth(&fleet.key1)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            head,
+            json!({"head_position": 305, "head_hash": hash("305")}),
+            "{name}"
+        );
+    }
+}
+
+async fn incident_rows(db: &Db) -> Vec<(i64, String)> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT id, status FROM incidents ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap())
+}
+
+#[tokio::test]
+async fn drift_opens_updates_reopens_within_30_minutes_and_opens_anew_after() {
+    for (name, fleet) in fleets().await {
+        let t0 = Utc::now() - Duration::hours(3);
+        let send = |state: &'static str, at: DateTime<Utc>| {
+            let body = report(vec![check("fail", at)], vec![drift(state, at)]);
+            let fleet = &fleet;
+            async move {
+                let (status, outcome) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+                assert!(outcome["bundle_id"].as_i64().is_some());
+                outcome["incidents"][0].clone()
+            }
+        };
+        let opened = send("drifted", t0).await;
+        assert_eq!(opened["action"], "opened", "{name}");
+        assert_eq!(opened["dedup_key"], "site-1:FD-01:bitlocker_status");
+        let id = opened["id"].as_i64().unwrap();
+        let updated = send("drifted", t0 + Duration::minutes(1)).await;
+        assert_eq!(
+            (updated["action"].as_str(), updated["id"].as_i64()),
+            (Some("updated"), Some(id)),
+            "{name}"
+        );
+        let resolved = send("remediated", t0 + Duration::minutes(5)).await;
+        assert_eq!(
+            (resolved["action"].as_str(), resolved["id"].as_i64()),
+            (Some("resolved"), Some(id)),
+            "{name}"
+        );
+        assert_eq!(
+            incident_rows(&fleet.server.db).await,
+            vec![(id, "resolved".to_string())]
+        );
+
+        let reopened = send("drifted", t0 + Duration::minutes(34)).await;
+        assert_eq!(
+            (reopened["action"].as_str(), reopened["id"].as_i64()),
+            (Some("reopened"), Some(id)),
+            "{name}"
+        );
+        send("remediated", t0 + Duration::minutes(40)).await;
+        let nothing = send("remediated", t0 + Duration::minutes(41)).await;
+        assert_eq!(nothing["action"], "unchanged", "{name}");
+
+        let fresh = send("drifted", t0 + Duration::minutes(71)).await;
+        assert_eq!(fresh["action"], "opened", "{name}");
+        assert_ne!(fresh["id"].as_i64(), Some(id));
+        let rows = incident_rows(&fleet.server.db).await;
+        assert_eq!(rows.len(), 2, "{name}: {rows:?}");
+        assert_eq!(rows[1].1, "open");
+
+        // Check results and the latest result per check were stored with every report.
+        assert_eq!(fleet.count("compliance_bundles").await, 7, "{name}");
+        assert_eq!(fleet.count("check_results").await, 7, "{name}");
+        let latest: (String, DateTime<Utc>) = on_db!(&fleet.server.db, |pool| {
+            sqlx::query_as("SELECT status, checked_at FROM check_latest")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            latest.1.timestamp(),
+            (t0 + Duration::minutes(71)).timestamp(),
+            "{name}"
+        );
+    }
+}
+
+async fn insert_order(db: &Db, appliance: i64) -> i64 {
+    let now = Utc::now();
+    on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "INSERT INTO orders (appliance_id, order_type, priority, created_at, expires_at) \
+             VALUES ($1, 'run_backup', 3, $2, $3) RETURNING id",
+        )
+        .bind(appliance)
+        .bind(now)
+        .bind(now + Duration::hours(1))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    })
+}
+
+#[tokio::test]
+async fn orders_go_pending_acknowledged_completed_and_nothing_else() {
+    for (name, fleet) in fleets().await {
+        let id = insert_order(&fleet.server.db, fleet.appliance1).await;
+        let checkin = json!({"site_id": "site-1", "agent_version": "2.1.0"});
+        let (_, answer) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(
+            answer["orders"][0]["id"].as_i64(),
+            Some(id),
+            "{name}: {answer}"
+        );
+        assert_eq!(answer["orders"][0]["order_type"], "run_backup");
+
+        let ack = format!("/api/v1/orders/{id}/ack");
+        let complete = format!("/api/v1/orders/{id}/complete");
+        let done = json!({"success": true, "result": "backup finished"});
+        let (status, _) = fleet.post(&fleet.key1, &complete, &done).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: complete before ack");
+        let (status, _) = fleet.post(&fleet.key2, &ack, &json!({})).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{name}: another appliance's order"
+        );
+        let (status, _) = fleet
+            .post(&fleet.key1, "/api/v1/orders/999999/ack", &json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+        let (status, state) = fleet.post(&fleet.key1, &ack, &json!({})).await;
+        assert_eq!(
+            (status, state["status"].as_str()),
+            (StatusCode::OK, Some("acknowledged")),
+            "{name}"
+        );
+        let (status, _) = fleet.post(&fleet.key1, &ack, &json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: acknowledged twice");
+        let (_, answer) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(answer["orders"], json!([]), "{name}");
+        let (status, state) = fleet.post(&fleet.key1, &complete, &done).await;
+        assert_eq!(
+            (status, state["status"].as_str()),
+            (StatusCode::OK, Some("completed")),
+            "{name}"
+        );
+        let (status, _) = fleet
+            .post(
+                &fleet.key1,
+                &complete,
+                &json!({"success": false, "result": ""}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: completed twice");
+
+        let failed = insert_order(&fleet.server.db, fleet.appliance1).await;
+        fleet
+            .post(
+                &fleet.key1,
+                &format!("/api/v1/orders/{failed}/ack"),
+                &json!({}),
+            )
+            .await;
+        let (_, state) = fleet
+            .post(
+                &fleet.key1,
+                &format!("/api/v1/orders/{failed}/complete"),
+                &json!({"success": false, "result": "disk full"}),
+            )
+            .await;
+        assert_eq!(state["status"], "failed", "{name}");
+        let stored: (String, Option<String>) = on_db!(&fleet.server.db, |pool| {
+            sqlx::query_as("SELECT status, result FROM orders WHERE id = $1")
+                .bind(failed)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            stored,
+            ("failed".to_string(), Some("disk full".to_string()))
+        );
+
+        // An expired order is neither offered nor acknowledged.
+        let expired = insert_order(&fleet.server.db, fleet.appliance1).await;
+        on_db!(&fleet.server.db, |pool| {
+            sqlx::query("UPDATE orders SET expires_at = $1 WHERE id = $2")
+                .bind(Utc::now() - Duration::minutes(1))
+                .bind(expired)
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+        let (_, answer) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(answer["orders"], json!([]), "{name}");
+        let (status, error) = fleet
+            .post(
+                &fleet.key1,
+                &format!("/api/v1/orders/{expired}/ack"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{name}: {error}");
+        assert!(
+            error["error"].as_str().unwrap().contains("expired"),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_429_with_retry_after() {
+    // A queue of one that nothing drains: the first report waits, the second is turned away.
+    let (queue, _receiver) = IngestQueue::detached(1);
+    let server = common::start_with_ingest(|_| queue).await;
+    let (key, _, _) = populate(&server.db).await;
+    let client = reqwest::Client::new();
+    let body = report(vec![check("pass", Utc::now())], vec![]);
+    let waiting = {
+        let (client, url, key, body) = (
+            client.clone(),
+            server.url("/api/v1/reports"),
+            key.clone(),
+            body.clone(),
+        );
+        tokio::spawn(async move { client.post(url).bearer_auth(key).json(&body).send().await })
+    };
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let response = client
+        .post(server.url("/api/v1/reports"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert!(
+        !waiting.is_finished(),
+        "the queued report is only answered once written"
+    );
+    waiting.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_retries_429s_until_everything_is_acknowledged() {
+    let settings = IngestSettings {
+        queue: 2,
+        batch: 2,
+        flush: StdDuration::from_millis(1),
+    };
+    let server = common::start_with_ingest(|sink| ingest::start(settings, sink).0).await;
+    let (key1, key2, _) = populate(&server.db).await;
+    let appliances = (0..40)
+        .map(|i| match i % 2 {
+            0 => Identity {
+                site_id: "site-1".into(),
+                key: key1.clone(),
+            },
+            _ => Identity {
+                site_id: "site-2".into(),
+                key: key2.clone(),
+            },
+        })
+        .collect();
+    let plan = Plan {
+        url: server.url(""),
+        appliances,
+        rate: None,
+        duration: StdDuration::from_secs(2),
+        checks_per_report: 5,
+        max_retries: 100,
+        mixed: true,
+    };
+    let summary = simulate::load(&plan, Arc::new(Counters::default())).await;
+    assert!(summary.throttled > 0, "{summary:?}");
+    assert!(summary.retried >= summary.throttled, "{summary:?}");
+    assert_eq!(
+        (summary.failed, summary.acknowledged),
+        (0, summary.sent),
+        "{summary:?}"
+    );
+    assert!(count(&server.db, "compliance_bundles").await > 0);
+    assert!(count(&server.db, "evidence_bundles").await > 0);
+}
+
+#[tokio::test]
+async fn dashboards_are_told_which_scopes_changed() {
+    let fleet = sqlite_fleet().await;
+    let anonymous = fleet
+        .client
+        .get(fleet.server.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401, "the stream is for signed-in users");
+    let dashboard = fleet.server.client_as(app::auth::Role::Readonly).await;
+    let mut events = dashboard
+        .get(fleet.server.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let (status, _) = fleet
+        .post(
+            &fleet.key1,
+            "/api/v1/reports",
+            &report(
+                vec![check("warn", Utc::now())],
+                vec![drift("drifted", Utc::now())],
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let chunk = tokio::time::timeout(StdDuration::from_secs(5), events.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.starts_with("event: invalidate\n"), "{text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let scopes: Vec<String> = serde_json::from_str(data).unwrap();
+    assert_eq!(scopes, ["incidents", "site:site-1", "sites", "stats"]);
+
+    // A site that was not online comes online with its first check-in.
+    let checkin = json!({"site_id": "site-2", "agent_version": "2.1.0"});
+    let (status, _) = fleet.post(&fleet.key2, "/api/v1/checkin", &checkin).await;
+    assert_eq!(status, StatusCode::OK);
+    let chunk = tokio::time::timeout(StdDuration::from_secs(5), events.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(
+        text.contains(r#"data: ["site:site-2","sites","stats"]"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let fleet = sqlite_fleet().await;
+    let document: Value = fleet
+        .client
+        .get(fleet.server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    for (method, path) in posture_server::api::ROUTES {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} is missing from openapi.json"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Crash safety: the real `posture serve` process is killed with SIGKILL in the middle of a
+//! load of reports, restarted, and every report it had acknowledged must be in the database.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::on_db;
+use chrono::Utc;
+use common::fixture;
+use posture_server::config::DatabaseArgs;
+use posture_server::database;
+use posture_server::provision::provision_appliance;
+use serde_json::{Value, json};
+
+const CHECKS_PER_REPORT: usize = 5;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_server(database_url: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .arg("--leptos-config")
+        .arg(format!("{}/../Leptos.toml", env!("CARGO_MANIFEST_DIR")))
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start posture serve")
+}
+
+async fn wait_until_up(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn report() -> Value {
+    let checks: Vec<Value> = (0..CHECKS_PER_REPORT)
+        .map(|i| {
+            json!({"check_type": "backup_job", "hostname": format!("FD-{i:02}"),
+                   "status": "pass", "checked_at": Utc::now()})
+        })
+        .collect();
+    json!({"site_id": "site-1", "checks": checks})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_report_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = DatabaseArgs {
+        database_url: format!("sqlite://{}", dir.path().join("crash.db").display()),
+    };
+    let db = database::connect(&args).await.unwrap();
+    database::migrate(&db).await.unwrap();
+    fixture::client(&db, 1, "Acme").await;
+    fixture::site(&db, 1, 1, None).await;
+    let key = provision_appliance(&db, "site-1", "app-1")
+        .await
+        .unwrap()
+        .key;
+    db.close().await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = spawn_server(&args.database_url, port);
+    wait_until_up(&client, &base).await;
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let senders: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, key, acknowledged) = (client.clone(), key.clone(), acknowledged.clone());
+            let url = format!("{base}/api/v1/reports");
+            tokio::spawn(async move {
+                loop {
+                    let Ok(response) = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&report())
+                        .send()
+                        .await
+                    else {
+                        break; // the server is gone
+                    };
+                    if !response.status().is_success() {
+                        continue;
+                    }
+                    let Ok(outcome) = response.json::<Value>().await else {
+                        break;
+                    };
+                    let id = outcome["bundle_id"].as_i64().expect("a bundle id");
+                    acknowledged.lock().unwrap().push(id);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    server.kill().expect("SIGKILL the server");
+    server.wait().unwrap();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "only {} reports acknowledged",
+        acknowledged.len()
+    );
+
+    // The restarted server recovers the database and takes reports again.
+    let mut server = spawn_server(&args.database_url, port);
+    wait_until_up(&client, &base).await;
+    let response = client
+        .post(format!("{base}/api/v1/reports"))
+        .bearer_auth(&key)
+        .json(&report())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let db = database::connect(&args).await.unwrap();
+    let stored: Vec<(i64, i64)> = on_db!(&db, |pool| {
+        sqlx::query_as("SELECT bundle_id, COUNT(*) FROM check_results GROUP BY bundle_id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    let stored: std::collections::HashMap<i64, i64> = stored.into_iter().collect();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| stored.get(id) != Some(&(CHECKS_PER_REPORT as i64)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged reports lost: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+}
