@@ -7,8 +7,14 @@ import { E2E_PASSWORD, E2E_USERS, storageFor } from "./tests/users";
 // Every run gets a throwaway database, seeded with the demo data, and the server `make test`
 // just built (POSTURE_BIN; the debug build by default).
 const port = Number(process.env.POSTURE_E2E_PORT ?? 3100);
-const databaseUrl = `sqlite://${join(mkdtempSync(join(tmpdir(), "posture-e2e-")), "e2e.db")}`;
+// Workers load this file again: they must reuse the main process's database, not make one.
+const databaseUrl =
+  process.env.POSTURE_E2E_DATABASE_URL ??
+  `sqlite://${join(mkdtempSync(join(tmpdir(), "posture-e2e-")), "e2e.db")}`;
 const bin = process.env.POSTURE_BIN ?? "target/debug/posture";
+// Tests that provision an appliance run the same binary on the same database.
+process.env.POSTURE_E2E_DATABASE_URL = databaseUrl;
+process.env.POSTURE_E2E_BIN = bin;
 
 export default defineConfig({
   testDir: "./tests",
@@ -23,7 +29,7 @@ export default defineConfig({
     {
       name: "chromium",
       dependencies: ["sign-in"],
-      testIgnore: /(admin|triage)\.spec\.ts/,
+      testIgnore: /(admin|triage|live)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
     // Tests that add sites run last, so the counts other tests read never move under them.
@@ -31,6 +37,13 @@ export default defineConfig({
       name: "admin",
       dependencies: ["chromium"],
       testMatch: /(admin|triage)\.spec\.ts/,
+      use: { storageState: storageFor("readonly") },
+    },
+    // Appliance reports reach every open dashboard through the event stream: alone, last.
+    {
+      name: "live",
+      dependencies: ["admin"],
+      testMatch: /live\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
   ],

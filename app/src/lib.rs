@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cache;
 pub mod components;
 pub mod error;
+pub mod live;
 pub mod pages;
 pub mod queries;
 pub mod scoring;

@@ -10,6 +10,8 @@ async function siteCount(request: APIRequestContext): Promise<number> {
 
 test.describe("as an admin", () => {
   test.use({ storageState: storageFor("admin") });
+  // Both read the site count; only one may change it at a time.
+  test.describe.configure({ mode: "serial" });
 
   test("creating a site refetches exactly the queries it affects", async ({ page }) => {
     await page.goto("/");

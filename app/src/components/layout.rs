@@ -77,6 +77,7 @@ fn Frame(user: SessionUser, children: Children) -> impl IntoView {
     let location = use_location();
     let title = move || section_title(&location.pathname.get());
     let is_admin = user.can(Role::Admin);
+    crate::live::listen_for_changes();
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>

@@ -1,0 +1,61 @@
+//! Live updates: the server's event stream (`/api/v1/events`) names the query scopes new data
+//! changed, and exactly those are marked stale, so an open page shows an appliance's report
+//! within a second. Polling stays as the fallback when the stream is down.
+
+use codee::string::JsonSerdeCodec;
+use leptos::prelude::*;
+use leptos_fetch::QueryClient;
+use leptos_use_event_source::{
+    ReconnectLimit, UseEventSourceOptions, UseEventSourceReturn, use_event_source_with_options,
+};
+
+use crate::queries::{
+    client_query, clients_query, incident_count_query, incident_query, incident_window_query,
+    site_query, sites_query, stats_query,
+};
+
+/// Listens for invalidation hints for as long as the signed-in layout is mounted.
+pub fn listen_for_changes() {
+    let client: QueryClient = expect_context();
+    let UseEventSourceReturn { message, .. } =
+        use_event_source_with_options::<Vec<String>, JsonSerdeCodec>(
+            "/api/v1/events",
+            UseEventSourceOptions::default()
+                .named_events(["invalidate".to_string()])
+                .reconnect_limit(ReconnectLimit::Infinite)
+                .reconnect_interval(5_000),
+        );
+    Effect::new(move |_| {
+        if let Some(hint) = message.get() {
+            for scope in hint.data {
+                invalidate(client, &scope);
+            }
+        }
+    });
+}
+
+fn invalidate(client: QueryClient, scope: &str) {
+    match scope {
+        "stats" => {
+            client.invalidate_query(stats_query(), ());
+        }
+        "sites" => {
+            client.invalidate_query_scope(sites_query());
+            client.invalidate_query_scope(clients_query());
+            client.invalidate_query_scope(client_query());
+        }
+        "incidents" => {
+            client.invalidate_query_scope(incident_count_query());
+            client.invalidate_query_scope(incident_window_query());
+            client.invalidate_query_scope(incident_query());
+        }
+        "*" => {
+            client.invalidate_all_queries();
+        }
+        other => {
+            if let Some(site_id) = other.strip_prefix("site:") {
+                client.invalidate_query(site_query(), site_id.to_string());
+            }
+        }
+    }
+}
