@@ -12,6 +12,10 @@ const browser = await chromium.launch({
     "--enable-precise-memory-info"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+// Signed in as the demo admin `posture seed` creates (the session cookie lands in the context).
+await context.request.post(base + "/api/login", {
+  form: { email: "admin@posture.local", password: "posture-demo", next: "/" },
+});
 const page = await context.newPage();
 const cdp = await context.newCDPSession(page);
 await page.goto(base + "/incidents");

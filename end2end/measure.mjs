@@ -13,6 +13,10 @@ const browser = await chromium.launch({
 
 async function firstLoad() {
   const context = await browser.newContext();
+  // Signed in as the demo admin `posture seed` creates.
+  await context.request.post(base + "/api/login", {
+    form: { email: "admin@posture.local", password: "posture-demo", next: "/" },
+  });
   const page = await context.newPage();
   await page.addInitScript(() => {
     new MutationObserver((_, observer) => {
@@ -41,6 +45,10 @@ async function firstLoad() {
 
 async function pollBytes() {
   const context = await browser.newContext();
+  // Signed in as the demo admin `posture seed` creates.
+  await context.request.post(base + "/api/login", {
+    form: { email: "admin@posture.local", password: "posture-demo", next: "/" },
+  });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");
