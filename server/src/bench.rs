@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use app::cache::KEYS_AFFECTED_BY_REPORT;
 use app::db::{self, Db, IncidentWindows};
-use app::types::IncidentFilter;
+use app::types::{IncidentFilter, IncidentSort};
 use chrono::Utc;
 
 use crate::config::BenchArgs;
@@ -44,21 +44,50 @@ pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
     )
     .await?;
 
-    for severity in [None, Some("high".to_string())] {
-        let filter = IncidentFilter {
-            severity: severity.clone(),
-            ..IncidentFilter::default()
-        };
+    let high = Some("high".to_string());
+    let filters = [
+        ("all", IncidentFilter::default()),
+        (
+            "severity=high",
+            IncidentFilter {
+                severity: high.clone(),
+                ..IncidentFilter::default()
+            },
+        ),
+        (
+            "sort=severity",
+            IncidentFilter {
+                sort: IncidentSort::Severity,
+                ..IncidentFilter::default()
+            },
+        ),
+        (
+            "status=open, sort=site",
+            IncidentFilter {
+                status: Some("open".into()),
+                sort: IncidentSort::Site,
+                ..IncidentFilter::default()
+            },
+        ),
+    ];
+    for (label, filter) in filters {
         let windows = IncidentWindows::default();
         let started = Instant::now();
         let total = windows.count(db, &filter).await?;
-        let label = severity.map_or("all".to_string(), |s| format!("severity={s}"));
         println!(
             "{:<52} {:>10.1}",
-            format!("incident anchors built ({label}, {total} rows)"),
+            format!("incident count ({label}), {total} rows"),
             ms(started)
         );
-        for offset in [0, total / 2, (total - 100).max(0)] {
+        let last = (total - 100).max(0);
+        let started = Instant::now();
+        windows.window(db, &filter, last, 100).await?;
+        println!(
+            "{:<52} {:>10.1}",
+            format!("first deep window, builds anchors ({label})"),
+            ms(started)
+        );
+        for offset in [0, total / 2, last] {
             report(
                 &format!("incident window 100 @ {offset} ({label})"),
                 n * 10,

@@ -34,4 +34,7 @@ CREATE INDEX incident_history_incident ON incident_history (incident_id, at);
 -- The list's other orders, each walked newest first within its groups.
 CREATE INDEX incidents_by_rank ON incidents (severity_rank DESC, reported_at DESC, id DESC);
 CREATE INDEX incidents_by_site ON incidents (site_id DESC, reported_at DESC, id DESC);
+-- "status: open" is the operators' view: it gets an index for each order.
 CREATE INDEX incidents_status_order ON incidents (status, reported_at DESC, id DESC);
+CREATE INDEX incidents_status_rank ON incidents (status, severity_rank DESC, reported_at DESC, id DESC);
+CREATE INDEX incidents_status_site ON incidents (status, site_id DESC, reported_at DESC, id DESC);
