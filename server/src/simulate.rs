@@ -309,9 +309,11 @@ impl Simulated {
                 ticker.tick().await;
             }
             n += 1;
+            // Of every ten requests: a check-in first, then evidence (early, so even a short
+            // run under backpressure sends some), then reports.
             match n % 10 {
                 1 if mixed => self.checkin().await,
-                5 if keeps_chain => self.evidence().await,
+                2 if keeps_chain => self.evidence().await,
                 _ => self.report().await,
             }
         }
