@@ -37,6 +37,8 @@ pub struct Hints {
 struct Pending {
     sites: BTreeSet<String>,
     incidents: bool,
+    /// Changes the incident windows could not follow incrementally.
+    rebuild_windows: bool,
 }
 
 impl Default for Hints {
@@ -55,19 +57,27 @@ impl Hints {
         self.sender.subscribe()
     }
 
-    /// New data for `sites`; `incidents` when incidents were opened, updated or resolved.
+    /// New data for `sites`; `incidents` when incidents were opened, updated or resolved;
+    /// `rebuild_windows` when the incident windows' anchors must be sampled again.
     /// Published by the task [`Hints::publish`] started.
-    pub fn changed<'a>(&self, sites: impl IntoIterator<Item = &'a str>, incidents: bool) {
+    pub fn changed<'a>(
+        &self,
+        sites: impl IntoIterator<Item = &'a str>,
+        incidents: bool,
+        rebuild_windows: bool,
+    ) {
         {
             let mut pending = self.pending.lock().expect("hints lock");
             pending.sites.extend(sites.into_iter().map(String::from));
             pending.incidents |= incidents;
+            pending.rebuild_windows |= rebuild_windows;
         }
         self.wake.notify_one();
     }
 
-    /// Starts publishing recorded changes: each time, the cached aggregates (and, when
-    /// incidents changed, the incident windows) are invalidated, then subscribers told.
+    /// Starts publishing recorded changes: each time, the cached aggregates (and the incident
+    /// windows' anchors, when they could not be kept in step) are invalidated, then
+    /// subscribers told.
     pub fn publish(&self, cache: AggregateCache, windows: IncidentWindows) -> JoinHandle<()> {
         let hints = self.clone();
         tokio::spawn(async move {
@@ -78,10 +88,13 @@ impl Hints {
                     () = hints.wake.notified() => {}
                     () = &mut closed => break,
                 }
-                let Pending { sites, incidents } =
-                    std::mem::take(&mut *hints.pending.lock().expect("hints lock"));
+                let Pending {
+                    sites,
+                    incidents,
+                    rebuild_windows,
+                } = std::mem::take(&mut *hints.pending.lock().expect("hints lock"));
                 cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
-                if incidents {
+                if rebuild_windows {
                     windows.invalidate();
                 }
                 let mut scopes: BTreeSet<String> = ["stats", "sites"].map(String::from).into();

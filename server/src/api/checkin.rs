@@ -86,7 +86,9 @@ pub async fn checkin(
     // aggregates and open dashboards need to hear about it.
     let age = previous.map(|at| (now - at).num_seconds());
     if app::scoring::site_status(age) != "online" {
-        state.hints.changed([appliance.site_id.as_str()], false);
+        state
+            .hints
+            .changed([appliance.site_id.as_str()], false, false);
     }
     Ok(Json(CheckinResponse {
         server_time: now,

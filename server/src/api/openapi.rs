@@ -71,6 +71,7 @@ mod tests {
             dedup_key: String::new(),
             id: None,
             action: IncidentAction::Opened,
+            keys_changed: false,
         };
         let cases = [
             (

@@ -62,6 +62,10 @@ pub struct IncidentOutcome {
     /// The incident, or none for a remediation with nothing open.
     pub id: Option<i64>,
     pub action: IncidentAction,
+    /// An update changed the severity (a sort key and a filter): the incident list's anchors
+    /// cannot follow that by counting, they are rebuilt.
+    #[serde(skip)]
+    pub keys_changed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -159,7 +163,7 @@ async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
     let reports: Vec<&Report> = jobs.iter().map(|j| &j.report).collect();
     match write::write(&sink.db, &reports, multi_row).await {
         Ok(outcomes) => {
-            notify(sink, &reports, &outcomes);
+            notify(sink, &reports, &outcomes).await;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.ack.send(Ok(outcome));
             }
@@ -181,11 +185,28 @@ async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
     }
 }
 
-fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
-    let incidents = outcomes
-        .iter()
-        .flat_map(|o| &o.incidents)
-        .any(|i| i.action != IncidentAction::Unchanged);
+/// Keeps the incident list's anchors in step and tells dashboards. New incidents are counted
+/// into the anchors; a reopened, resolved or re-graded one makes them rebuild.
+async fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
+    let all = || outcomes.iter().flat_map(|o| &o.incidents);
+    let incidents = all().any(|i| i.action != IncidentAction::Unchanged);
+    let mut rebuild = all().any(|i| {
+        i.keys_changed
+            || matches!(
+                i.action,
+                IncidentAction::Reopened | IncidentAction::Resolved
+            )
+    });
+    let opened: Vec<i64> = all()
+        .filter(|i| i.action == IncidentAction::Opened)
+        .filter_map(|i| i.id)
+        .collect();
+    if !rebuild && !opened.is_empty() {
+        match app::db::incidents::incident_facts(&sink.db, &opened).await {
+            Ok(facts) => sink.windows.note_inserted(&facts),
+            Err(_) => rebuild = true,
+        }
+    }
     let sites = reports.iter().map(|r| r.appliance.site_id.as_str());
-    sink.hints.changed(sites, incidents);
+    sink.hints.changed(sites, incidents, rebuild);
 }

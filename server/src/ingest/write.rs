@@ -105,19 +105,29 @@ pub async fn write(
                     "{}:{}:{}",
                     report.appliance.site_id, event.hostname, event.check_type
                 );
+                // Whether the incident moved in some list order or filter (its severity).
+                let mut keys_changed = false;
                 let (id, action) = match event.state {
                     DriftState::Drifted => {
-                        let id: Option<i64> = sqlx::query_scalar(
-                            "UPDATE incidents SET severity = $1, severity_rank = $2, details = $3 \
-                             WHERE dedup_key = $4 AND status <> 'resolved' RETURNING id",
+                        let open: Option<(i64, i64)> = sqlx::query_as(
+                            "SELECT id, CAST(severity_rank AS BIGINT) FROM incidents \
+                             WHERE dedup_key = $1 AND status <> 'resolved'",
                         )
-                        .bind(event.severity.as_str())
-                        .bind(event.severity.rank())
-                        .bind(Json(&event.details))
                         .bind(&dedup_key)
                         .fetch_optional(&mut *tx)
                         .await?;
-                        if let Some(id) = id {
+                        if let Some((id, rank)) = open {
+                            sqlx::query(
+                                "UPDATE incidents SET severity = $1, severity_rank = $2, details = $3 \
+                                 WHERE id = $4",
+                            )
+                            .bind(event.severity.as_str())
+                            .bind(event.severity.rank())
+                            .bind(Json(&event.details))
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                            keys_changed = rank != event.severity.rank();
                             (Some(id), IncidentAction::Updated)
                         } else {
                             let cutoff =
@@ -183,6 +193,7 @@ pub async fn write(
                     dedup_key,
                     id,
                     action,
+                    keys_changed,
                 });
             }
             outcomes.push(ReportOutcome {
