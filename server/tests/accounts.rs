@@ -8,7 +8,7 @@ use app::db::Db;
 use app::db::accounts;
 use app::on_db;
 use chrono::{Duration, Utc};
-use common::{TEST_PASSWORD, TestServer, fixture};
+use common::{TEST_PASSWORD, TestServer, count, fixture};
 use serde_json::{Value, json};
 
 async fn server_with_a_client() -> TestServer {
@@ -16,14 +16,6 @@ async fn server_with_a_client() -> TestServer {
     fixture::client(&server.db, 1, "Harbor Health").await;
     fixture::site(&server.db, 1, 1, None).await;
     server
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    on_db!(db, |pool| sqlx::query_scalar(&sql)
-        .fetch_one(pool)
-        .await
-        .unwrap())
 }
 
 async fn post(

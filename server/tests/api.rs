@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 use app::db::Db;
 use app::on_db;
 use chrono::{DateTime, Duration, Utc};
-use common::{TestServer, fixture};
+use common::{TestServer, count, fixture};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use posture_server::health::Readiness;
@@ -107,14 +107,6 @@ impl Fleet {
     async fn count(&self, table: &str) -> i64 {
         count(&self.server.db, table).await
     }
-}
-
-async fn count(db: &Db, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    on_db!(db, |pool| sqlx::query_scalar(&sql)
-        .fetch_one(pool)
-        .await
-        .unwrap())
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -79,6 +79,15 @@ impl TestServer {
     }
 }
 
+/// Rows in `table`.
+pub async fn count(db: &Db, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    app::on_db!(db, |pool| sqlx::query_scalar(&sql)
+        .fetch_one(pool)
+        .await
+        .unwrap())
+}
+
 /// Adds a user with [`TEST_PASSWORD`].
 pub async fn add_user(db: &Db, email: &str, role: Role) -> i64 {
     let hash = app::auth::password::hash_password(TEST_PASSWORD).unwrap();

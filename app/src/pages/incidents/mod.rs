@@ -233,11 +233,7 @@ fn IncidentList(
                 window,
             };
             leptos::task::spawn_local(async move {
-                if let Ok(rows) = client.fetch_query(incident_window_query(), key).await {
-                    windows.update(|w| {
-                        w.insert(window, Arc::new(rows));
-                    });
-                } else {
+                if !load_window(client, key, windows).await {
                     requested.update_value(|r| {
                         r.remove(&window);
                     });
@@ -346,6 +342,24 @@ fn IncidentList(
     }
 }
 
+/// Fetches a window through the query cache into the list's loaded windows; false on failure.
+async fn load_window(
+    client: QueryClient,
+    key: IncidentWindowKey,
+    windows: RwSignal<HashMap<i64, Arc<Vec<IncidentRow>>>>,
+) -> bool {
+    let window = key.window;
+    match client.fetch_query(incident_window_query(), key).await {
+        Ok(rows) => {
+            windows.update(|w| {
+                w.insert(window, Arc::new(rows));
+            });
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 fn toggle(ticked: RwSignal<BTreeSet<i64>>, id: i64) {
     ticked.update(|t| {
         if !t.remove(&id) {
@@ -406,11 +420,7 @@ fn refresh_after_action(
             window,
         };
         leptos::task::spawn_local(async move {
-            if let Ok(rows) = client.fetch_query(incident_window_query(), key).await {
-                windows.update(|w| {
-                    w.insert(window, Arc::new(rows));
-                });
-            }
+            load_window(client, key, windows).await;
         });
     }
 }
