@@ -21,7 +21,7 @@ use app::on_db;
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
-use crate::api::auth::Appliance;
+use crate::api::auth::{Appliance, KEY_CACHE_TTL, KeyCache};
 use crate::api::reports::{CheckResult, CheckStatus};
 use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
@@ -283,6 +283,7 @@ async fn phase_with(
         readiness: Readiness::new(Vec::new(), Duration::from_secs(1)),
         ingest: queue,
         hints: hints.clone(),
+        keys: KeyCache::new(KEY_CACHE_TTL),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     plan.url = format!("http://{}", listener.local_addr()?);

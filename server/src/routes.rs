@@ -13,6 +13,7 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
+use crate::api::auth::{KEY_CACHE_TTL, KeyCache};
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::hints::Hints;
@@ -93,6 +94,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         readiness,
         ingest,
         hints: hints.clone(),
+        keys: KeyCache::new(KEY_CACHE_TTL),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)

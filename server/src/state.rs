@@ -5,6 +5,7 @@ use app::db::{Db, IncidentWindows};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
+use crate::api::auth::KeyCache;
 use crate::config::CacheArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub ingest: IngestQueue,
     /// Invalidation hints for open dashboards (`/api/v1/events`).
     pub hints: Hints,
+    /// Appliance keys looked up recently.
+    pub keys: KeyCache,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,5 +1,7 @@
 //! `Authorization: Bearer <key>` → the appliance the key belongs to.
 
+use std::time::Duration;
+
 use app::on_db;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -9,6 +11,28 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use crate::provision::hash_key;
 use crate::state::AppState;
+
+/// How long a server keeps trusting a key it has looked up: a revoked key is refused by
+/// every server within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Appliances by key hash. Appliances send a report every few seconds to minutes; with the
+/// key looked up once per [`KEY_CACHE_TTL`] instead of per request, authenticating costs no
+/// database read (on SQLite that read would also drop the reading connection's page cache
+/// after every batch the writer commits).
+#[derive(Clone)]
+pub struct KeyCache(moka::sync::Cache<String, Appliance>);
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+        )
+    }
+}
 
 /// The authenticated appliance.
 #[derive(Debug, Clone)]
@@ -51,6 +75,9 @@ impl FromRequestParts<AppState> for Appliance {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("an `Authorization: Bearer <key>` header is required"))?;
         let hash = hash_key(key);
+        if let Some(appliance) = state.keys.0.get(&hash) {
+            return Ok(appliance);
+        }
         let row: Option<(i64, i64, String)> = on_db!(&state.db, |pool| {
             sqlx::query_as(
                 "SELECT a.id, s.id, s.site_id FROM appliance_keys k \
@@ -62,6 +89,8 @@ impl FromRequestParts<AppState> for Appliance {
             .await?
         });
         let (id, site, site_id) = row.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
-        Ok(Appliance { id, site, site_id })
+        let appliance = Appliance { id, site, site_id };
+        state.keys.0.insert(hash, appliance.clone());
+        Ok(appliance)
     }
 }

@@ -13,6 +13,8 @@
 
 mod write;
 
+use write::Connection;
+
 use std::time::Duration;
 
 use app::cache::AggregateCache;
@@ -144,6 +146,7 @@ pub fn start(settings: IngestSettings, sink: Sink) -> (IngestQueue, JoinHandle<(
 async fn run(mut receiver: mpsc::Receiver<Job>, settings: IngestSettings, sink: Sink) {
     let batch = settings.batch.max(1);
     let mut jobs = Vec::with_capacity(batch);
+    let mut connection = None;
     while receiver.recv_many(&mut jobs, batch).await > 0 {
         let deadline = tokio::time::Instant::now() + settings.flush;
         while jobs.len() < batch {
@@ -153,15 +156,23 @@ async fn run(mut receiver: mpsc::Receiver<Job>, settings: IngestSettings, sink: 
                 _ => break,
             }
         }
-        flush(&sink, std::mem::take(&mut jobs), batch > 1).await;
+        flush(&sink, &mut connection, std::mem::take(&mut jobs), batch > 1).await;
     }
 }
 
 /// Writes `jobs` in one transaction; when that fails, each alone, so one bad report fails
-/// only its own request.
-async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
+/// only its own request. A failed write drops its connection (it may be the culprit: a
+/// PostgreSQL restart) and the next write opens another.
+async fn flush(sink: &Sink, connection: &mut Option<Connection>, jobs: Vec<Job>, multi_row: bool) {
     let reports: Vec<&Report> = jobs.iter().map(|j| &j.report).collect();
-    match write::write(&sink.db, &reports, multi_row).await {
+    let written = match connection {
+        Some(connection) => write::write(connection, &reports, multi_row).await,
+        None => match Connection::open(&sink.db).await {
+            Ok(acquired) => write::write(connection.insert(acquired), &reports, multi_row).await,
+            Err(err) => Err(err),
+        },
+    };
+    match written {
         Ok(outcomes) => {
             notify(sink, &reports, &outcomes).await;
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -169,15 +180,17 @@ async fn flush(sink: &Sink, jobs: Vec<Job>, multi_row: bool) {
             }
         }
         Err(err) if jobs.len() > 1 => {
+            *connection = None;
             tracing::warn!(
                 "batch of {} reports failed ({err}); writing each alone",
                 jobs.len()
             );
             for job in jobs {
-                Box::pin(flush(sink, vec![job], multi_row)).await;
+                Box::pin(flush(sink, connection, vec![job], multi_row)).await;
             }
         }
         Err(err) => {
+            *connection = None;
             for job in jobs {
                 let _ = job.ack.send(Err(err.to_string()));
             }

@@ -13,6 +13,7 @@ use app::cache::AggregateCache;
 use app::db::accounts;
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
+use posture_server::api::auth::KeyCache;
 use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
 use posture_server::hints::Hints;
@@ -29,6 +30,9 @@ pub struct TestServer {
 }
 
 pub const TEST_PASSWORD: &str = "test-password-1";
+
+/// Test servers trust a looked-up appliance key this long, so a revocation shows quickly.
+pub const KEY_TTL: Duration = Duration::from_millis(300);
 
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
@@ -156,6 +160,7 @@ pub async fn start_with_site(
         readiness,
         ingest,
         hints,
+        keys: KeyCache::new(KEY_TTL),
     };
     serve(state, dir).await
 }
@@ -194,6 +199,7 @@ pub async fn start_with_ingest(queue: impl FnOnce(Sink) -> IngestQueue) -> TestS
         readiness,
         ingest,
         hints,
+        keys: KeyCache::new(KEY_TTL),
     };
     serve(state, dir).await
 }
