@@ -158,6 +158,17 @@ impl std::str::FromStr for HumanDuration {
 pub enum ApplianceCommand {
     /// Provision an appliance for a site and print its API key (shown only this once).
     Add(ApplianceAddArgs),
+    /// Revoke every key of an appliance: running servers refuse them within 30 s.
+    Revoke(ApplianceIdArgs),
+    /// Give an appliance a new key and revoke its old ones.
+    Rotate(ApplianceIdArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplianceIdArgs {
+    /// The appliance's id, as `posture appliance add` printed it.
+    #[arg(long)]
+    pub id: i64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,5 @@
 use clap::Parser;
+use posture_server::api::auth::KEY_CACHE_TTL;
 use posture_server::config::{ApplianceCommand, Cli, Command, UserCommand};
 use posture_server::{bench, bench_ingest, database, provision, routes, seed, simulate, users};
 
@@ -28,6 +29,21 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "Appliance {} added to site {}. Its API key (shown only now):\n{}",
                 provisioned.appliance_id, args.site, provisioned.key
+            );
+        }
+        Command::Appliance(ApplianceCommand::Revoke(args)) => {
+            let revoked = provision::revoke_keys(&db, args.id).await?;
+            println!(
+                "Revoked {revoked} key(s) of appliance {}. Running servers refuse them within {} s.",
+                args.id,
+                KEY_CACHE_TTL.as_secs()
+            );
+        }
+        Command::Appliance(ApplianceCommand::Rotate(args)) => {
+            let key = provision::rotate_key(&db, args.id).await?;
+            println!(
+                "Appliance {} has a new API key (shown only now); its old keys are revoked:\n{key}",
+                args.id
             );
         }
         Command::Simulate(args) => simulate::run(&db, &args).await?,

@@ -2,9 +2,12 @@
 //!
 //! A key is `pst_` followed by 32 random bytes in hex. Only its SHA-256 is stored: for a
 //! high-entropy key a fast hash is as safe as argon2 and costs microseconds per request.
+//! Revoking and rotating keys are recorded in the audit log.
 
 use anyhow::Context;
+use app::audit_insert;
 use app::db::Db;
+use app::db::accounts::NewAudit;
 use app::on_db;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -73,6 +76,71 @@ pub async fn provision_appliance(
         appliance_id
     });
     Ok(Provisioned { appliance_id, key })
+}
+
+/// Marks every live key of `appliance_id` revoked; the number revoked. Servers that looked a
+/// key up recently keep accepting it for at most
+/// [`KEY_CACHE_TTL`](crate::api::auth::KEY_CACHE_TTL).
+pub async fn revoke_keys(db: &Db, appliance_id: i64) -> anyhow::Result<u64> {
+    let audit = cli_audit("appliance.revoke", appliance_id);
+    let revoked = on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let revoked = revoke!(tx, appliance_id, audit.at);
+        audit_insert!(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        revoked
+    });
+    Ok(revoked)
+}
+
+/// A new key for `appliance_id`; its old keys are revoked in the same transaction.
+pub async fn rotate_key(db: &Db, appliance_id: i64) -> anyhow::Result<String> {
+    let key = generate_key();
+    let audit = cli_audit("appliance.rotate", appliance_id);
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        revoke!(tx, appliance_id, audit.at);
+        sqlx::query("INSERT INTO appliance_keys (appliance_id, key_hash) VALUES ($1, $2)")
+            .bind(appliance_id)
+            .bind(hash_key(&key))
+            .execute(&mut *tx)
+            .await?;
+        audit_insert!(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+    });
+    Ok(key)
+}
+
+/// Revokes the live keys of an existing appliance inside `$tx`; the number revoked.
+macro_rules! revoke {
+    ($tx:ident, $appliance_id:expr, $at:expr) => {{
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appliances WHERE id = $1")
+            .bind($appliance_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        exists.with_context(|| format!("no appliance has the id {}", $appliance_id))?;
+        sqlx::query(
+            "UPDATE appliance_keys SET revoked_at = $1 \
+             WHERE appliance_id = $2 AND revoked_at IS NULL",
+        )
+        .bind($at)
+        .bind($appliance_id)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+    }};
+}
+use revoke;
+
+fn cli_audit(action: &'static str, appliance_id: i64) -> NewAudit {
+    NewAudit {
+        actor: "cli".into(),
+        action,
+        target: format!("appliance {appliance_id}"),
+        details: serde_json::Value::Null,
+        ip: None,
+        at: chrono::Utc::now(),
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! reports (mostly passing checks, occasional drift and its remediation) and, for one
 //! appliance per site, sends gzip'ed evidence batches continuing its site's chain. Requests
 //! answered 429, 5xx or not at all are retried with capped exponential backoff and full
-//! jitter; the summary gives what was sent, acknowledged, retried and failed, and latencies.
+//! jitter. A line a second shows the progress; the summary gives what was sent, acknowledged,
+//! retried and failed, and latencies.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -154,8 +155,34 @@ pub async fn run(db: &Db, args: &SimulateArgs) -> anyhow::Result<()> {
         plan.duration.as_secs_f64(),
         plan.url
     );
-    load(&plan, Arc::new(Counters::default())).await.print();
+    let counters = Arc::new(Counters::default());
+    let progress = tokio::spawn(print_progress(counters.clone()));
+    let summary = load(&plan, counters).await;
+    progress.abort();
+    summary.print();
     Ok(())
+}
+
+/// A line a second while the load runs: totals so far and the last second's rate.
+async fn print_progress(counters: Arc<Counters>) {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let (mut seconds, mut acknowledged_before) = (0, 0);
+    loop {
+        ticker.tick().await;
+        seconds += 1;
+        let acknowledged = get(&counters.acknowledged);
+        println!(
+            "{seconds:>4} s: sent {}, acknowledged {acknowledged} ({}/s), 429 {}, retried {}, failed {}",
+            get(&counters.sent),
+            acknowledged - acknowledged_before,
+            get(&counters.throttled),
+            get(&counters.retried),
+            get(&counters.failed),
+        );
+        acknowledged_before = acknowledged;
+    }
 }
 
 /// `count` new appliances spread over the existing sites.

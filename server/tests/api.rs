@@ -15,7 +15,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use posture_server::health::Readiness;
 use posture_server::ingest::{self, IngestQueue, IngestSettings};
-use posture_server::provision::provision_appliance;
+use posture_server::provision::{provision_appliance, revoke_keys, rotate_key};
 use posture_server::simulate::{self, Counters, Identity, Plan};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -167,6 +167,70 @@ async fn wrong_key_is_401_and_another_sites_key_is_403() {
                 .unwrap()
         });
         assert_eq!(version, "2.1.0", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_and_a_rotated_one_replaces_it() {
+    for (name, fleet) in fleets().await {
+        let db = &fleet.server.db;
+        let body = json!({"site_id": "site-1", "agent_version": "2.1.0"});
+        let (status, _) = fleet.post(&fleet.key1, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+
+        assert_eq!(
+            revoke_keys(db, fleet.appliance1).await.unwrap(),
+            1,
+            "{name}"
+        );
+        // Servers trust a key they looked up for a while (KEY_TTL in tests), then ask again.
+        tokio::time::sleep(common::KEY_TTL + StdDuration::from_millis(100)).await;
+        let (status, error) = fleet.post(&fleet.key1, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(error["error"], "unknown or revoked API key", "{name}");
+        let (status, _) = fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/reports",
+                &report(vec![check("pass", Utc::now())], vec![]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        assert_eq!(fleet.count("compliance_bundles").await, 0, "{name}");
+
+        let key = rotate_key(db, fleet.appliance1).await.unwrap();
+        let (status, _) = fleet.post(&key, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let (status, _) = fleet.post(&fleet.key1, "/api/v1/checkin", &body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{name}: the old key stays revoked"
+        );
+        // Rotating again revokes the key the last rotation gave.
+        let newer = rotate_key(db, fleet.appliance1).await.unwrap();
+        tokio::time::sleep(common::KEY_TTL + StdDuration::from_millis(100)).await;
+        let (status, _) = fleet.post(&key, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        let (status, _) = fleet.post(&newer, "/api/v1/checkin", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+
+        let err = revoke_keys(db, 9_999).await.unwrap_err();
+        assert!(
+            err.to_string().contains("no appliance has the id 9999"),
+            "{name}: {err}"
+        );
+        let actions: Vec<String> = on_db!(db, |pool| {
+            sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            actions,
+            ["appliance.revoke", "appliance.rotate", "appliance.rotate"],
+            "{name}"
+        );
     }
 }
 
@@ -798,6 +862,54 @@ async fn the_simulator_retries_429s_until_everything_is_acknowledged() {
     );
     assert!(count(&server.db, "compliance_bundles").await > 0);
     assert!(count(&server.db, "evidence_bundles").await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posture_simulate_prints_progress_and_what_was_acknowledged() {
+    let fleet = sqlite_fleet().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.txt");
+    std::fs::write(
+        &keys,
+        format!("site-1 {}\nsite-2 {}\n", fleet.key1, fleet.key2),
+    )
+    .unwrap();
+    let url = fleet.server.url("");
+    let database = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_posture"))
+            .args([
+                "simulate",
+                "--url",
+                &url,
+                "--rate",
+                "20/s",
+                "--duration",
+                "2500ms",
+            ])
+            .arg("--keys")
+            .arg(&keys)
+            .env("DATABASE_URL", database)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let progress: Vec<&str> = stdout.lines().filter(|l| l.contains("/s), 429 ")).collect();
+    assert!(progress.len() >= 2, "a line each second: {stdout}");
+    assert!(progress[0].trim_start().starts_with("1 s:"), "{stdout}");
+    let summary = stdout.lines().last().unwrap();
+    assert!(summary.contains("failed 0"), "{summary}");
+    let acknowledged: u64 = summary
+        .split("acknowledged ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no acknowledged count in {summary:?}"));
+    assert!(acknowledged >= 30, "{summary}");
+    assert!(fleet.count("compliance_bundles").await > 0);
 }
 
 #[tokio::test]

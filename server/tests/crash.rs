@@ -1,5 +1,6 @@
 //! Crash safety: the real `posture serve` process is killed with SIGKILL in the middle of a
-//! load of reports, restarted, and every report it had acknowledged must be in the database.
+//! load of reports, restarted, and every report it had acknowledged must be in the database,
+//! on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -57,11 +58,19 @@ fn report() -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_acknowledged_report_survives_kill_9() {
+async fn every_acknowledged_report_survives_kill_9_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let args = DatabaseArgs {
-        database_url: format!("sqlite://{}", dir.path().join("crash.db").display()),
-    };
+    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    every_acknowledged_report_survives_kill_9(url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_report_survives_kill_9_on_postgres() {
+    every_acknowledged_report_survives_kill_9(common::postgres_database_url().await).await;
+}
+
+async fn every_acknowledged_report_survives_kill_9(database_url: String) {
+    let args = DatabaseArgs { database_url };
     let db = database::connect(&args).await.unwrap();
     database::migrate(&db).await.unwrap();
     fixture::client(&db, 1, "Acme").await;

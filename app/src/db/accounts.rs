@@ -10,6 +10,7 @@ use crate::on_db;
 
 /// The INSERT of an audit entry, executed on a pool or inside the transaction of the change it
 /// records (so the change and its entry are written together or not at all).
+#[macro_export]
 macro_rules! audit_insert {
     ($audit:expr) => {
         sqlx::query(
@@ -24,7 +25,6 @@ macro_rules! audit_insert {
         .bind($audit.at)
     };
 }
-pub(crate) use audit_insert;
 
 /// Writes an audit entry that goes with no other change (sign-ins, refusals).
 pub async fn record_audit(db: &Db, audit: &NewAudit) -> Result<(), sqlx::Error> {

@@ -3,7 +3,8 @@
 use chrono::Duration;
 
 use super::Db;
-use super::accounts::{NewAudit, audit_insert};
+use super::accounts::NewAudit;
+use crate::audit_insert;
 use crate::on_db;
 
 /// How long an order waits for its appliance before it expires.

@@ -2,7 +2,8 @@
 //! the same transaction.
 
 use super::Db;
-use super::accounts::{NewAudit, audit_insert};
+use super::accounts::NewAudit;
+use crate::audit_insert;
 use crate::on_db;
 use crate::validation::SiteInput;
 

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
-use super::accounts::{NewAudit, audit_insert};
+use super::accounts::NewAudit;
 use super::incidents::Bind;
+use crate::audit_insert;
 use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
 use crate::{bind_all, on_db};
 

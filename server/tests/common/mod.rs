@@ -251,7 +251,19 @@ pub async fn databases() -> Vec<TestDb> {
 }
 
 pub async fn postgres_database() -> Db {
-    use std::str::FromStr;
+    let url = postgres_database_url().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&url)
+        .await
+        .unwrap();
+    let db = Db::Postgres(pool);
+    database::migrate(&db).await.unwrap();
+    db
+}
+
+/// A fresh, empty database on the server `TEST_DATABASE_URL` names; its URL.
+pub async fn postgres_database_url() -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -275,15 +287,8 @@ pub async fn postgres_database() -> Db {
         .await
         .unwrap();
     admin.close().await;
-    let options = sqlx::postgres::PgConnectOptions::from_str(&url)
-        .unwrap()
-        .database(&name);
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    let db = Db::Postgres(pool);
-    database::migrate(&db).await.unwrap();
-    db
+    let (server, _) = url
+        .rsplit_once('/')
+        .expect("a database name in TEST_DATABASE_URL");
+    format!("{server}/{name}")
 }
