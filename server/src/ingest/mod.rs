@@ -13,8 +13,6 @@
 
 mod write;
 
-use write::Connection;
-
 use std::time::Duration;
 
 use app::cache::AggregateCache;
@@ -28,6 +26,7 @@ use crate::api::auth::Appliance;
 use crate::api::error::ApiError;
 use crate::api::reports::{CheckResult, DriftEvent};
 use crate::hints::Hints;
+use write::Connection;
 
 /// Seconds a client is asked to wait when the queue is full.
 pub const RETRY_AFTER_SECS: u64 = 1;
