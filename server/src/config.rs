@@ -46,8 +46,9 @@ pub struct BenchIngestArgs {
     /// Sites created for the run.
     #[arg(long, default_value_t = 20)]
     pub sites: usize,
-    /// Concurrent appliances (senders) in the throughput and latency phases.
-    #[arg(long, default_value_t = 64)]
+    /// Concurrent appliances (senders) in the throughput and latency phases. Each waits for
+    /// its answer before sending again, so this is also the most reports one batch can hold.
+    #[arg(long, default_value_t = 256)]
     pub appliances: usize,
     #[arg(long, default_value_t = 50)]
     pub checks_per_report: usize,

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use app::db::Db;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::types::Json;
 use sqlx::{Connection as _, Postgres, QueryBuilder};
+use tokio::sync::mpsc;
 
 use super::{IncidentAction, IncidentOutcome, Report, ReportOutcome};
 use crate::api::reports::{CheckStatus, DriftEvent, DriftState};
@@ -20,7 +21,7 @@ use crate::api::reports::{CheckStatus, DriftEvent, DriftState};
 macro_rules! on_connection {
     ($connection:expr, |$conn:ident| $body:expr) => {
         match $connection {
-            Connection::Sqlite($conn) => $body,
+            Connection::Sqlite($conn, _) => $body,
             Connection::Postgres($conn) => $body,
         }
     };
@@ -49,8 +50,12 @@ struct ResultRow<'a> {
 /// and appliances are never deleted, so the references hold without the check. Its page
 /// cache is small (8 MiB against the pool's 64): every commit walks the cache's hash table,
 /// and with 64 MiB that walk took an eighth of the writer's time.
+///
+/// Its automatic checkpoints are off: after each commit it asks a task of its own to copy the
+/// WAL into the database on a pool connection, on another thread, so the writer goes on to the
+/// next batch meanwhile. The task ends with the connection.
 pub enum Connection {
-    Sqlite(SqliteConnection),
+    Sqlite(SqliteConnection, mpsc::Sender<()>),
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -63,11 +68,47 @@ impl Connection {
                     .as_ref()
                     .clone()
                     .foreign_keys(false)
-                    .pragma("cache_size", "-8192");
-                Connection::Sqlite(SqliteConnection::connect_with(&options).await?)
+                    .pragma("cache_size", "-8192")
+                    .pragma("wal_autocheckpoint", "0");
+                let connection = SqliteConnection::connect_with(&options).await?;
+                let (checkpoint, requests) = mpsc::channel(1);
+                tokio::spawn(checkpoint_after_commits(pool.clone(), requests));
+                Connection::Sqlite(connection, checkpoint)
             }
             Db::Postgres(pool) => Connection::Postgres(pool.acquire().await?),
         })
+    }
+}
+
+/// WAL frames past which a checkpoint also truncates the WAL, waiting for the writer: passive
+/// checkpoints running beside a busy writer may never find the whole WAL copied, the moment
+/// SQLite needs to start it over. (8,192 frames of 4 KiB: 32 MiB.)
+const WAL_TRUNCATE_FRAMES: i64 = 8_192;
+
+/// Least time between two checkpoints: each one syncs the database file, which a checkpoint
+/// per commit would do hundreds of times a second with batching off.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Checkpoints the WAL after commits, passively (readers and the writer go on) and at most
+/// once per [`CHECKPOINT_INTERVAL`], until the writer's connection is dropped.
+async fn checkpoint_after_commits(pool: SqlitePool, mut requests: mpsc::Receiver<()>) {
+    while requests.recv().await.is_some() {
+        let passive: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await;
+        let result = match passive {
+            Ok((_, frames, _)) if frames > WAL_TRUNCATE_FRAMES => {
+                sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&pool)
+                    .await
+                    .map(drop)
+            }
+            other => other.map(drop),
+        };
+        if let Err(err) = result {
+            tracing::warn!("WAL checkpoint failed: {err}");
+        }
+        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
     }
 }
 
@@ -107,7 +148,7 @@ pub async fn write(
     let now = Utc::now();
     let largest = if multi_row { LARGEST_STATEMENT } else { 1 };
     let dialect = match connection {
-        Connection::Sqlite(_) => &SQLITE,
+        Connection::Sqlite(..) => &SQLITE,
         Connection::Postgres(_) => &POSTGRES,
     };
     let bundle_count = reports.iter().filter(|r| !r.checks.is_empty()).count();
@@ -326,6 +367,10 @@ pub async fn write(
             .await?;
         }
         tx.commit().await?;
+        if let Connection::Sqlite(_, checkpoint) = connection {
+            // One waiting request is enough: the next checkpoint copies every frame so far.
+            let _ = checkpoint.try_send(());
+        }
         Ok(outcomes)
     })
 }
