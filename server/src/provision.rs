@@ -78,6 +78,26 @@ pub async fn provision_appliance(
     Ok(Provisioned { appliance_id, key })
 }
 
+/// Revokes the live keys of an existing appliance inside `$tx`; the number revoked.
+macro_rules! revoke {
+    ($tx:ident, $appliance_id:expr, $at:expr) => {{
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appliances WHERE id = $1")
+            .bind($appliance_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        exists.with_context(|| format!("no appliance has the id {}", $appliance_id))?;
+        sqlx::query(
+            "UPDATE appliance_keys SET revoked_at = $1 \
+             WHERE appliance_id = $2 AND revoked_at IS NULL",
+        )
+        .bind($at)
+        .bind($appliance_id)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+    }};
+}
+
 /// Marks every live key of `appliance_id` revoked; the number revoked. Servers that looked a
 /// key up recently keep accepting it for at most
 /// [`KEY_CACHE_TTL`](crate::api::auth::KEY_CACHE_TTL).
@@ -110,27 +130,6 @@ pub async fn rotate_key(db: &Db, appliance_id: i64) -> anyhow::Result<String> {
     });
     Ok(key)
 }
-
-/// Revokes the live keys of an existing appliance inside `$tx`; the number revoked.
-macro_rules! revoke {
-    ($tx:ident, $appliance_id:expr, $at:expr) => {{
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appliances WHERE id = $1")
-            .bind($appliance_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        exists.with_context(|| format!("no appliance has the id {}", $appliance_id))?;
-        sqlx::query(
-            "UPDATE appliance_keys SET revoked_at = $1 \
-             WHERE appliance_id = $2 AND revoked_at IS NULL",
-        )
-        .bind($at)
-        .bind($appliance_id)
-        .execute(&mut *$tx)
-        .await?
-        .rows_affected()
-    }};
-}
-use revoke;
 
 fn cli_audit(action: &'static str, appliance_id: i64) -> NewAudit {
     NewAudit {

@@ -104,6 +104,12 @@ impl Fleet {
         request.send().await.unwrap()
     }
 
+    /// Sends a report of one passing check for `site-1` with `key`; the answer's status.
+    async fn report_one_check(&self, key: &str) -> StatusCode {
+        let body = report(vec![check("pass", Utc::now())], vec![]);
+        self.post(key, "/api/v1/reports", &body).await.0
+    }
+
     async fn count(&self, table: &str) -> i64 {
         count(&self.server.db, table).await
     }
@@ -147,13 +153,7 @@ async fn wrong_key_is_401_and_another_sites_key_is_403() {
         let (status, error) = fleet.post(&fleet.key2, "/api/v1/checkin", &body).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         assert_eq!(error["field"], "site_id", "{name}");
-        let (status, _) = fleet
-            .post(
-                &fleet.key2,
-                "/api/v1/reports",
-                &report(vec![check("pass", Utc::now())], vec![]),
-            )
-            .await;
+        let status = fleet.report_one_check(&fleet.key2).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
         assert_eq!(fleet.count("compliance_bundles").await, 0, "{name}");
 
@@ -170,6 +170,11 @@ async fn wrong_key_is_401_and_another_sites_key_is_403() {
     }
 }
 
+/// Servers trust a key they looked up for a while (`KEY_TTL` in tests), then ask again.
+async fn key_cache_expiry() {
+    tokio::time::sleep(common::KEY_TTL + StdDuration::from_millis(100)).await;
+}
+
 #[tokio::test]
 async fn a_revoked_key_is_refused_and_a_rotated_one_replaces_it() {
     for (name, fleet) in fleets().await {
@@ -183,18 +188,11 @@ async fn a_revoked_key_is_refused_and_a_rotated_one_replaces_it() {
             1,
             "{name}"
         );
-        // Servers trust a key they looked up for a while (KEY_TTL in tests), then ask again.
-        tokio::time::sleep(common::KEY_TTL + StdDuration::from_millis(100)).await;
+        key_cache_expiry().await;
         let (status, error) = fleet.post(&fleet.key1, "/api/v1/checkin", &body).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(error["error"], "unknown or revoked API key", "{name}");
-        let (status, _) = fleet
-            .post(
-                &fleet.key1,
-                "/api/v1/reports",
-                &report(vec![check("pass", Utc::now())], vec![]),
-            )
-            .await;
+        let status = fleet.report_one_check(&fleet.key1).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
         assert_eq!(fleet.count("compliance_bundles").await, 0, "{name}");
 
@@ -209,7 +207,7 @@ async fn a_revoked_key_is_refused_and_a_rotated_one_replaces_it() {
         );
         // Rotating again revokes the key the last rotation gave.
         let newer = rotate_key(db, fleet.appliance1).await.unwrap();
-        tokio::time::sleep(common::KEY_TTL + StdDuration::from_millis(100)).await;
+        key_cache_expiry().await;
         let (status, _) = fleet.post(&key, "/api/v1/checkin", &body).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
         let (status, _) = fleet.post(&newer, "/api/v1/checkin", &body).await;
