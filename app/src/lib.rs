@@ -5,6 +5,8 @@ pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod aggregates;
 pub mod app;
+#[cfg(feature = "ssr")]
+pub mod appliance_keys;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod cache;

@@ -12,6 +12,7 @@
 //! both the server and the load, so the HTTP figures are a floor for a server on its own
 //! machine.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,8 @@ use app::on_db;
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
-use crate::api::auth::{Appliance, KEY_CACHE_TTL, KeyCache};
+use crate::api::auth::{Appliance, ApplianceIdentity, KEY_CACHE_TTL, KeyCache};
+use crate::api::limits::{ApiLimits, LimitSettings};
 use crate::api::reports::{CheckResult, CheckStatus};
 use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
@@ -50,6 +52,7 @@ pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
         queue: args.queue,
         batch: args.batch,
         flush: Duration::from_millis(args.flush_ms),
+        ack_timeout: Duration::from_secs(30),
     };
     let unbatched = IngestSettings {
         batch: 1,
@@ -167,15 +170,24 @@ async fn fleet(
                 site_id: site_id.clone(),
                 key: provisioned.key,
             },
-            Appliance {
+            Appliance(ApplianceIdentity {
                 id: provisioned.appliance_id,
                 site,
                 site_id,
-            },
+            }),
         ));
     }
     Ok(fleet)
 }
+
+/// The benchmark measures the write path: appliances' rate limits and the server's admission
+/// limits are set out of its way.
+const UNLIMITED: LimitSettings = LimitSettings {
+    per_key_rate: NonZeroU32::MAX,
+    per_key_burst: NonZeroU32::MAX,
+    requests_in_flight: 1 << 20,
+    memory_bytes: 1 << 32,
+};
 
 /// Reports pushed straight into the ingest queue by one task per appliance, back to back.
 async fn writer_phase(
@@ -215,11 +227,12 @@ async fn writer_phase(
                 while Instant::now() < deadline {
                     let report = Report {
                         appliance: appliance.clone(),
+                        report_id: None,
                         checks: checks.clone(),
                         drift: Vec::new(),
                     };
                     let sent = Instant::now();
-                    match queue.submit(report).await {
+                    match queue.submit(report, None).await {
                         Ok(_) => latencies.push(sent.elapsed()),
                         Err(_) => failed += 1,
                     }
@@ -284,6 +297,8 @@ async fn phase_with(
         ingest: queue,
         hints: hints.clone(),
         keys: KeyCache::new(KEY_CACHE_TTL),
+        limits: ApiLimits::new(UNLIMITED),
+        accounts: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     plan.url = format!("http://{}", listener.local_addr()?);

@@ -2,6 +2,7 @@
 //! the flag wins when both are given.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -185,6 +186,14 @@ pub struct ApplianceAddArgs {
 pub enum UserCommand {
     /// Add a user; prints a generated password when none is given.
     Add(UserAddArgs),
+    /// End a user's lock after failed sign-ins, so they can sign in again at once.
+    Unlock(UserUnlockArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UserUnlockArgs {
+    #[arg(long)]
+    pub email: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -253,6 +262,40 @@ pub struct ServeArgs {
     pub min_free_disk_mb: u64,
     #[command(flatten)]
     pub ingest: IngestArgs,
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+}
+
+/// Sign-in throttling and the proxies in front of the server.
+#[derive(Debug, Clone, Args)]
+pub struct SignInArgs {
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client; from any other peer the header is ignored.
+    #[arg(long, env = "POSTURE_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = crate::client_ip::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sign-in attempts one client address may make per minute (and at once); past it 429.
+    #[arg(long, env = "POSTURE_SIGN_IN_PER_MINUTE",
+          default_value_t = crate::sign_in::PER_ADDRESS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sign_in_per_minute: u32,
+    /// Sign-in attempts from all addresses together per second (three times as many at
+    /// once); past it 429.
+    #[arg(long, env = "POSTURE_SIGN_IN_OVERALL_PER_SECOND",
+          default_value_t = crate::sign_in::OVERALL_PER_SECOND,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sign_in_overall_per_second: u32,
+}
+
+impl SignInArgs {
+    pub fn accounts(&self) -> crate::state::Accounts {
+        let limits = crate::sign_in::SignInLimits::new(
+            self.sign_in_per_minute,
+            self.sign_in_overall_per_second,
+        );
+        let proxies = crate::client_ip::TrustedProxies::new(self.trusted_proxies.iter().copied());
+        crate::state::Accounts::new(limits, proxies)
+    }
 }
 
 /// The appliance API's write queue and batcher.
@@ -270,6 +313,25 @@ pub struct IngestArgs {
     #[arg(long, env = "POSTURE_INGEST_FLUSH_MS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub ingest_flush_ms: u64,
+    /// Longest a report waits to be committed before the API answers 503 (the appliance
+    /// retries with the same report_id).
+    #[arg(long, env = "POSTURE_INGEST_ACK_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub ingest_ack_timeout_secs: u64,
+    /// Memory for request bodies being read and reports waiting to be written, in MiB; past
+    /// it the appliance API answers 503.
+    #[arg(long, env = "POSTURE_INGEST_MEMORY_MB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    pub ingest_memory_mb: u64,
+    /// Appliance API requests handled at once; past it the API answers 503.
+    #[arg(long, env = "POSTURE_API_MAX_IN_FLIGHT", default_value_t = 2_048,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub api_max_in_flight: u64,
+    /// Requests per second one appliance key may make, sustained (bursts of three times as
+    /// many are allowed); past it that key gets 429.
+    #[arg(long, env = "POSTURE_API_KEY_RATE", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub api_key_rate: u32,
 }
 
 impl IngestArgs {
@@ -278,6 +340,18 @@ impl IngestArgs {
             queue: self.ingest_queue as usize,
             batch: self.ingest_batch as usize,
             flush: std::time::Duration::from_millis(self.ingest_flush_ms),
+            ack_timeout: std::time::Duration::from_secs(self.ingest_ack_timeout_secs),
+        }
+    }
+
+    pub fn limits(&self) -> crate::api::limits::LimitSettings {
+        const BURST_FACTOR: NonZeroU32 = NonZeroU32::new(3).unwrap();
+        let rate = NonZeroU32::new(self.api_key_rate).unwrap_or(NonZeroU32::MIN);
+        crate::api::limits::LimitSettings {
+            per_key_rate: rate,
+            per_key_burst: rate.saturating_mul(BURST_FACTOR),
+            requests_in_flight: self.api_max_in_flight as usize,
+            memory_bytes: (self.ingest_memory_mb as usize) << 20,
         }
     }
 }
@@ -336,6 +410,8 @@ mod tests {
         assert_eq!(args.addr, None);
         assert_eq!(args.health_timeout_ms, 800);
         assert_eq!(args.ingest.settings().batch, 256);
+        assert!(args.sign_in.trusted_proxies.is_empty());
+        assert_eq!(args.sign_in.sign_in_per_minute, 10);
     }
 
     #[test]
@@ -356,6 +432,16 @@ mod tests {
         };
         assert_eq!(args.addr, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(args.health_timeout_ms, 250);
+
+        let cli = parse(&["serve", "--trusted-proxies", "10.0.0.0/8, 192.0.2.1"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.sign_in.trusted_proxies.len(), 2);
+        let err = parse(&["serve", "--trusted-proxies", "proxy.local"]).unwrap_err();
+        assert!(err.to_string().contains("--trusted-proxies"), "{err}");
+        let cli = parse(&["user", "unlock", "--email", "a@b.c"]).unwrap();
+        assert!(matches!(cli.command, Command::User(UserCommand::Unlock(_))));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! serves most reads, and a dashboard refetches twice a second at most.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
@@ -67,7 +67,7 @@ impl Hints {
         rebuild_windows: bool,
     ) {
         {
-            let mut pending = self.pending.lock().expect("hints lock");
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             pending.sites.extend(sites.into_iter().map(String::from));
             pending.incidents |= incidents;
             pending.rebuild_windows |= rebuild_windows;
@@ -92,7 +92,9 @@ impl Hints {
                     sites,
                     incidents,
                     rebuild_windows,
-                } = std::mem::take(&mut *hints.pending.lock().expect("hints lock"));
+                } = std::mem::take(
+                    &mut *hints.pending.lock().unwrap_or_else(PoisonError::into_inner),
+                );
                 cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
                 if rebuild_windows {
                     windows.invalidate();

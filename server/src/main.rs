@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(&db, &args).await?,
         Command::User(UserCommand::Add(args)) => users::add(&db, &args).await?,
+        Command::User(UserCommand::Unlock(args)) => users::unlock(&db, &args).await?,
         Command::Appliance(ApplianceCommand::Add(args)) => {
             let provisioned =
                 provision::provision_appliance(&db, &args.site, &args.hostname).await?;

@@ -14,20 +14,25 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
 use crate::api::auth::{KEY_CACHE_TTL, KeyCache};
+use crate::api::limits::ApiLimits;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::hints::Hints;
 use crate::ingest::{self, Sink};
 use crate::state::AppState;
-use crate::{api, database, etag, export, session};
+use crate::{api, client_ip, database, etag, export, maintenance, session, sign_in};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let (db, cache, windows) = (state.db.clone(), state.cache.clone(), state.windows.clone());
+    let keys = state.keys.clone();
+    let streams = state.accounts.streams.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(cache.clone());
         provide_context(windows.clone());
+        provide_context(keys.clone());
+        provide_context(streams.clone());
     };
     let options = state.leptos_options.clone();
     // The release build leaves brotli (quality 11) and gzip copies next to the WASM, JS and CSS;
@@ -42,7 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::readiness))
         .route("/admin/audit.csv", get(export::audit_csv))
         .route("/incidents.csv", get(export::incidents_csv))
-        .merge(api::router())
+        .merge(api::router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })
@@ -52,6 +57,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sign_in::throttle,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_ip::resolve,
         ))
         .layer(axum::middleware::from_fn(etag::etag))
         .layer(CompressionLayer::new())
@@ -86,6 +99,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
             hints: hints.clone(),
         },
     );
+    maintenance::start(db.clone());
     let app = router(AppState {
         leptos_options,
         db,
@@ -95,6 +109,8 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         ingest,
         hints: hints.clone(),
         keys: KeyCache::new(KEY_CACHE_TTL),
+        limits: ApiLimits::new(args.ingest.limits()),
+        accounts: args.sign_in.accounts(),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)

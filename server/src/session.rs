@@ -93,7 +93,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
 }
 
 /// An error in the JSON shape server functions use, so the page can show it.
-fn json_error(status: StatusCode, error: &AppError) -> Response {
+pub fn json_error(status: StatusCode, error: &AppError) -> Response {
     let body = serde_json::to_string(error).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

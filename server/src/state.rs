@@ -6,10 +6,13 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::api::auth::KeyCache;
+use crate::api::limits::ApiLimits;
+use crate::client_ip::TrustedProxies;
 use crate::config::CacheArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
 use crate::ingest::IngestQueue;
+use crate::sign_in::{SignInLimits, SignInThrottle};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +27,37 @@ pub struct AppState {
     pub hints: Hints,
     /// Appliance keys looked up recently.
     pub keys: KeyCache,
+    /// What appliances may take of the server: rate per key, requests and memory.
+    pub limits: ApiLimits,
+    /// Sign-in throttling, client addresses and open event streams.
+    pub accounts: Accounts,
+}
+
+/// What sign-in and sessions need besides the database.
+#[derive(Clone)]
+pub struct Accounts {
+    pub throttle: SignInThrottle,
+    /// Whose `X-Forwarded-For` is believed.
+    pub proxies: TrustedProxies,
+    /// Open event streams, ended with their session (also reached by server functions).
+    pub streams: app::auth::streams::EventStreams,
+}
+
+/// The default sign-in limits, no trusted proxy.
+impl Default for Accounts {
+    fn default() -> Self {
+        Self::new(SignInLimits::default(), TrustedProxies::default())
+    }
+}
+
+impl Accounts {
+    pub fn new(limits: SignInLimits, proxies: TrustedProxies) -> Self {
+        Self {
+            throttle: SignInThrottle::new(limits),
+            proxies,
+            streams: Default::default(),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -1,5 +1,5 @@
-//! `posture user add`: accounts from the command line, checked by the same rules as the
-//! admin page and recorded in the audit log.
+//! `posture user add` and `posture user unlock`: accounts from the command line, checked by
+//! the same rules as the admin page and recorded in the audit log.
 
 use anyhow::{Context, bail};
 use app::auth::Role;
@@ -8,7 +8,7 @@ use app::db::Db;
 use app::db::accounts::{self, NewAudit};
 use app::pages::admin::users::validate_new_user;
 
-use crate::config::UserAddArgs;
+use crate::config::{UserAddArgs, UserUnlockArgs};
 
 pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
     let email = args.email.trim();
@@ -38,5 +38,24 @@ pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
         Some(password) => println!("Added {email} ({}). Password: {password}", role.as_str()),
         None => println!("Added {email} ({}).", role.as_str()),
     }
+    Ok(())
+}
+
+/// Ends the lock failed sign-ins put on an account and clears its failure count, so its owner
+/// can sign in again at once (for instance the only admin, kept locked by someone guessing).
+pub async fn unlock(db: &Db, args: &UserUnlockArgs) -> anyhow::Result<()> {
+    let email = args.email.trim();
+    let audit = NewAudit {
+        actor: "cli".into(),
+        action: "user.unlock",
+        target: email.to_string(),
+        details: serde_json::json!({}),
+        ip: None,
+        at: chrono::Utc::now(),
+    };
+    if !accounts::unlock_user(db, email, &audit).await? {
+        bail!("email: no account has the email {email}");
+    }
+    println!("Unlocked {email}: they can sign in again.");
     Ok(())
 }

@@ -95,57 +95,51 @@ async fn pages_and_server_functions_need_a_session() {
     );
 }
 
+/// The actions audited for `actor`, oldest first.
+async fn audited(db: &Db, actor: &str) -> Vec<String> {
+    on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor = $1 ORDER BY id"
+    )
+    .bind(actor)
+    .fetch_all(pool)
+    .await
+    .unwrap())
+}
+
+/// The body every refused sign-in gets.
+fn refused_body() -> String {
+    serde_json::to_string(&app::error::AppError::Unauthorized(
+        app::pages::login::SIGN_IN_REFUSED.into(),
+    ))
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_wrong_password_is_refused_and_five_in_a_row_lock_the_account() {
     let server = server_with_a_client().await;
     common::add_user(&server.db, "ops@test.local", Role::Operator).await;
-    let (status, body) = server
-        .sign_in("ops@test.local", "wrong-password")
-        .await
-        .unwrap_err();
-    assert_eq!(status, 401);
-    assert!(body.contains("Email or password is wrong"), "{body}");
-    let (_, unknown) = server
-        .sign_in("nobody@test.local", "whatever-1")
-        .await
-        .unwrap_err();
-    assert_eq!(
-        unknown, body,
-        "an unknown email reads the same as a wrong password"
-    );
-
-    for _ in 0..3 {
-        server
+    for _ in 0..5 {
+        let (status, body) = server
             .sign_in("ops@test.local", "wrong-password")
             .await
             .unwrap_err();
+        assert_eq!((status, body), (401, refused_body()));
     }
-    let (_, fifth) = server
-        .sign_in("ops@test.local", "wrong-password")
-        .await
-        .unwrap_err();
-    assert!(fifth.contains("locked for 15 min"), "{fifth}");
     let (status, locked) = server
         .sign_in("ops@test.local", TEST_PASSWORD)
         .await
         .unwrap_err();
-    assert_eq!(status, 401);
-    assert!(
-        locked.contains("locked"),
-        "the right password does not open a locked account: {locked}"
-    );
-
-    let actions: Vec<String> = on_db!(&server.db, |pool| sqlx::query_scalar(
-        "SELECT action FROM audit_log WHERE actor = 'ops@test.local' ORDER BY id"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap());
-    let mut expected = vec!["auth.login_failed"; 4];
-    expected.push("auth.locked");
     assert_eq!(
-        actions, expected,
-        "failed sign-ins and the lock are audited; attempts while locked are not counted"
+        (status, locked),
+        (401, refused_body()),
+        "the right password does not open a locked account, and the answer says nothing more"
+    );
+    let mut expected = vec!["auth.login_failed"; 5];
+    expected.extend(["auth.locked", "auth.login_refused"]);
+    assert_eq!(
+        audited(&server.db, "ops@test.local").await,
+        expected,
+        "failures, the lock and the refusal while locked are audited"
     );
 
     on_db!(&server.db, |pool| sqlx::query(
@@ -269,8 +263,11 @@ async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled
         .sign_in("operator@test.local", TEST_PASSWORD)
         .await
         .unwrap_err();
-    assert_eq!(status, 401);
-    assert!(body.contains("disabled"), "{body}");
+    assert_eq!(
+        (status, body),
+        (401, refused_body()),
+        "a disabled account is refused like a wrong password"
+    );
 }
 
 /// Every mutation server function, with a valid body for it.
@@ -633,15 +630,13 @@ async fn session_rules_hold_on_both_databases() {
                 .unwrap()
                 .is_none()
         );
-        for attempt in 1..=5 {
-            let locked = accounts::record_failed_login(db, id, now).await.unwrap();
-            assert_eq!(
-                locked.is_some(),
-                attempt == 5,
-                "{}: attempt {attempt}",
-                test_db.name
-            );
-        }
+        let attempts =
+            futures::future::join_all((0..20).map(|_| accounts::count_login_attempt(db, id, now)))
+                .await;
+        let counted: Vec<_> = attempts.into_iter().flat_map(Result::unwrap).collect();
+        assert_eq!(counted.len(), 5, "{}: five attempts counted", test_db.name);
+        let locks = counted.iter().filter(|c| c.locks_until.is_some()).count();
+        assert_eq!(locks, 1, "{}: one of them locks", test_db.name);
         let record = accounts::find_login(db, "A@TEST.local")
             .await
             .unwrap()
@@ -651,5 +646,483 @@ async fn session_rules_hold_on_both_databases() {
             "{}",
             test_db.name
         );
+        let later = now + Duration::minutes(16);
+        let fresh = accounts::count_login_attempt(db, id, later).await.unwrap();
+        assert_eq!(
+            fresh.map(|c| (c.failures, c.locks_until)),
+            Some((1, None)),
+            "{}: an ended lock starts a new count",
+            test_db.name
+        );
     }
+}
+
+/// Signs in with a raw form body (so `next` can carry exactly the bytes a browser would send);
+/// the status and body.
+async fn sign_in_raw(server: &TestServer, client: &reqwest::Client, form: &str) -> (u16, String) {
+    let response = client
+        .post(server.url("/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn user_lock(db: &Db, email: &str) -> (i64, Option<chrono::DateTime<Utc>>) {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT CAST(failed_logins AS BIGINT), locked_until FROM users WHERE email = $1"
+    )
+    .bind(email)
+    .fetch_one(pool)
+    .await
+    .unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_at_once_while_many_sign_ins_wait_for_argon2() {
+    let server = common::start().await;
+    let anonymous = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let storm: Vec<_> = (0..24)
+        .map(|i| {
+            let client = anonymous.clone();
+            let url = server.url("/api/login");
+            tokio::spawn(async move {
+                let email = format!("stranger{i}@test.local");
+                let form = [
+                    ("email", email.as_str()),
+                    ("password", "guess"),
+                    ("next", "/"),
+                ];
+                client.post(url).form(&form).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..5 {
+        let asked = std::time::Instant::now();
+        let health = anonymous.get(server.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        slowest = slowest.max(asked.elapsed());
+    }
+    let pending = storm.iter().filter(|task| !task.is_finished()).count();
+    for task in storm {
+        assert_eq!(task.await.unwrap(), 401);
+    }
+    let storm_took = started.elapsed();
+    assert!(
+        pending > 0,
+        "the sign-ins were still under way ({storm_took:?})"
+    );
+    assert!(
+        slowest * 4 < storm_took,
+        "health took {slowest:?} while 24 sign-ins took {storm_took:?}"
+    );
+}
+
+#[tokio::test]
+async fn password_spraying_from_one_address_is_slowed_to_its_budget() {
+    let server = common::start_with_sign_in((10, 20)).await;
+    let client = reqwest::Client::new();
+    let mut throttled = 0;
+    for i in 0..30 {
+        let response = client
+            .post(server.url("/api/login"))
+            // Another address in the header changes nothing: no proxy is trusted.
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .form(&[
+                ("email", format!("victim{i}@test.local").as_str()),
+                ("password", "Spring2026!"),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            throttled += 1;
+            let wait: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=6).contains(&wait), "Retry-After: {wait}");
+            let body = response.text().await.unwrap();
+            assert!(body.contains("Too many sign-in attempts"), "{body}");
+        } else {
+            assert_eq!(response.status(), 401);
+        }
+    }
+    // 10 at once, then one every 6 s: a slow machine may earn one or two more meanwhile.
+    assert!(
+        (18..=20).contains(&throttled),
+        "{throttled} of 30 throttled"
+    );
+    let audited: i64 = on_db!(&server.db, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed'"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(
+        audited,
+        30 - throttled,
+        "throttled attempts never reached the database"
+    );
+
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let form = "email=victim0%40test.local&password=x&next=%2F";
+    let (status, _) = sign_in_raw(&server, &elsewhere, form).await;
+    assert_eq!(status, 401, "another address has its own budget");
+}
+
+#[tokio::test]
+async fn twenty_parallel_wrong_passwords_count_five_and_lock_once() {
+    let server = server_with_a_client().await;
+    common::add_user(&server.db, "target@test.local", Role::Admin).await;
+    let attempts = (0..20).map(|i| {
+        let server = &server;
+        async move {
+            server
+                .sign_in("target@test.local", &format!("guess-{i}"))
+                .await
+                .unwrap_err()
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    assert!(
+        answers
+            .iter()
+            .all(|answer| *answer == (401, refused_body())),
+        "{answers:?}"
+    );
+    let (failures, locked_until) = user_lock(&server.db, "target@test.local").await;
+    assert_eq!(failures, 5);
+    assert!(locked_until.unwrap() > Utc::now() + Duration::minutes(14));
+    let actions = audited(&server.db, "target@test.local").await;
+    let count = |action: &str| actions.iter().filter(|a| *a == action).count();
+    assert_eq!(count("auth.login_failed"), 5, "{actions:?}");
+    assert_eq!(count("auth.locked"), 1, "{actions:?}");
+    assert_eq!(count("auth.login_refused"), 15, "{actions:?}");
+}
+
+/// Median time of `attempts` sign-ins as `email`.
+async fn median_sign_in(server: &TestServer, email: &str, password: &str) -> std::time::Duration {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, body) = server.sign_in(email, password).await.unwrap_err();
+        assert_eq!((status, body), (401, refused_body()), "{email}");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[1]
+}
+
+#[tokio::test]
+async fn unknown_locked_disabled_and_wrong_read_and_take_the_same() {
+    let server = server_with_a_client().await;
+    let admin = server.client_as(Role::Admin).await;
+    for email in [
+        "wrong@test.local",
+        "locked@test.local",
+        "disabled@test.local",
+    ] {
+        common::add_user(&server.db, email, Role::Operator).await;
+    }
+    on_db!(&server.db, |pool| sqlx::query(
+        "UPDATE users SET locked_until = $1 WHERE email = 'locked@test.local'"
+    )
+    .bind(Utc::now() + Duration::minutes(10))
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .unwrap());
+    let disabled_id = accounts::find_login(&server.db, "disabled@test.local")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let (status, _) = post(
+        &admin,
+        &server,
+        "update_user",
+        json!({"id": disabled_id, "role": "operator", "disabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let wrong = median_sign_in(&server, "wrong@test.local", "not-it-at-all").await;
+    for (email, password) in [
+        ("locked@test.local", TEST_PASSWORD),
+        ("disabled@test.local", TEST_PASSWORD),
+        ("nobody@test.local", TEST_PASSWORD),
+    ] {
+        let took = median_sign_in(&server, email, password).await;
+        assert!(
+            took * 2 > wrong,
+            "{email} answered in {took:?}, a wrong password in {wrong:?}"
+        );
+    }
+    assert_eq!(
+        user_lock(&server.db, "disabled@test.local").await.0,
+        0,
+        "attempts at a disabled account are not counted"
+    );
+}
+
+#[tokio::test]
+async fn every_failure_is_audited_with_the_typed_email_and_the_peer_address() {
+    let server = server_with_a_client().await;
+    let client = reqwest::Client::new();
+    let long = format!("{}@test.local", "x".repeat(400));
+    for email in ["  Nobody@Test.local ", long.as_str()] {
+        let response = client
+            .post(server.url("/api/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .form(&[("email", email), ("password", "whatever-1"), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let entries: Vec<(String, String, Option<String>)> = on_db!(&server.db, |pool| {
+        sqlx::query_as("SELECT actor, action, ip FROM audit_log ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    let [(first, action, ip), (second, _, _)] = &entries[..] else {
+        panic!("{entries:?}")
+    };
+    assert_eq!(first, "Nobody@Test.local", "trimmed");
+    assert_eq!(action, "auth.login_failed");
+    assert_eq!(
+        ip.as_deref(),
+        Some("127.0.0.1"),
+        "the header of a peer that is not a trusted proxy is ignored"
+    );
+    assert_eq!(second.chars().count(), 254, "capped");
+}
+
+#[tokio::test]
+async fn the_cli_unlocks_an_account_and_its_owner_signs_in_again() {
+    let server = server_with_a_client().await;
+    common::add_user(&server.db, "only-admin@test.local", Role::Admin).await;
+    for _ in 0..5 {
+        server
+            .sign_in("only-admin@test.local", "guess")
+            .await
+            .unwrap_err();
+    }
+    assert!(
+        server
+            .sign_in("only-admin@test.local", TEST_PASSWORD)
+            .await
+            .is_err(),
+        "locked"
+    );
+    let args = posture_server::config::UserUnlockArgs {
+        email: " Only-Admin@test.local ".into(),
+    };
+    posture_server::users::unlock(&server.db, &args)
+        .await
+        .unwrap();
+    assert_eq!(
+        user_lock(&server.db, "only-admin@test.local").await,
+        (0, None)
+    );
+    let unlocks: Vec<(String, String)> = on_db!(&server.db, |pool| sqlx::query_as(
+        "SELECT actor, target FROM audit_log WHERE action = 'user.unlock'"
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    assert_eq!(
+        unlocks,
+        [("cli".to_string(), "Only-Admin@test.local".to_string())]
+    );
+    assert!(
+        server
+            .sign_in("only-admin@test.local", TEST_PASSWORD)
+            .await
+            .is_ok()
+    );
+    let nobody = posture_server::config::UserUnlockArgs {
+        email: "nobody@test.local".into(),
+    };
+    let err = posture_server::users::unlock(&server.db, &nobody)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no account"), "{err}");
+}
+
+#[tokio::test]
+async fn after_sign_in_only_paths_on_this_site_are_followed() {
+    let server = server_with_a_client().await;
+    common::add_user(&server.db, "next@test.local", Role::Readonly).await;
+    let client = reqwest::Client::new();
+    let form = |next: &str| format!("email=next%40test.local&password={TEST_PASSWORD}&next={next}");
+    for (next, lands) in [
+        ("/%09/evil.example", "/"),
+        ("%2F%09%2Fevil.example", "/"),
+        ("/%0A/evil.example", "/"),
+        ("/%5C%5Cevil.example", "/"),
+        ("%2F%2Fevil.example", "/"),
+        ("https%3A%2F%2Fevil.example", "/"),
+        ("%2Fsites%3Fstatus%3Donline", "/sites?status=online"),
+    ] {
+        let (status, body) = sign_in_raw(&server, &client, &form(next)).await;
+        assert_eq!(status, 200, "{next}: {body}");
+        assert_eq!(body, format!("\"{lands}\""), "{next}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_activity_write_does_not_fail_the_request() {
+    let server = server_with_a_client().await;
+    let reader = server.client_as(Role::Readonly).await;
+    on_db!(&server.db, |pool| {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1")
+            .bind(Utc::now() - Duration::minutes(5))
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER sessions_read_only BEFORE UPDATE ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'sessions are read-only'); END",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    let response = reader
+        .get(server.url("/api/list_sites?filter[q]="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn expired_and_idle_sessions_are_purged_on_both_databases() {
+    for test_db in common::databases().await {
+        let db = &test_db.db;
+        let id = common::add_user(db, "p@test.local", Role::Readonly).await;
+        let now = Utc::now();
+        let fresh = accounts::start_session(db, id, now).await.unwrap();
+        accounts::start_session(db, id, now - Duration::minutes(20))
+            .await
+            .unwrap();
+        accounts::start_session(db, id, now - Duration::hours(25))
+            .await
+            .unwrap();
+        let purged = accounts::purge_sessions(db, now).await.unwrap();
+        assert_eq!(purged, 2, "{}", test_db.name);
+        assert_eq!(count(db, "sessions").await, 1, "{}", test_db.name);
+        assert!(
+            accounts::resolve_session(db, &fresh, now)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}",
+            test_db.name
+        );
+    }
+}
+
+/// Opens the event stream as `client`; the response, its headers read.
+async fn open_events(server: &TestServer, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .get(server.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether the stream ends (its body finishes) within `within`.
+async fn ends_within(mut events: reqwest::Response, within: std::time::Duration) -> bool {
+    tokio::time::timeout(within, async {
+        while let Ok(Some(_)) = events.chunk().await {}
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn event_streams_end_with_their_session_and_are_capped_per_user() {
+    let server = server_with_a_client().await;
+    let reader = server.client_as(Role::Readonly).await;
+    let events = open_events(&server, &reader).await;
+    assert_eq!(events.status(), 200);
+    let (status, _) = post(&reader, &server, "logout", json!({})).await;
+    assert_eq!(status, 200);
+    assert!(
+        ends_within(events, std::time::Duration::from_secs(3)).await,
+        "signing out ends the stream"
+    );
+
+    let admin = server.client_as(Role::Admin).await;
+    let operator = server.client_as(Role::Operator).await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let events = open_events(&server, &operator).await;
+        assert_eq!(events.status(), 200);
+        open.push(events);
+    }
+    let ninth = open_events(&server, &operator).await;
+    assert_eq!(ninth.status(), 429);
+    assert!(ninth.text().await.unwrap().contains("at most 8"));
+    assert_eq!(
+        open_events(&server, &admin).await.status(),
+        200,
+        "other users have their own allowance"
+    );
+
+    let operator_id = accounts::find_login(&server.db, "operator@test.local")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let (status, _) = post(
+        &admin,
+        &server,
+        "update_user",
+        json!({"id": operator_id, "role": "operator", "disabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for events in open {
+        assert!(
+            ends_within(events, std::time::Duration::from_secs(3)).await,
+            "disabling the user ends their streams"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_its_session_expires() {
+    let server = server_with_a_client().await;
+    let reader = server.client_as(Role::Readonly).await;
+    let events = open_events(&server, &reader).await;
+    assert_eq!(events.status(), 200);
+    on_db!(&server.db, |pool| sqlx::query(
+        "UPDATE sessions SET expires_at = $1"
+    )
+    .bind(Utc::now() - Duration::seconds(1))
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .unwrap());
+    assert!(
+        ends_within(events, std::time::Duration::from_secs(20)).await,
+        "an expired session's stream ends at the next check"
+    );
 }

@@ -609,7 +609,7 @@ async fn drift_opens_updates_reopens_within_30_minutes_and_opens_anew_after() {
         };
         let opened = send("drifted", t0).await;
         assert_eq!(opened["action"], "opened", "{name}");
-        assert_eq!(opened["dedup_key"], "site-1:FD-01:bitlocker_status");
+        assert_eq!(opened["dedup_key"], "FD-01:bitlocker_status");
         let id = opened["id"].as_i64().unwrap();
         let updated = send("drifted", t0 + Duration::minutes(1)).await;
         assert_eq!(
@@ -789,7 +789,7 @@ async fn orders_go_pending_acknowledged_completed_and_nothing_else() {
 #[tokio::test]
 async fn a_full_queue_answers_429_with_retry_after() {
     // A queue of one that nothing drains: the first report waits, the second is turned away.
-    let (queue, _receiver) = IngestQueue::detached(1);
+    let (queue, _receiver) = IngestQueue::detached(1, StdDuration::from_secs(10));
     let server = common::start_with_ingest(|_| queue).await;
     let (key, _, _) = populate(&server.db).await;
     let client = reqwest::Client::new();
@@ -826,6 +826,7 @@ async fn the_simulator_retries_429s_until_everything_is_acknowledged() {
         queue: 2,
         batch: 2,
         flush: StdDuration::from_millis(1),
+        ack_timeout: StdDuration::from_secs(10),
     };
     let server = common::start_with_ingest(|sink| ingest::start(settings, sink).0).await;
     let (key1, key2, _) = populate(&server.db).await;
@@ -984,4 +985,411 @@ async fn the_openapi_document_describes_every_route() {
             "{method} {path} is missing from openapi.json"
         );
     }
+}
+
+/// Posts `body` to `/api/v1/reports` with `key` on `server`.
+async fn post_report(server: &TestServer, key: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/api/v1/reports"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_timestamp_out_of_range_is_refused_and_ingestion_goes_on() {
+    for (name, fleet) in fleets().await {
+        for crafted in ["-262143-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
+            let mut event = drift("drifted", Utc::now());
+            event["detected_at"] = json!(crafted);
+            let (status, error) = fleet
+                .post(&fleet.key1, "/api/v1/reports", &report(vec![], vec![event]))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {error}");
+            assert_eq!(error["field"], "drift[0].detected_at", "{name}");
+        }
+        let mut check = check("pass", Utc::now());
+        check["checked_at"] = json!("1999-12-31T23:59:59Z");
+        let (status, error) = fleet
+            .post(&fleet.key1, "/api/v1/reports", &report(vec![check], vec![]))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}: {error}");
+        assert_eq!(
+            fleet.report_one_check(&fleet.key1).await,
+            StatusCode::OK,
+            "{name}"
+        );
+        assert_eq!(fleet.count("incidents").await, 0, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_report_the_writer_cannot_store_fails_alone() {
+    // Validation keeps bad timestamps out; a report queued past it (as a bug might) fails its
+    // own request and the batch's other reports, and the next ones, are written.
+    let (queue, receiver) = IngestQueue::detached(16, StdDuration::from_secs(10));
+    let server = common::start_with_ingest(|sink| {
+        ingest::spawn_batcher(receiver, common::TEST_INGEST, sink);
+        queue.clone()
+    })
+    .await;
+    let (_, _, appliance) = populate(&server.db).await;
+    let identity =
+        posture_server::api::auth::Appliance(posture_server::api::auth::ApplianceIdentity {
+            id: appliance,
+            site: 1,
+            site_id: "site-1".into(),
+        });
+    let event = |at: DateTime<Utc>| posture_server::api::reports::DriftEvent {
+        check_type: "bitlocker_status".into(),
+        hostname: "FD-01".into(),
+        severity: posture_server::api::reports::Severity::High,
+        state: posture_server::api::reports::DriftState::Drifted,
+        detected_at: at,
+        details: Default::default(),
+    };
+    let submit = |at| {
+        queue.submit(
+            ingest::Report {
+                appliance: identity.clone(),
+                report_id: None,
+                checks: Vec::new(),
+                drift: vec![event(at)],
+            },
+            None,
+        )
+    };
+    let (bad, good) = tokio::join!(submit(DateTime::<Utc>::MIN_UTC), submit(Utc::now()));
+    assert_eq!(bad.unwrap_err(), ingest::IngestError::Failed);
+    assert_eq!(
+        good.unwrap().incidents[0].action,
+        ingest::DriftOutcome::Opened
+    );
+    assert!(submit(Utc::now()).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_same_report_id_twice_is_stored_once() {
+    for (name, fleet) in fleets().await {
+        let at = Utc::now();
+        let mut body = report(vec![check("fail", at)], vec![drift("drifted", at)]);
+        body["report_id"] = json!("r-2026-11-28-0001");
+        let (status, first) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {first}");
+        assert!(first.get("repeated").is_none(), "{name}: {first}");
+        let (status, again) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {again}");
+        assert_eq!(again["repeated"], true, "{name}");
+        assert_eq!(again["bundle_id"], first["bundle_id"], "{name}");
+        assert_eq!(again["incidents"], first["incidents"], "{name}");
+        // Sent twice at once, too.
+        body["report_id"] = json!("r-2026-11-28-0002");
+        let (one, two) = tokio::join!(
+            fleet.post(&fleet.key1, "/api/v1/reports", &body),
+            fleet.post(&fleet.key1, "/api/v1/reports", &body)
+        );
+        assert_eq!((one.0, two.0), (StatusCode::OK, StatusCode::OK), "{name}");
+        assert_eq!(one.1["bundle_id"], two.1["bundle_id"], "{name}");
+        assert_eq!(fleet.count("compliance_bundles").await, 2, "{name}");
+        assert_eq!(fleet.count("check_results").await, 2, "{name}");
+        assert_eq!(fleet.count("incidents").await, 1, "{name}");
+        // Another appliance's ids are its own.
+        let mut other = report(vec![check("pass", at)], vec![]);
+        other["site_id"] = json!("site-2");
+        other["report_id"] = json!("r-2026-11-28-0001");
+        let (status, _) = fleet.post(&fleet.key2, "/api/v1/reports", &other).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert_eq!(fleet.count("compliance_bundles").await, 3, "{name}");
+        body["report_id"] = json!("has space");
+        let (status, error) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        assert_eq!(error["field"], "report_id", "{name}");
+    }
+}
+
+/// Renames `old` to `new` through the admin's save_site server function.
+async fn rename_site(server: &TestServer, old: &str, new: &str) {
+    let admin = server.client_as(app::auth::Role::Admin).await;
+    let (id, mut input, _) = app::db::site_admin::site_input(&server.db, old)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(id > 0);
+    input.site_id = new.into();
+    let response = admin
+        .post(server.url("/api/save_site"))
+        .json(&json!({"original": old, "input": input}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_site_keeps_its_incidents_and_a_new_site_with_its_old_id_does_not_get_them() {
+    for (name, fleet) in fleets().await {
+        let at = Utc::now() - Duration::minutes(10);
+        let (status, opened) = fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/reports",
+                &report(vec![], vec![drift("drifted", at)]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {opened}");
+        let incident = opened["incidents"][0]["id"].as_i64().unwrap();
+        rename_site(&fleet.server, "site-1", "clinic-renamed").await;
+        // The key works for the new id at once (this server forgot its cached identity).
+        let mut resolve = report(vec![], vec![drift("remediated", at + Duration::minutes(1))]);
+        resolve["site_id"] = json!("clinic-renamed");
+        let (status, resolved) = fleet.post(&fleet.key1, "/api/v1/reports", &resolve).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {resolved}");
+        assert_eq!(resolved["incidents"][0]["action"], "resolved", "{name}");
+        assert_eq!(resolved["incidents"][0]["id"], incident, "{name}");
+        // A new site given the old id starts with nothing of the renamed site's.
+        fixture::site(&fleet.server.db, 3, 1, None).await;
+        on_db!(&fleet.server.db, |pool| {
+            sqlx::query("UPDATE sites SET site_id = 'site-1' WHERE id = 3")
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+        let newcomer = provision_appliance(&fleet.server.db, "site-1", "app-3")
+            .await
+            .unwrap();
+        let (status, _) = fleet
+            .post(&fleet.key1, "/api/v1/reports", &{
+                let mut again = report(vec![], vec![drift("drifted", at + Duration::minutes(2))]);
+                again["site_id"] = json!("clinic-renamed");
+                again
+            })
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        let (status, other) = fleet
+            .post(
+                &newcomer.key,
+                "/api/v1/reports",
+                &report(vec![], vec![drift("remediated", at + Duration::minutes(3))]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {other}");
+        assert_eq!(other["incidents"][0]["action"], "unchanged", "{name}");
+        let open: Vec<(i64, String)> = incident_rows(&fleet.server.db).await;
+        assert_eq!(open, vec![(incident, "open".to_string())], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_decommissioned_sites_keys_are_refused_at_once() {
+    let fleet = sqlite_fleet().await;
+    assert_eq!(fleet.report_one_check(&fleet.key1).await, StatusCode::OK);
+    let admin = fleet.server.client_as(app::auth::Role::Admin).await;
+    let response = admin
+        .post(fleet.server.url("/api/decommission_site"))
+        .json(&json!({"site_id": "site-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        fleet.report_one_check(&fleet.key1).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(fleet.count("compliance_bundles").await, 1);
+}
+
+#[tokio::test]
+async fn one_key_past_its_rate_gets_429_and_others_go_on() {
+    let limits = posture_server::api::limits::LimitSettings {
+        per_key_rate: std::num::NonZeroU32::new(1).unwrap(),
+        per_key_burst: std::num::NonZeroU32::new(3).unwrap(),
+        ..common::TEST_LIMITS
+    };
+    let server =
+        common::start_with_limits(limits, |sink| ingest::start(common::TEST_INGEST, sink).0).await;
+    let (key1, key2, _) = populate(&server.db).await;
+    let body = report(vec![check("pass", Utc::now())], vec![]);
+    for _ in 0..3 {
+        assert_eq!(
+            post_report(&server, &key1, &body).await.status(),
+            StatusCode::OK
+        );
+    }
+    let refused = post_report(&server, &key1, &body).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let mut other = body.clone();
+    other["site_id"] = json!("site-2");
+    assert_eq!(
+        post_report(&server, &key2, &other).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(count(&server.db, "compliance_bundles").await, 4);
+}
+
+#[tokio::test]
+async fn requests_past_the_in_flight_cap_or_the_memory_budget_get_503_at_once() {
+    let limits = posture_server::api::limits::LimitSettings {
+        requests_in_flight: 1,
+        memory_bytes: 1 << 20,
+        ..common::TEST_LIMITS
+    };
+    // A queue nothing drains holds the first request in flight.
+    let (queue, _receiver) = IngestQueue::detached(4, StdDuration::from_secs(5));
+    let server = common::start_with_limits(limits, |_| queue).await;
+    let (key, _, _) = populate(&server.db).await;
+    let body = report(vec![check("pass", Utc::now())], vec![]);
+    let held = {
+        let (url, key, body) = (server.url("/api/v1/reports"), key.clone(), body.clone());
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let refused = post_report(&server, &key, &body).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(started.elapsed() < StdDuration::from_secs(2));
+    // The held request is answered 503 when its acknowledgement times out.
+    let held = held.await.unwrap().unwrap();
+    assert_eq!(held.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let error: Value = held.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("report_id"),
+        "{error}"
+    );
+
+    // A body larger than the whole budget is refused before it is read.
+    let server =
+        common::start_with_limits(limits, |sink| ingest::start(common::TEST_INGEST, sink).0).await;
+    let (key, _, _) = populate(&server.db).await;
+    let padding = "x".repeat(1_100_000);
+    let mut big = report(vec![check("pass", Utc::now())], vec![]);
+    big["checks"][0]["hostname"] = json!(padding);
+    let refused = post_report(&server, &key, &big).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        post_report(&server, &key, &body).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_report_whose_sender_stopped_waiting_is_not_written() {
+    let (queue, receiver) = IngestQueue::detached(4, StdDuration::from_millis(300));
+    let sink = std::sync::Mutex::new(None);
+    let server = common::start_with_ingest(|s| {
+        *sink.lock().unwrap() = Some(s);
+        queue
+    })
+    .await;
+    let (key, _, _) = populate(&server.db).await;
+    let body = report(vec![check("pass", Utc::now())], vec![]);
+    let response = post_report(&server, &key, &body).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Only now does a batcher drain the queue: the abandoned report is skipped.
+    let sink = sink.lock().unwrap().take().unwrap();
+    let batcher = ingest::spawn_batcher(receiver, common::TEST_INGEST, sink);
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert!(!batcher.is_finished());
+    assert_eq!(count(&server.db, "compliance_bundles").await, 0);
+}
+
+#[tokio::test]
+async fn a_lost_database_answers_503_at_once_and_ingestion_heals() {
+    let url = common::postgres_database_url().await;
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(StdDuration::from_secs(1))
+        .connect(&url)
+        .await
+        .unwrap();
+    let db = Db::Postgres(pool);
+    posture_server::database::migrate(&db).await.unwrap();
+    let fleet = fleet_on(db, tempfile::tempdir().unwrap()).await;
+    assert_eq!(fleet.report_one_check(&fleet.key1).await, StatusCode::OK);
+    let admin = sqlx::PgPool::connect(&std::env::var("TEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let cut = |allow: bool| {
+        let (admin, name) = (admin.clone(), name.clone());
+        async move {
+            sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            if !allow {
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                )
+                .bind(&name)
+                .execute(&admin)
+                .await
+                .unwrap();
+            }
+        }
+    };
+    cut(false).await;
+    let started = std::time::Instant::now();
+    let response = fleet
+        .post_raw(
+            &fleet.key1,
+            "/api/v1/reports",
+            serde_json::to_vec(&report(vec![check("pass", Utc::now())], vec![])).unwrap(),
+            false,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < StdDuration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    cut(true).await;
+    let mut healed = false;
+    for _ in 0..50 {
+        if fleet.report_one_check(&fleet.key1).await == StatusCode::OK {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert!(
+        healed,
+        "ingestion did not recover after the database came back"
+    );
+    assert_eq!(fleet.count("compliance_bundles").await, 2);
+}
+
+#[tokio::test]
+async fn report_ids_are_forgotten_after_the_retention() {
+    let fleet = sqlite_fleet().await;
+    let mut body = report(vec![check("pass", Utc::now())], vec![]);
+    body["report_id"] = json!("r-1");
+    let (status, _) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let db = &fleet.server.db;
+    let week_ago = Utc::now() - posture_server::maintenance::REPORT_ID_RETENTION;
+    assert_eq!(ingest::purge_report_ids(db, week_ago).await.unwrap(), 0);
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(ingest::purge_report_ids(db, later).await.unwrap(), 1);
+    let (status, again) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(again.get("repeated").is_none(), "{again}");
+    assert_eq!(fleet.count("compliance_bundles").await, 2);
 }

@@ -1,6 +1,7 @@
-//! Crash safety: the real `posture serve` process is killed with SIGKILL in the middle of a
-//! load of reports, restarted, and every report it had acknowledged must be in the database,
-//! on SQLite and on PostgreSQL.
+//! The real `posture serve` process under abuse. Crash safety: it is killed with SIGKILL in the
+//! middle of a load of reports, restarted, and every report it had acknowledged must be in the
+//! database, on SQLite and on PostgreSQL. Memory: thousands of large bodies at once stay within
+//! its memory budget.
 
 mod common;
 
@@ -27,9 +28,12 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `posture serve`; the crash test sends as fast as it can from one key, so that key's
+/// rate limit is raised out of its way.
 fn spawn_server(database_url: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_posture"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--api-key-rate", "1000000"])
         .arg("--leptos-config")
         .arg(format!("{}/../Leptos.toml", env!("CARGO_MANIFEST_DIR")))
         .env("DATABASE_URL", database_url)
@@ -159,5 +163,111 @@ async fn every_acknowledged_report_survives_kill_9(database_url: String) {
         "{} of {} acknowledged reports lost: {missing:?}",
         missing.len(),
         acknowledged.len()
+    );
+}
+
+/// Peak resident memory of process `pid`, in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/pid/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    kib / 1024
+}
+
+/// The memory budget the server is started with, and the bound its peak RSS must stay under:
+/// the budget, plus what the process holds anyway (runtime, pools, caches, 2,000 connections).
+const MEMORY_BUDGET_MIB: u64 = 128;
+const PEAK_RSS_BOUND_MIB: u64 = MEMORY_BUDGET_MIB + 256;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_concurrent_2_mib_bodies_stay_within_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("memory.db").display());
+    let args = DatabaseArgs { database_url: url };
+    let db = database::connect(&args).await.unwrap();
+    database::migrate(&db).await.unwrap();
+    fixture::client(&db, 1, "Acme").await;
+    fixture::site(&db, 1, 1, None).await;
+    let key = provision_appliance(&db, "site-1", "app-1")
+        .await
+        .unwrap()
+        .key;
+    db.close().await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(["--ingest-memory-mb", &MEMORY_BUDGET_MIB.to_string()])
+        .args(["--api-key-rate", "1000000"])
+        .arg("--leptos-config")
+        .arg(format!("{}/../Leptos.toml", env!("CARGO_MANIFEST_DIR")))
+        .env("DATABASE_URL", &args.database_url)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start posture serve");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    wait_until_up(&client, &base).await;
+    let baseline = peak_rss_mib(server.id());
+
+    // One 2 MiB body, shared by every request: a report padded with spaces (valid JSON).
+    let mut body = serde_json::to_vec(&report()).unwrap();
+    body.resize(2 * 1024 * 1024 - 1, b' ');
+    let body = axum::body::Bytes::from(body);
+    let requests: Vec<_> = (0..2_000)
+        .map(|_| {
+            let (client, key, body) = (client.clone(), key.clone(), body.clone());
+            let url = format!("{base}/api/v1/reports");
+            tokio::spawn(async move {
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                sent.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for request in requests {
+        *statuses.entry(request.await.unwrap()).or_default() += 1;
+    }
+    let peak = peak_rss_mib(server.id());
+    // Still answering, and still taking reports.
+    let response = client
+        .post(format!("{base}/api/v1/reports"))
+        .bearer_auth(&key)
+        .json(&report())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    server.kill().unwrap();
+    server.wait().unwrap();
+    println!("peak RSS {peak} MiB (at start {baseline} MiB); answers {statuses:?}");
+    assert!(
+        statuses.get(&200).copied().unwrap_or(0) > 0,
+        "some bodies were accepted: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&503).copied().unwrap_or(0) > 0,
+        "the rest were refused: {statuses:?}"
+    );
+    assert!(
+        peak < PEAK_RSS_BOUND_MIB,
+        "peak RSS {peak} MiB is over {PEAK_RSS_BOUND_MIB} MiB ({statuses:?})"
     );
 }

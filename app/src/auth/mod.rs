@@ -6,6 +6,8 @@
 pub mod password;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod streams;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,17 +87,18 @@ pub fn require_role(needed: Role) -> Result<SessionUser, AppError> {
     }
 }
 
-/// The client's address, for the audit log: the proxy's `X-Forwarded-For`, else the peer.
+/// The address a request came from, as the server resolved it once per request: the socket
+/// peer, or the proxy's `X-Forwarded-For` when that peer is a trusted proxy.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The client's address, for the audit log: the resolved [`ClientIp`], else the socket peer.
 #[cfg(feature = "ssr")]
 pub fn client_ip() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    if let Some(forwarded) = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-    {
-        return Some(forwarded.trim().to_string());
+    if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
+        return Some(ip.to_string());
     }
     parts
         .extensions

@@ -1,4 +1,11 @@
 //! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes), PHC strings stored.
+//!
+//! Servers hash and verify through [`check_password`] and [`hash_off_worker`]: argon2 then runs
+//! on a blocking thread, at most as many at once as there are CPUs, so a crowd of sign-ins
+//! queues there instead of stalling the async workers that answer health checks and appliances.
+
+use std::num::NonZeroUsize;
+use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -18,6 +25,44 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
     })
+}
+
+/// Argon2 computations running at once: one per CPU.
+static SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cpus = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cpus)
+});
+
+/// Runs `work` on a blocking thread once a slot is free; `None` if it panicked.
+async fn in_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _slot = SLOTS.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// Whether `password` matches `stored`; with no stored hash (unknown, locked or disabled
+/// account), spends the same time on a dummy hash and answers false.
+pub async fn check_password(password: String, stored: Option<String>) -> bool {
+    in_slot(move || match stored {
+        Some(stored) => verify_password(&password, &stored),
+        None => {
+            verify_against_nothing(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the password could not be hashed")]
+pub struct HashFailed;
+
+/// [`hash_password`] off the async workers.
+pub async fn hash_off_worker(password: String) -> Result<String, HashFailed> {
+    in_slot(move || hash_password(&password))
+        .await
+        .and_then(Result::ok)
+        .ok_or(HashFailed)
 }
 
 /// A random 20-character password for a new account, from letters and digits.
@@ -56,5 +101,15 @@ mod tests {
         let generated = generate_password();
         assert_eq!(generated.len(), 20);
         assert_ne!(generated, generate_password());
+    }
+
+    #[tokio::test]
+    async fn checks_off_the_workers_match_the_direct_ones() {
+        let stored = hash_off_worker("correct horse battery".into())
+            .await
+            .unwrap();
+        assert!(check_password("correct horse battery".into(), Some(stored.clone())).await);
+        assert!(!check_password("wrong".into(), Some(stored)).await);
+        assert!(!check_password("correct horse battery".into(), None).await);
     }
 }

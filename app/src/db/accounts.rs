@@ -85,29 +85,68 @@ pub async fn find_login(db: &Db, email: &str) -> Result<Option<LoginRecord>, sql
     }))
 }
 
-/// Counts a failed login; the [`MAX_FAILED_LOGINS`]-th in a row locks the account for
-/// [`LOCKOUT`]. Returns the lock's end when this failure set it.
-pub async fn record_failed_login(
+/// A sign-in attempt counted against an account before its password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedAttempt {
+    /// Failed sign-ins in a row, this one included should its password be wrong.
+    pub failures: i64,
+    /// Set when this attempt locked the account (the [`MAX_FAILED_LOGINS`]-th in a row).
+    pub locks_until: Option<DateTime<Utc>>,
+}
+
+/// Counts a sign-in attempt as a failure before its password is checked, in one conditional
+/// UPDATE, so parallel guesses cannot all pass before the first failure counts: the
+/// [`MAX_FAILED_LOGINS`]-th in a row locks the account for [`LOCKOUT`]. `None` when the
+/// account is locked or disabled: the attempt is refused whatever the password. A lock that
+/// has run out starts a new count. [`start_session`] clears the count when the password was
+/// right.
+pub async fn count_login_attempt(
     db: &Db,
     user_id: i64,
     now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    let until = now + LOCKOUT;
-    let locked: Option<(Option<DateTime<Utc>>, i64)> = on_db!(db, |pool| {
+) -> Result<Option<CountedAttempt>, sqlx::Error> {
+    let counted: Option<(i64, Option<DateTime<Utc>>)> = on_db!(db, |pool| {
         sqlx::query_as(
             "UPDATE users SET \
-             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END, \
-             failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
-             WHERE id = $1 RETURNING locked_until, CAST(failed_logins AS BIGINT)",
+             failed_logins = CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END, \
+             locked_until = CASE WHEN locked_until IS NULL AND failed_logins + 1 >= $2 \
+                 THEN $3 ELSE NULL END \
+             WHERE id = $1 AND NOT disabled AND (locked_until IS NULL OR locked_until <= $4) \
+             RETURNING CAST(failed_logins AS BIGINT), locked_until",
         )
         .bind(user_id)
         .bind(MAX_FAILED_LOGINS)
-        .bind(until)
+        .bind(now + LOCKOUT)
+        .bind(now)
         .fetch_optional(pool)
         .await?
     });
-    // The count goes back to zero exactly when this failure set the lock.
-    Ok(locked.and_then(|(at, failures)| at.filter(|_| failures == 0)))
+    Ok(counted.map(|(failures, locks_until)| CountedAttempt {
+        failures,
+        locks_until,
+    }))
+}
+
+/// Clears the lock and the failure count of the account with `email` and writes `audit` in
+/// the same transaction; false when no account has that email.
+pub async fn unlock_user(db: &Db, email: &str, audit: &NewAudit) -> Result<bool, sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL \
+             WHERE lower(email) = lower($1)",
+        )
+        .bind(email)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit_insert!(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
 }
 
 /// Starts a session for a user who just proved their password; returns the cookie token.
@@ -139,13 +178,40 @@ pub async fn start_session(
 }
 
 /// The user a session token belongs to, if the session is neither expired nor idle too long
-/// and the user is not disabled. Marks the session as used.
+/// and the user is not disabled. Marks the session as used, at most every [`TOUCH_INTERVAL`]:
+/// that write is best-effort (a failure is logged and the request goes on).
 pub async fn resolve_session(
     db: &Db,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionUser>, sqlx::Error> {
     let hash = session::token_hash(token);
+    let Some((user, last_seen)) = find_session(db, &hash, now).await? else {
+        return Ok(None);
+    };
+    if now - last_seen >= TOUCH_INTERVAL
+        && let Err(err) = touch_session(db, &hash, now).await
+    {
+        tracing::warn!("recording a session's activity failed; the request goes on: {err}");
+    }
+    Ok(Some(user))
+}
+
+/// Whether the session with this token hash is still valid (not expired, not idle too long,
+/// its user not disabled), without counting this as activity.
+pub async fn session_alive(
+    db: &Db,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(find_session(db, token_hash, now).await?.is_some())
+}
+
+async fn find_session(
+    db: &Db,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(SessionUser, DateTime<Utc>)>, sqlx::Error> {
     let row: Option<(i64, String, String, String, DateTime<Utc>)> = on_db!(db, |pool| {
         sqlx::query_as(
             "SELECT u.id, u.email, u.display_name, u.role, s.last_seen_at \
@@ -153,25 +219,40 @@ pub async fn resolve_session(
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
              AND NOT u.disabled",
         )
-        .bind(&hash)
+        .bind(hash)
         .bind(now)
         .bind(now - IDLE_TIMEOUT)
         .fetch_optional(pool)
         .await?
     });
-    let Some((id, email, name, role, last_seen)) = row else {
-        return Ok(None);
-    };
-    if now - last_seen >= TOUCH_INTERVAL {
-        on_db!(db, |pool| {
-            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
-                .bind(&hash)
+    Ok(row.and_then(|(id, email, name, role, last_seen)| {
+        Some((session_user((id, email, name, role))?, last_seen))
+    }))
+}
+
+async fn touch_session(db: &Db, hash: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+            .bind(hash)
+            .bind(now)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Deletes the sessions that can no longer be used (expired, or idle past the timeout);
+/// returns how many.
+pub async fn purge_sessions(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    on_db!(db, |pool| {
+        let result =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
                 .bind(now)
+                .bind(now - IDLE_TIMEOUT)
                 .execute(pool)
                 .await?;
-        });
-    }
-    Ok(session_user((id, email, name, role)))
+        Ok(result.rows_affected())
+    })
 }
 
 pub async fn end_session(db: &Db, token: &str) -> Result<(), sqlx::Error> {

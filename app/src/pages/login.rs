@@ -8,63 +8,85 @@ use leptos_router::hooks::use_query_map;
 use crate::auth::SessionUser;
 use crate::error::AppError;
 
-/// Where to go after signing in: a local path only, so the link cannot send users elsewhere.
+/// Where to go after signing in: `next` resolved against our own origin, as a browser would
+/// resolve it, and followed only when it stays there. Control characters (which browsers strip,
+/// so `/\t/evil.example` becomes `//evil.example`) and backslashes (read as `/`) are refused
+/// outright; anything else leading to another origin, or to `/login`, answers `/`.
+#[cfg(feature = "ssr")]
 pub fn safe_next(next: &str) -> String {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    if local && next != "/login" {
-        next.to_string()
-    } else {
-        "/".to_string()
-    }
+    local_path(next)
+        .filter(|path| path != "/login")
+        .unwrap_or_else(|| "/".to_string())
 }
 
+#[cfg(feature = "ssr")]
+fn local_path(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.starts_with("//") || next.contains('\\') {
+        return None;
+    }
+    if next.chars().any(char::is_control) {
+        return None;
+    }
+    let origin = url::Url::parse("http://origin.invalid/").ok()?;
+    let resolved = origin.join(next).ok()?;
+    (resolved.origin() == origin.origin())
+        .then(|| resolved[url::Position::BeforePath..].to_string())
+}
+
+/// The one answer to every refused sign-in (unknown email, wrong password, locked or disabled
+/// account), so it tells nothing about the account.
+pub const SIGN_IN_REFUSED: &str = "Email or password is wrong (after 5 failures in a row the \
+account is locked for 15 min: an admin can unlock it).";
+
+/// Longest typed email kept in the audit log for a failed sign-in.
+#[cfg(feature = "ssr")]
+const AUDITED_EMAIL_CHARS: usize = 254;
+
 /// Checks the password and starts a session; returns the path to continue to.
+///
+/// The attempt is counted against the account before the password is checked (see
+/// [`crate::db::accounts::count_login_attempt`]), every path spends one argon2 verification
+/// (against a dummy hash when there is no account to check), and every refusal is audited and
+/// answered with [`SIGN_IN_REFUSED`]. The server throttles this endpoint per address and
+/// overall before it gets here.
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: String) -> Result<String, AppError> {
-    use crate::auth::password::{verify_against_nothing, verify_password};
-    use crate::auth::session::{MAX_FAILED_LOGINS, is_tls, session_cookie};
+    use crate::auth::password::check_password;
+    use crate::auth::session::{is_tls, session_cookie};
     use crate::db::accounts;
 
     let (db, _) = crate::aggregates::request_state()?;
     let now = chrono::Utc::now();
-    let audit = |action: &'static str| accounts::NewAudit {
-        actor: email.trim().to_string(),
+    let email = email.trim();
+    let actor: String = email.chars().take(AUDITED_EMAIL_CHARS).collect();
+    let audit = |action: &'static str, details: serde_json::Value| accounts::NewAudit {
+        actor: actor.clone(),
         action,
         target: "session".into(),
-        details: serde_json::json!({}),
+        details,
         ip: crate::auth::client_ip(),
         at: now,
     };
-    let wrong = || AppError::Unauthorized("Email or password is wrong.".into()).with_status();
-    let Some(record) = accounts::find_login(&db, email.trim()).await? else {
-        verify_against_nothing(&password);
-        return Err(wrong());
+    let record = accounts::find_login(&db, email).await?;
+    let counted = match &record {
+        Some(record) => accounts::count_login_attempt(&db, record.user.id, now).await?,
+        None => None,
     };
-    if let Some(until) = record.locked_until.filter(|until| *until > now) {
-        return Err(locked(until, now));
-    }
-    if !verify_password(&password, &record.password_hash) {
-        let lock = accounts::record_failed_login(&db, record.user.id, now).await?;
-        let action = if lock.is_some() {
-            "auth.locked"
-        } else {
-            "auth.login_failed"
-        };
-        accounts::record_audit(&db, &audit(action)).await?;
-        if let Some(until) = lock {
-            return Err(AppError::Unauthorized(format!(
-                "{MAX_FAILED_LOGINS} failed logins in a row: {}",
-                locked_message(until, now)
-            ))
-            .with_status());
+    let stored = counted
+        .and(record.as_ref())
+        .map(|r| r.password_hash.clone());
+    let matches = check_password(password, stored).await;
+    let record = match (record, counted) {
+        (Some(record), Some(_)) if matches => record,
+        (record, counted) => {
+            for (action, details) in refusal(record.as_ref().map(|r| r.disabled), counted) {
+                accounts::record_audit(&db, &audit(action, details)).await?;
+            }
+            return Err(AppError::Unauthorized(SIGN_IN_REFUSED.into()).with_status());
         }
-        return Err(wrong());
-    }
-    if record.disabled {
-        return Err(AppError::Unauthorized("This account is disabled.".into()).with_status());
-    }
+    };
     let token = accounts::start_session(&db, record.user.id, now).await?;
-    accounts::record_audit(&db, &audit("auth.login")).await?;
+    accounts::record_audit(&db, &audit("auth.login", serde_json::json!({}))).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     let secure = use_context::<http::request::Parts>().is_some_and(|p| is_tls(&p.headers));
     if let Ok(cookie) = http::HeaderValue::from_str(&session_cookie(&token, secure)) {
@@ -73,26 +95,33 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
     Ok(safe_next(&next))
 }
 
+/// The audit entries of a refused sign-in: `disabled` is `None` for an unknown email,
+/// `counted` is `None` when the account refused the attempt (locked or disabled).
 #[cfg(feature = "ssr")]
-fn locked_message(
-    until: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> String {
-    let minutes = ((until - now).num_seconds() + 59) / 60;
-    let minutes = minutes.max(1);
-    format!("the account is locked for {minutes} min.")
+fn refusal(
+    disabled: Option<bool>,
+    counted: Option<crate::db::accounts::CountedAttempt>,
+) -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    match (disabled, counted) {
+        (None, _) => vec![("auth.login_failed", json!({ "reason": "unknown email" }))],
+        (Some(true), _) => vec![("auth.login_refused", json!({ "reason": "disabled" }))],
+        (Some(false), None) => vec![("auth.login_refused", json!({ "reason": "locked" }))],
+        (Some(false), Some(counted)) => {
+            let failed = (
+                "auth.login_failed",
+                json!({ "reason": "wrong password", "failures": counted.failures }),
+            );
+            match counted.locks_until {
+                Some(until) => vec![failed, ("auth.locked", json!({ "until": until }))],
+                None => vec![failed],
+            }
+        }
+    }
 }
 
-#[cfg(feature = "ssr")]
-fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> AppError {
-    AppError::Unauthorized(format!(
-        "Too many failed logins: {}",
-        locked_message(until, now)
-    ))
-    .with_status()
-}
-
-/// Ends the session on the server (it cannot be used again) and clears the cookie.
+/// Ends the session on the server (it cannot be used again, and its event streams close) and
+/// clears the cookie.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::auth::session::{cleared_cookie, is_tls, token_from_cookie_header};
@@ -106,6 +135,9 @@ pub async fn logout() -> Result<(), AppError> {
         .and_then(token_from_cookie_header)
     {
         crate::db::accounts::end_session(&db, &token).await?;
+        if let Some(streams) = use_context::<crate::auth::streams::EventStreams>() {
+            streams.end_session(&crate::auth::session::token_hash(&token));
+        }
     }
     let response = expect_context::<leptos_axum::ResponseOptions>();
     if let Ok(cookie) = http::HeaderValue::from_str(&cleared_cookie(is_tls(&parts.headers))) {
@@ -180,17 +212,45 @@ pub fn SignOut(user: SessionUser) -> impl IntoView {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
-    use super::safe_next;
+    use super::{SIGN_IN_REFUSED, safe_next};
+    use crate::auth::session::{LOCKOUT, MAX_FAILED_LOGINS};
 
     #[test]
-    fn only_local_paths_are_followed_after_login() {
+    fn the_refusal_states_the_real_lockout_rule() {
+        assert!(SIGN_IN_REFUSED.contains(&format!("after {MAX_FAILED_LOGINS} failures")));
+        assert!(SIGN_IN_REFUSED.contains(&format!("{} min", LOCKOUT.num_minutes())));
+    }
+
+    #[test]
+    fn only_same_origin_paths_are_followed_after_login() {
         assert_eq!(safe_next("/sites?status=online"), "/sites?status=online");
-        assert_eq!(safe_next("https://evil.example"), "/");
-        assert_eq!(safe_next("//evil.example/x"), "/");
-        assert_eq!(safe_next("/\\evil.example"), "/");
-        assert_eq!(safe_next("/login"), "/");
-        assert_eq!(safe_next(""), "/");
+        assert_eq!(
+            safe_next("/incidents?q=a%20b#row-3"),
+            "/incidents?q=a%20b#row-3"
+        );
+        assert_eq!(safe_next("/sites/../admin"), "/admin");
+        for hostile in [
+            "https://evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "\t//evil.example",
+            "/\u{0}/evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/login",
+            "",
+        ] {
+            assert_eq!(safe_next(hostile), "/", "{hostile:?}");
+        }
+        assert_eq!(
+            safe_next("/%09/evil.example"),
+            "/%09/evil.example",
+            "still encoded, it is a path on our own site"
+        );
     }
 }

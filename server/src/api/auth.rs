@@ -1,7 +1,10 @@
 //! `Authorization: Bearer <key>` → the appliance the key belongs to.
 
+use std::ops::Deref;
 use std::time::Duration;
 
+pub use app::appliance_keys::{ApplianceIdentity, KeyCache};
+use app::db::Db;
 use app::on_db;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -16,32 +19,16 @@ use crate::state::AppState;
 /// every server within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// Appliances by key hash. Appliances send a report every few seconds to minutes; with the
-/// key looked up once per [`KEY_CACHE_TTL`] instead of per request, authenticating costs no
-/// database read (on SQLite that read would also drop the reading connection's page cache
-/// after every batch the writer commits).
-#[derive(Clone)]
-pub struct KeyCache(moka::sync::Cache<String, Appliance>);
-
-impl KeyCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self(
-            moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
-        )
-    }
-}
-
 /// The authenticated appliance.
 #[derive(Debug, Clone)]
-pub struct Appliance {
-    pub id: i64,
-    /// `sites.id`, the key every table references.
-    pub site: i64,
-    /// `sites.site_id`, the public id requests name.
-    pub site_id: String,
+pub struct Appliance(pub ApplianceIdentity);
+
+impl Deref for Appliance {
+    type Target = ApplianceIdentity;
+
+    fn deref(&self) -> &ApplianceIdentity {
+        &self.0
+    }
 }
 
 impl Appliance {
@@ -75,22 +62,32 @@ impl FromRequestParts<AppState> for Appliance {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("an `Authorization: Bearer <key>` header is required"))?;
         let hash = hash_key(key);
-        if let Some(appliance) = state.keys.0.get(&hash) {
-            return Ok(appliance);
-        }
-        let row: Option<(i64, i64, String)> = on_db!(&state.db, |pool| {
-            sqlx::query_as(
-                "SELECT a.id, s.id, s.site_id FROM appliance_keys k \
-                 JOIN appliances a ON a.id = k.appliance_id JOIN sites s ON s.id = a.site_id \
-                 WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-            )
-            .bind(&hash)
-            .fetch_optional(pool)
-            .await?
-        });
-        let (id, site, site_id) = row.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
-        let appliance = Appliance { id, site, site_id };
-        state.keys.0.insert(hash, appliance.clone());
+        let identity = match state.keys.lookup(&hash) {
+            Some(cached) => cached,
+            None => {
+                let found = find_key(&state.db, &hash).await?;
+                state.keys.remember(hash, found.clone());
+                found
+            }
+        };
+        let appliance =
+            Appliance(identity.ok_or_else(|| unauthorized("unknown or revoked API key"))?);
+        state.limits.admit(&appliance)?;
         Ok(appliance)
     }
+}
+
+/// The appliance a live key belongs to; a decommissioned site's keys are refused.
+async fn find_key(db: &Db, hash: &str) -> Result<Option<ApplianceIdentity>, ApiError> {
+    let row: Option<(i64, i64, String)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT a.id, s.id, s.site_id FROM appliance_keys k \
+             JOIN appliances a ON a.id = k.appliance_id JOIN sites s ON s.id = a.site_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND s.decommissioned_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(|(id, site, site_id)| ApplianceIdentity { id, site, site_id }))
 }

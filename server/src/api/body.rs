@@ -2,18 +2,23 @@
 //!
 //! The body is read up to [`MAX_BODY_BYTES`] as sent; a gzip body is inflated through a reader
 //! capped at [`MAX_DECOMPRESSED_BYTES`], so a gzip bomb costs at most that much memory before
-//! it is refused with 413. Nothing is written unless the whole body parsed and validated.
+//! it is refused with 413. Every byte held is first reserved from the server's memory budget
+//! ([`super::limits`]): a body that does not fit is refused with 503 before it is read, so
+//! thousands of large bodies at once cannot exhaust memory. Nothing is written unless the
+//! whole body parsed and validated.
 
 use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_ENCODING;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use flate2::read::GzDecoder;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::limits::{ApiLimits, MemoryPermit};
+use crate::state::AppState;
 
 /// Largest body accepted on the wire (compressed or not).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -25,29 +30,47 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ApiError>;
 }
 
-/// A JSON body of `T`, parsed and validated.
-pub struct ApiJson<T>(pub T);
+/// A JSON body of `T`, parsed and validated, and the share of the server's memory budget it
+/// holds until the request is answered.
+pub struct ApiJson<T>(pub T, pub MemoryPermit);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+/// Bytes reserved at a time while a gzip body inflates.
+const INFLATE_STEP: usize = 256 * 1024;
+
+impl<T> FromRequest<AppState> for ApiJson<T>
 where
-    S: Send + Sync,
     T: DeserializeOwned + Validate,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let encoding = req
             .headers()
             .get(CONTENT_ENCODING)
             .map(|v| v.to_str().unwrap_or("?").to_ascii_lowercase());
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+            return Err(body_too_large());
+        }
+        let mut permit = state.limits.reserve(declared.unwrap_or(MAX_BODY_BYTES))?;
         let raw = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
-            .map_err(|_| too_large(format!("the body exceeds {MAX_BODY_BYTES} bytes")))?;
+            .map_err(|_| body_too_large())?;
+        permit.shrink_to(raw.len());
         let json = match encoding.as_deref() {
             None | Some("identity") => raw,
-            Some("gzip") => tokio::task::spawn_blocking(move || gunzip(&raw))
-                .await
-                .map_err(ApiError::internal)??,
+            Some("gzip") => {
+                let limits = state.limits.clone();
+                let (json, grown) =
+                    tokio::task::spawn_blocking(move || gunzip(&raw, &limits, permit))
+                        .await
+                        .map_err(ApiError::internal)??;
+                permit = grown;
+                json
+            }
             Some(other) => {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -58,30 +81,51 @@ where
         };
         let value = parse::<T>(&json)?;
         value.validate()?;
-        Ok(ApiJson(value))
+        permit.shrink_to(json.len());
+        Ok(ApiJson(value, permit))
     }
+}
+
+fn body_too_large() -> ApiError {
+    too_large(format!("the body exceeds {MAX_BODY_BYTES} bytes"))
 }
 
 fn too_large(message: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
 }
 
-/// Inflates `raw`, refusing anything that grows past [`MAX_DECOMPRESSED_BYTES`].
-pub fn gunzip(raw: &[u8]) -> Result<Bytes, ApiError> {
+/// Inflates `raw`, refusing anything that grows past [`MAX_DECOMPRESSED_BYTES`], and growing
+/// `permit` with the output so inflating bodies cannot take more than the memory budget.
+pub fn gunzip(
+    raw: &[u8],
+    limits: &ApiLimits,
+    mut permit: MemoryPermit,
+) -> Result<(Bytes, MemoryPermit), ApiError> {
+    let invalid = |e: std::io::Error| {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}"))
+            .with_field("Content-Encoding")
+    };
+    let mut reader = GzDecoder::new(raw).take(MAX_DECOMPRESSED_BYTES as u64 + 1);
     let mut out = Vec::new();
-    GzDecoder::new(raw)
-        .take(MAX_DECOMPRESSED_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("invalid gzip body: {e}"))
-                .with_field("Content-Encoding")
-        })?;
-    if out.len() > MAX_DECOMPRESSED_BYTES {
-        return Err(too_large(format!(
-            "the decompressed body exceeds {MAX_DECOMPRESSED_BYTES} bytes"
-        )));
+    loop {
+        let needed = raw.len() + out.len() + INFLATE_STEP;
+        if needed > permit.bytes() {
+            permit.grow(limits, needed - permit.bytes())?;
+        }
+        let before = out.len();
+        (&mut reader)
+            .take(INFLATE_STEP as u64)
+            .read_to_end(&mut out)
+            .map_err(invalid)?;
+        if out.len() > MAX_DECOMPRESSED_BYTES {
+            return Err(too_large(format!(
+                "the decompressed body exceeds {MAX_DECOMPRESSED_BYTES} bytes"
+            )));
+        }
+        if out.len() == before {
+            return Ok((out.into(), permit));
+        }
     }
-    Ok(out.into())
 }
 
 /// Malformed JSON is a 400; well-formed JSON with a missing or mistyped field a 422 naming it.
@@ -144,11 +188,41 @@ pub mod rules {
         Ok(())
     }
 
+    /// The earliest timestamp an appliance may send: nothing it checks is older, and a bound
+    /// keeps every later date calculation far from chrono's limits.
+    pub fn earliest_timestamp() -> DateTime<Utc> {
+        DateTime::from_timestamp(946_684_800, 0).unwrap_or_default()
+    }
+
     pub fn timestamp(field: impl Display, value: DateTime<Utc>) -> Result<(), ApiError> {
         if value > Utc::now() + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
             return Err(ApiError::field(
                 field.to_string(),
-                format!("{field} is in the future"),
+                format!(
+                    "{field} is in the future (more than {MAX_CLOCK_SKEW_MINUTES} min ahead of the server)"
+                ),
+            ));
+        }
+        if value < earliest_timestamp() {
+            return Err(ApiError::field(
+                field.to_string(),
+                format!("{field} is before 2000-01-01T00:00:00Z"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub const MAX_REPORT_ID_CHARS: usize = 128;
+
+    /// A client-chosen id: printable ASCII without spaces, so it reads the same in logs.
+    pub fn report_id(field: impl Display, value: &str) -> Result<(), ApiError> {
+        let printable = value.bytes().all(|b| b.is_ascii_graphic());
+        if value.is_empty() || value.len() > MAX_REPORT_ID_CHARS || !printable {
+            return Err(ApiError::field(
+                field.to_string(),
+                format!(
+                    "{field} must be 1 to {MAX_REPORT_ID_CHARS} printable ASCII characters without spaces"
+                ),
             ));
         }
         Ok(())

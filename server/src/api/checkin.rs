@@ -45,7 +45,7 @@ pub struct PendingOrder {
 pub async fn checkin(
     State(state): State<AppState>,
     appliance: Appliance,
-    ApiJson(request): ApiJson<CheckinRequest>,
+    ApiJson(request, _memory): ApiJson<CheckinRequest>,
 ) -> Result<Json<CheckinResponse>, ApiError> {
     appliance.check_site(&request.site_id)?;
     let now = Utc::now();

@@ -5,6 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// Seconds a client is asked to wait when the database cannot be reached.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -41,25 +44,31 @@ impl ApiError {
         self
     }
 
-    pub fn busy(retry_after: u64) -> Self {
-        Self {
-            retry_after: Some(retry_after),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "the ingest queue is full; retry later",
-            )
-        }
-    }
-
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!("appliance API: {err}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    /// A 503 with `Retry-After`: the database cannot be reached now; nothing was written.
+    pub fn unavailable(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database cannot be reached; nothing was stored, retry later",
+            )
+        }
     }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        Self::internal(err)
+        if crate::database::is_unavailable(&err) {
+            tracing::warn!("appliance API: database unavailable: {err}");
+            Self::unavailable(UNAVAILABLE_RETRY_AFTER_SECS)
+        } else {
+            Self::internal(err)
+        }
     }
 }
 

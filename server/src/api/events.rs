@@ -1,28 +1,96 @@
 //! `GET /api/v1/events`: server-sent invalidation hints for open dashboards (see
 //! [`crate::hints`]). Each event is `event: invalidate` with a JSON array of scopes.
+//!
+//! A stream belongs to the session that opened it: it ends at once when that session signs
+//! out or its user is disabled on this server, and within [`SESSION_RECHECK`] when the session
+//! expires, idles out or is ended on another server. A user holds at most
+//! [`STREAMS_PER_USER`] streams; one more is refused with 429.
 
-use std::convert::Infallible;
+use std::time::Duration;
 
+use app::auth::SessionUser;
+use app::auth::session::{token_from_cookie_header, token_hash};
+use app::auth::streams::{STREAMS_PER_USER, StreamLease};
+use app::db::{Db, accounts};
+use app::error::AppError;
+use axum::Extension;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::{Stream, StreamExt};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::oneshot;
 
 use crate::hints::EVERYTHING;
+use crate::session::json_error;
 use crate::state::AppState;
+
+/// How often an open stream checks that its session is still valid.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(5);
 
 pub async fn events(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    user: Option<Extension<SessionUser>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token_from_cookie_header);
+    let (Some(Extension(user)), Some(token)) = (user, token) else {
+        let error = AppError::Unauthorized("Sign in to continue: your session ended.".into());
+        return json_error(StatusCode::UNAUTHORIZED, &error);
+    };
+    let session = token_hash(&token);
+    let Ok((lease, ended)) = state.accounts.streams.open(user.id, &session) else {
+        let error = AppError::Invalid(format!(
+            "too many live-update connections: at most {STREAMS_PER_USER} per user; close \
+             other Posture tabs"
+        ));
+        return json_error(StatusCode::TOO_MANY_REQUESTS, &error);
+    };
     let receiver = state.hints.subscribe();
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+    let hints = futures::stream::unfold(receiver, |mut receiver| async move {
         let scopes = match receiver.recv().await {
             Ok(scopes) => scopes,
             Err(RecvError::Lagged(_)) => EVERYTHING.into(),
             Err(RecvError::Closed) => return None,
         };
         let event = Event::default().event("invalidate").data(&*scopes);
-        Some((Ok(event), receiver))
+        Some((Ok::<_, std::convert::Infallible>(event), receiver))
     });
-    Sse::new(stream.take_until(state.hints.closed())).keep_alive(KeepAlive::default())
+    let end = stream_end(state, session, lease, ended);
+    Sse::new(hints.take_until(end))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Resolves when the stream must end: its session or user ended here, the session is no
+/// longer valid in the database, or the server is stopping. Holds the stream's place in the
+/// registry until then (or until the client goes away and the stream is dropped).
+async fn stream_end(
+    state: AppState,
+    session: String,
+    lease: StreamLease,
+    ended: oneshot::Receiver<()>,
+) {
+    let _lease = lease;
+    tokio::select! {
+        _ = ended => {}
+        () = state.hints.closed() => {}
+        () = session_invalid(&state.db, &session) => {}
+    }
+}
+
+/// Resolves once the session is found no longer valid; a failed check is not taken as an end.
+async fn session_invalid(db: &Db, session: &str) {
+    loop {
+        tokio::time::sleep(SESSION_RECHECK).await;
+        match accounts::session_alive(db, session, chrono::Utc::now()).await {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(err) => tracing::warn!("re-checking an event stream's session: {err}"),
+        }
+    }
 }

@@ -142,7 +142,7 @@ fn broken_chain(message: String) -> ApiError {
 pub async fn batch(
     State(state): State<AppState>,
     appliance: Appliance,
-    ApiJson(batch): ApiJson<EvidenceBatch>,
+    ApiJson(batch, _memory): ApiJson<EvidenceBatch>,
 ) -> Result<Json<EvidenceStored>, ApiError> {
     appliance.check_site(&batch.site_id)?;
     let first = &batch.bundles[0];

@@ -6,6 +6,7 @@ pub mod checkin;
 pub mod error;
 pub mod events;
 pub mod evidence;
+pub mod limits;
 pub mod openapi;
 pub mod orders;
 pub mod reports;
@@ -27,7 +28,9 @@ pub const ROUTES: [(&str, &str); 8] = [
     ("get", "/api/v1/openapi.json"),
 ];
 
-pub fn router() -> Router<AppState> {
+/// The routes appliances call, each counted against the requests in flight; and the
+/// dashboards' event stream, which stays open and is not.
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/checkin", post(checkin::checkin))
         .route("/api/v1/orders/{id}/ack", post(orders::acknowledge))
@@ -35,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/reports", post(reports::report))
         .route("/api/v1/evidence/batch", post(evidence::batch))
         .route("/api/v1/evidence/head", get(evidence::head))
-        .route("/api/v1/events", get(events::events))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_in_flight,
+        ))
+        .route("/api/v1/events", get(events::events))
 }

@@ -25,7 +25,7 @@ mod tests {
     use crate::api::reports::{
         CheckResult, CheckStatus, DriftEvent, DriftState, ReportRequest, Severity,
     };
-    use crate::ingest::{IncidentAction, IncidentOutcome, ReportOutcome};
+    use crate::ingest::{DriftOutcome, IncidentOutcome, ReportOutcome};
 
     fn fields(value: impl Serialize) -> BTreeSet<String> {
         match serde_json::to_value(value).unwrap() {
@@ -70,7 +70,7 @@ mod tests {
         let incident = IncidentOutcome {
             dedup_key: String::new(),
             id: None,
-            action: IncidentAction::Opened,
+            action: DriftOutcome::Opened,
             keys_changed: false,
         };
         let cases = [
@@ -109,6 +109,7 @@ mod tests {
                 "ReportRequest",
                 fields(ReportRequest {
                     site_id: String::new(),
+                    report_id: None,
                     checks: vec![],
                     drift: vec![],
                 }),
@@ -120,6 +121,7 @@ mod tests {
                     bundle_id: None,
                     checks: 0,
                     incidents: vec![],
+                    repeated: true,
                 }),
             ),
             ("EvidenceBundle", fields(&bundle)),

@@ -52,7 +52,7 @@ pub async fn complete(
     State(state): State<AppState>,
     appliance: Appliance,
     Path(id): Path<i64>,
-    ApiJson(request): ApiJson<CompleteRequest>,
+    ApiJson(request, _memory): ApiJson<CompleteRequest>,
 ) -> Result<Json<OrderState>, ApiError> {
     let to = if request.success {
         "completed"

@@ -3,14 +3,18 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Appliance;
 use super::body::{ApiJson, Validate, rules};
-use super::error::ApiError;
-use crate::ingest::{Report, ReportOutcome};
+use super::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
+use crate::ingest::{IngestError, Report, ReportOutcome};
 use crate::state::AppState;
+
+/// Seconds a client is asked to wait when the queue is full or its report was not answered.
+pub const RETRY_AFTER_SECS: u64 = 1;
 
 pub const MAX_CHECKS: usize = 2_000;
 pub const MAX_DRIFT: usize = 500;
@@ -21,6 +25,10 @@ pub const MAX_DETAILS_BYTES: usize = 4_096;
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     pub site_id: String,
+    /// The appliance's own id for this report (1 to 128 characters), so a retry after a lost
+    /// answer is not written twice: a repeat is answered with the first answer.
+    #[serde(default)]
+    pub report_id: Option<String>,
     #[serde(default)]
     pub checks: Vec<CheckResult>,
     #[serde(default)]
@@ -102,6 +110,9 @@ pub struct DriftEvent {
 impl Validate for ReportRequest {
     fn validate(&self) -> Result<(), ApiError> {
         rules::name("site_id", &self.site_id)?;
+        if let Some(id) = &self.report_id {
+            rules::report_id("report_id", id)?;
+        }
         rules::count("checks", self.checks.len(), MAX_CHECKS)?;
         rules::count("drift", self.drift.len(), MAX_DRIFT)?;
         if self.checks.is_empty() && self.drift.is_empty() {
@@ -134,16 +145,52 @@ impl Validate for ReportRequest {
 pub async fn report(
     State(state): State<AppState>,
     appliance: Appliance,
-    ApiJson(request): ApiJson<ReportRequest>,
+    ApiJson(request, memory): ApiJson<ReportRequest>,
 ) -> Result<Json<ReportOutcome>, ApiError> {
     appliance.check_site(&request.site_id)?;
     let outcome = state
         .ingest
-        .submit(Report {
-            appliance,
-            checks: request.checks,
-            drift: request.drift,
-        })
+        .submit(
+            Report {
+                appliance,
+                report_id: request.report_id,
+                checks: request.checks,
+                drift: request.drift,
+            },
+            Some(memory),
+        )
         .await?;
     Ok(Json(outcome))
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        let (status, message, retry_after) = match err {
+            IngestError::Busy => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "the ingest queue is full; retry later",
+                Some(RETRY_AFTER_SECS),
+            ),
+            IngestError::Unavailable => return ApiError::unavailable(UNAVAILABLE_RETRY_AFTER_SECS),
+            IngestError::Failed => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the report could not be stored",
+                None,
+            ),
+            IngestError::TimedOut => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the report was not acknowledged in time; retry with the same report_id",
+                Some(RETRY_AFTER_SECS),
+            ),
+            IngestError::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+                Some(RETRY_AFTER_SECS),
+            ),
+        };
+        ApiError {
+            retry_after,
+            ..ApiError::new(status, message)
+        }
+    }
 }

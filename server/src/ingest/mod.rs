@@ -4,7 +4,14 @@
 //! reports (waiting at most `flush` for more once it holds one), writes them in one
 //! transaction with multi-row inserts and only after COMMIT answers each waiting request, so
 //! an acknowledged report is always in the database. A full queue answers 429 at once instead
-//! of holding memory.
+//! of holding memory; a request not answered within `ack_timeout` answers 503, and the batcher
+//! skips reports whose sender has stopped waiting.
+//!
+//! Failures stay with the reports that cause them: a batch that fails on its data is split in
+//! halves until the culprit fails alone; a lost database fails the batch at once with 503
+//! (nothing written, worth retrying); a panic while writing fails that batch with 500 and the
+//! batcher goes on with the next. A report that carries a `report_id` is written once: a
+//! repeat gets the first answer back.
 //!
 //! Durability: PostgreSQL commits are fsynced. SQLite runs in WAL mode with
 //! `synchronous=NORMAL`: a committed transaction is in the WAL file (the OS page cache) before
@@ -13,23 +20,24 @@
 
 mod write;
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use app::cache::AggregateCache;
 use app::db::{Db, IncidentWindows};
-use axum::http::StatusCode;
+use app::on_db;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::api::auth::Appliance;
-use crate::api::error::ApiError;
+use crate::api::limits::MemoryPermit;
 use crate::api::reports::{CheckResult, DriftEvent};
+use crate::database::is_unavailable;
 use crate::hints::Hints;
 use write::Connection;
-
-/// Seconds a client is asked to wait when the queue is full.
-pub const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, Clone, Copy)]
 pub struct IngestSettings {
@@ -39,12 +47,16 @@ pub struct IngestSettings {
     pub batch: usize,
     /// Longest a partial batch waits for more reports.
     pub flush: Duration,
+    /// Longest a request waits for its report to be committed.
+    pub ack_timeout: Duration,
 }
 
 /// A validated report of one appliance.
 #[derive(Debug)]
 pub struct Report {
     pub appliance: Appliance,
+    /// The appliance's own id for this report: a repeat is answered, not written again.
+    pub report_id: Option<String>,
     pub checks: Vec<CheckResult>,
     pub drift: Vec<DriftEvent>,
 }
@@ -55,23 +67,28 @@ pub struct ReportOutcome {
     pub bundle_id: Option<i64>,
     pub checks: usize,
     pub incidents: Vec<IncidentOutcome>,
+    /// This `report_id` was received before: the answer is the first one, nothing was written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct IncidentOutcome {
+    /// `hostname:check_type`, unique among the site's unresolved incidents.
     pub dedup_key: String,
     /// The incident, or none for a remediation with nothing open.
     pub id: Option<i64>,
-    pub action: IncidentAction,
+    pub action: DriftOutcome,
     /// An update changed the severity (a sort key and a filter): the incident list's anchors
     /// cannot follow that by counting, they are rebuilt.
     #[serde(skip)]
     pub keys_changed: bool,
 }
 
+/// What a drift event did to its incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum IncidentAction {
+pub enum DriftOutcome {
     Opened,
     Updated,
     Reopened,
@@ -79,47 +96,73 @@ pub enum IncidentAction {
     Unchanged,
 }
 
+/// Why a report was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestError {
+    /// The queue is full: retry shortly.
+    Busy,
+    /// The database cannot be reached: nothing was written, retry later.
+    Unavailable,
+    /// The report could not be written (its data, or a fault of ours); retrying will not help.
+    Failed,
+    /// No answer within the acknowledgement timeout: the report may or may not be stored;
+    /// retry with the same `report_id`.
+    TimedOut,
+    /// The server is stopping.
+    ShuttingDown,
+}
+
+type Ack = oneshot::Sender<Result<ReportOutcome, IngestError>>;
+
 pub struct Job {
     report: Report,
-    ack: oneshot::Sender<Result<ReportOutcome, String>>,
+    ack: Ack,
+    /// The request's share of the memory budget, given back once the report is answered.
+    memory: Option<MemoryPermit>,
 }
 
 /// The sending side, in the application state.
 #[derive(Clone)]
 pub struct IngestQueue {
     sender: mpsc::Sender<Job>,
+    ack_timeout: Duration,
 }
 
 impl IngestQueue {
     /// A queue of `capacity` reports and its receiving end, with no batcher attached: for
     /// tests that need a queue nothing drains.
-    pub fn detached(capacity: usize) -> (Self, mpsc::Receiver<Job>) {
+    pub fn detached(capacity: usize, ack_timeout: Duration) -> (Self, mpsc::Receiver<Job>) {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
-        (Self { sender }, receiver)
+        (
+            Self {
+                sender,
+                ack_timeout,
+            },
+            receiver,
+        )
     }
 
     /// Queues `report` and waits until it is committed.
-    pub async fn submit(&self, report: Report) -> Result<ReportOutcome, ApiError> {
+    pub async fn submit(
+        &self,
+        report: Report,
+        memory: Option<MemoryPermit>,
+    ) -> Result<ReportOutcome, IngestError> {
         let (ack, done) = oneshot::channel();
-        self.sender
-            .try_send(Job { report, ack })
-            .map_err(|err| match err {
-                mpsc::error::TrySendError::Full(_) => ApiError::busy(RETRY_AFTER_SECS),
-                mpsc::error::TrySendError::Closed(_) => shutting_down(),
-            })?;
-        done.await
-            .map_err(|_| shutting_down())?
-            .map_err(ApiError::internal)
-    }
-}
-
-fn shutting_down() -> ApiError {
-    ApiError {
-        retry_after: Some(RETRY_AFTER_SECS),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        )
+        let job = Job {
+            report,
+            ack,
+            memory,
+        };
+        self.sender.try_send(job).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => IngestError::Busy,
+            mpsc::error::TrySendError::Closed(_) => IngestError::ShuttingDown,
+        })?;
+        match tokio::time::timeout(self.ack_timeout, done).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(IngestError::ShuttingDown),
+            Err(_) => Err(IngestError::TimedOut),
+        }
     }
 }
 
@@ -136,81 +179,172 @@ pub struct Sink {
 /// [`IngestQueue`] clone is dropped and the queue is drained, so awaiting the handle after the
 /// server stops loses nothing queued.
 pub fn start(settings: IngestSettings, sink: Sink) -> (IngestQueue, JoinHandle<()>) {
-    let (queue, receiver) = IngestQueue::detached(settings.queue);
+    let (queue, receiver) = IngestQueue::detached(settings.queue, settings.ack_timeout);
     sink.hints.publish(sink.cache.clone(), sink.windows.clone());
-    let handle = tokio::spawn(run(receiver, settings, sink));
-    (queue, handle)
+    (queue, spawn_batcher(receiver, settings, sink))
 }
 
-async fn run(mut receiver: mpsc::Receiver<Job>, settings: IngestSettings, sink: Sink) {
-    let batch = settings.batch.max(1);
-    let mut jobs = Vec::with_capacity(batch);
-    let mut connection = None;
-    while receiver.recv_many(&mut jobs, batch).await > 0 {
-        let deadline = tokio::time::Instant::now() + settings.flush;
-        while jobs.len() < batch {
-            let wanted = batch - jobs.len();
-            match tokio::time::timeout_at(deadline, receiver.recv_many(&mut jobs, wanted)).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
-            }
-        }
-        flush(&sink, &mut connection, std::mem::take(&mut jobs), batch > 1).await;
-    }
-}
-
-/// Writes `jobs` in one transaction; when that fails, each alone, so one bad report fails
-/// only its own request. A failed write drops its connection (it may be the culprit: a
-/// PostgreSQL restart) and the next write opens another.
-async fn flush(sink: &Sink, connection: &mut Option<Connection>, jobs: Vec<Job>, multi_row: bool) {
-    let reports: Vec<&Report> = jobs.iter().map(|j| &j.report).collect();
-    let written = match connection {
-        Some(connection) => write::write(connection, &reports, multi_row).await,
-        None => match Connection::open(&sink.db).await {
-            Ok(acquired) => write::write(connection.insert(acquired), &reports, multi_row).await,
-            Err(err) => Err(err),
-        },
+/// Starts a batcher on the receiving end of a queue.
+pub fn spawn_batcher(
+    receiver: mpsc::Receiver<Job>,
+    settings: IngestSettings,
+    sink: Sink,
+) -> JoinHandle<()> {
+    let batcher = Batcher {
+        sink,
+        connection: None,
+        multi_row: settings.batch > 1,
     };
-    match written {
-        Ok(outcomes) => {
-            notify(sink, &reports, &outcomes).await;
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                let _ = job.ack.send(Ok(outcome));
+    tokio::spawn(batcher.run(receiver, settings))
+}
+
+struct Batcher {
+    sink: Sink,
+    /// Kept from batch to batch; dropped after a failure and opened again on the next batch.
+    connection: Option<Connection>,
+    multi_row: bool,
+}
+
+impl Batcher {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Job>, settings: IngestSettings) {
+        let batch = settings.batch.max(1);
+        let mut jobs = Vec::with_capacity(batch);
+        while receiver.recv_many(&mut jobs, batch).await > 0 {
+            let deadline = tokio::time::Instant::now() + settings.flush;
+            while jobs.len() < batch {
+                let wanted = batch - jobs.len();
+                match tokio::time::timeout_at(deadline, receiver.recv_many(&mut jobs, wanted)).await
+                {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
             }
-        }
-        Err(err) if jobs.len() > 1 => {
-            *connection = None;
-            tracing::warn!(
-                "batch of {} reports failed ({err}); writing each alone",
-                jobs.len()
-            );
-            for job in jobs {
-                Box::pin(flush(sink, connection, vec![job], multi_row)).await;
-            }
-        }
-        Err(err) => {
-            *connection = None;
-            for job in jobs {
-                let _ = job.ack.send(Err(err.to_string()));
+            // A sender that stopped waiting was answered 503: its report is not written.
+            jobs.retain(|job| !job.ack.is_closed());
+            if !jobs.is_empty() {
+                self.flush(std::mem::take(&mut jobs)).await;
             }
         }
     }
+
+    /// Writes `jobs` and answers each.
+    async fn flush(&mut self, jobs: Vec<Job>) {
+        let (reports, acks): (Vec<Report>, Vec<(Ack, Option<MemoryPermit>)>) = jobs
+            .into_iter()
+            .map(|job| (job.report, (job.ack, job.memory)))
+            .unzip();
+        let refs: Vec<&Report> = reports.iter().collect();
+        let answers = self.write_all(&refs).await;
+        let written: Vec<(&Report, &ReportOutcome)> = refs
+            .iter()
+            .zip(&answers)
+            .filter_map(|(report, answer)| Some((*report, answer.as_ref().ok()?)))
+            .filter(|(_, outcome)| !outcome.repeated)
+            .collect();
+        if !written.is_empty() {
+            notify(&self.sink, &written).await;
+        }
+        for ((ack, _memory), answer) in acks.into_iter().zip(answers) {
+            let _ = ack.send(answer);
+        }
+    }
+
+    /// Writes `reports` in one transaction; when that fails on their data, each half alone,
+    /// so a bad report costs a few extra transactions and fails only its own request.
+    async fn write_all(&mut self, reports: &[&Report]) -> Vec<Result<ReportOutcome, IngestError>> {
+        match self.write_once(reports).await {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(Failure::Data) if reports.len() > 1 => {
+                let (left, right) = reports.split_at(reports.len() / 2);
+                let mut answers = Box::pin(self.write_all(left)).await;
+                answers.extend(Box::pin(self.write_all(right)).await);
+                answers
+            }
+            Err(failure) => vec![Err(failure.into()); reports.len()],
+        }
+    }
+
+    /// One transaction, on the kept connection (or a new one). A panic is caught: it fails
+    /// these reports, not the batcher.
+    async fn write_once(&mut self, reports: &[&Report]) -> Result<Vec<ReportOutcome>, Failure> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let opened = Connection::open(&self.sink.db).await.map_err(|err| {
+                    tracing::warn!("ingest: cannot open a connection: {err}");
+                    Failure::Unavailable
+                })?;
+                self.connection.insert(opened)
+            }
+        };
+        let written = AssertUnwindSafe(write::write(connection, reports, self.multi_row))
+            .catch_unwind()
+            .await;
+        let failure = match written {
+            Ok(Ok(outcomes)) => return Ok(outcomes),
+            Ok(Err(err)) if is_unavailable(&err) => {
+                tracing::warn!(
+                    "ingest: database unavailable, {} reports refused: {err}",
+                    reports.len()
+                );
+                Failure::Unavailable
+            }
+            Ok(Err(err)) => {
+                tracing::warn!("ingest: a batch of {} reports failed: {err}", reports.len());
+                Failure::Data
+            }
+            Err(_) => {
+                tracing::error!(
+                    "ingest: writing a batch of {} reports panicked",
+                    reports.len()
+                );
+                Failure::Data
+            }
+        };
+        // The connection may be the culprit (a PostgreSQL restart, a transaction left open).
+        self.connection = None;
+        Err(failure)
+    }
+}
+
+/// How a transaction failed: on its data (split the batch to find the culprit), or because
+/// the database cannot be reached (fail the batch at once: splitting would only wait longer).
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Data,
+    Unavailable,
+}
+
+impl From<Failure> for IngestError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Data => IngestError::Failed,
+            Failure::Unavailable => IngestError::Unavailable,
+        }
+    }
+}
+
+/// Forgets the `report_id`s received before `before`; returns how many.
+pub async fn purge_report_ids(db: &Db, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    on_db!(db, |pool| {
+        let result = sqlx::query("DELETE FROM ingest_reports WHERE received_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?;
+        Ok(result.rows_affected())
+    })
 }
 
 /// Keeps the incident list's anchors in step and tells dashboards. New incidents are counted
 /// into the anchors; a reopened, resolved or re-graded one makes them rebuild.
-async fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
-    let all = || outcomes.iter().flat_map(|o| &o.incidents);
-    let incidents = all().any(|i| i.action != IncidentAction::Unchanged);
+async fn notify(sink: &Sink, written: &[(&Report, &ReportOutcome)]) {
+    let all = || written.iter().flat_map(|(_, o)| &o.incidents);
+    let incidents = all().any(|i| i.action != DriftOutcome::Unchanged);
     let mut rebuild = all().any(|i| {
-        i.keys_changed
-            || matches!(
-                i.action,
-                IncidentAction::Reopened | IncidentAction::Resolved
-            )
+        i.keys_changed || matches!(i.action, DriftOutcome::Reopened | DriftOutcome::Resolved)
     });
     let opened: Vec<i64> = all()
-        .filter(|i| i.action == IncidentAction::Opened)
+        .filter(|i| i.action == DriftOutcome::Opened)
         .filter_map(|i| i.id)
         .collect();
     if !rebuild && !opened.is_empty() {
@@ -219,6 +353,6 @@ async fn notify(sink: &Sink, reports: &[&Report], outcomes: &[ReportOutcome]) {
             Err(_) => rebuild = true,
         }
     }
-    let sites = reports.iter().map(|r| r.appliance.site_id.as_str());
+    let sites = written.iter().map(|(r, _)| r.appliance.site_id.as_str());
     sink.hints.changed(sites, incidents, rebuild);
 }

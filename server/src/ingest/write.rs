@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use sqlx::{Connection as _, Postgres, QueryBuilder};
 use tokio::sync::mpsc;
 
-use super::{IncidentAction, IncidentOutcome, Report, ReportOutcome};
+use super::{DriftOutcome, IncidentOutcome, Report, ReportOutcome};
 use crate::api::reports::{CheckStatus, DriftEvent, DriftState};
 
 /// Runs the same query text on whichever connection `$connection` holds.
@@ -151,9 +151,57 @@ pub async fn write(
         Connection::Sqlite(..) => &SQLITE,
         Connection::Postgres(_) => &POSTGRES,
     };
-    let bundle_count = reports.iter().filter(|r| !r.checks.is_empty()).count();
+    let (claims, copies) = report_ids(reports);
     on_connection!(connection, |conn| {
         let mut tx = conn.begin_with(dialect.begin).await?;
+        // Claim each report_id first: a report whose id is taken was written before (by this
+        // server or another), and gets the answer stored then.
+        let mut earlier: HashMap<usize, ReportOutcome> = HashMap::new();
+        for chunk in shaped_chunks(&claims, largest) {
+            let claimed: Vec<(i64, String)> = QueryBuilder::new(
+                "INSERT INTO ingest_reports (appliance_id, report_id, outcome, received_at) ",
+            )
+            .push_values(chunk, |mut b, i| {
+                b.push_bind(reports[*i].appliance.id)
+                    .push_bind(reports[*i].report_id.as_deref())
+                    .push_bind("")
+                    .push_bind(now);
+            })
+            .push(" ON CONFLICT DO NOTHING RETURNING appliance_id, report_id")
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await?;
+            for i in chunk {
+                let report = reports[*i];
+                let id = report.report_id.as_deref().unwrap_or_default();
+                if claimed
+                    .iter()
+                    .any(|(a, r)| *a == report.appliance.id && r == id)
+                {
+                    continue;
+                }
+                let stored: String = sqlx::query_scalar(
+                    "SELECT outcome FROM ingest_reports WHERE appliance_id = $1 AND report_id = $2",
+                )
+                .bind(report.appliance.id)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let outcome: ReportOutcome =
+                    serde_json::from_str(&stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                earlier.insert(
+                    *i,
+                    ReportOutcome {
+                        repeated: true,
+                        ..outcome
+                    },
+                );
+            }
+        }
+        let fresh = |i: &usize| !earlier.contains_key(i) && !copies.contains_key(i);
+        let bundle_count = (0..reports.len())
+            .filter(|i| fresh(i) && !reports[*i].checks.is_empty())
+            .count();
         let mut ids = if bundle_count > 0 {
             sqlx::query_scalar::<_, i64>(dialect.reserve_ids)
                 .bind(bundle_count as i64)
@@ -166,7 +214,11 @@ pub async fn write(
         let mut outcomes = Vec::with_capacity(reports.len());
         let mut bundles = Vec::with_capacity(bundle_count);
         let mut rows = Vec::new();
-        for report in reports {
+        for (i, report) in reports.iter().enumerate() {
+            if !fresh(&i) {
+                outcomes.push(earlier.get(&i).cloned());
+                continue;
+            }
             let mut bundle_id = None;
             if !report.checks.is_empty() {
                 let id = ids.next().ok_or(sqlx::Error::RowNotFound)?;
@@ -193,18 +245,16 @@ pub async fn write(
             }
             let mut incidents = Vec::with_capacity(report.drift.len());
             for event in &report.drift {
-                let dedup_key = format!(
-                    "{}:{}:{}",
-                    report.appliance.site_id, event.hostname, event.check_type
-                );
+                let dedup_key = format!("{}:{}", event.hostname, event.check_type);
                 // Whether the incident moved in some list order or filter (its severity).
                 let mut keys_changed = false;
                 let (id, action) = match event.state {
                     DriftState::Drifted => {
                         let open: Option<(i64, i64)> = sqlx::query_as(
                             "SELECT id, CAST(severity_rank AS BIGINT) FROM incidents \
-                             WHERE dedup_key = $1 AND status <> 'resolved'",
+                             WHERE site_id = $1 AND dedup_key = $2 AND status <> 'resolved'",
                         )
+                        .bind(report.appliance.site)
                         .bind(&dedup_key)
                         .fetch_optional(&mut *tx)
                         .await?;
@@ -220,26 +270,34 @@ pub async fn write(
                             .execute(&mut *tx)
                             .await?;
                             keys_changed = rank != event.severity.rank();
-                            (Some(id), IncidentAction::Updated)
+                            (Some(id), DriftOutcome::Updated)
                         } else {
-                            let cutoff =
-                                event.detected_at - Duration::minutes(REOPEN_WINDOW_MINUTES);
+                            let cutoff = event
+                                .detected_at
+                                .checked_sub_signed(Duration::minutes(REOPEN_WINDOW_MINUTES))
+                                .ok_or_else(|| {
+                                    sqlx::Error::InvalidArgument(format!(
+                                        "detected_at {} is out of range",
+                                        event.detected_at
+                                    ))
+                                })?;
                             let id: Option<i64> = sqlx::query_scalar(
                                 "UPDATE incidents SET status = 'open', resolved_at = NULL, \
                                  resolution_tier = NULL, severity = $1, severity_rank = $2, details = $3 \
-                                 WHERE id = (SELECT id FROM incidents WHERE dedup_key = $4 \
-                                 AND status = 'resolved' AND resolved_at >= $5 \
+                                 WHERE id = (SELECT id FROM incidents WHERE site_id = $4 \
+                                 AND dedup_key = $5 AND status = 'resolved' AND resolved_at >= $6 \
                                  ORDER BY resolved_at DESC LIMIT 1) RETURNING id",
                             )
                             .bind(event.severity.as_str())
                             .bind(event.severity.rank())
                             .bind(Json(&event.details))
+                            .bind(report.appliance.site)
                             .bind(&dedup_key)
                             .bind(cutoff)
                             .fetch_optional(&mut *tx)
                             .await?;
                             match id {
-                                Some(id) => (Some(id), IncidentAction::Reopened),
+                                Some(id) => (Some(id), DriftOutcome::Reopened),
                                 None => {
                                     let id: i64 = sqlx::query_scalar(
                                         "INSERT INTO incidents (site_id, appliance_id, hostname, \
@@ -260,7 +318,7 @@ pub async fn write(
                                     .bind(event.detected_at)
                                     .fetch_one(&mut *tx)
                                     .await?;
-                                    (Some(id), IncidentAction::Opened)
+                                    (Some(id), DriftOutcome::Opened)
                                 }
                             }
                         }
@@ -268,16 +326,17 @@ pub async fn write(
                     DriftState::Remediated => {
                         let id: Option<i64> = sqlx::query_scalar(
                             "UPDATE incidents SET status = 'resolved', resolved_at = $1, \
-                             resolution_tier = 'L1' WHERE dedup_key = $2 AND status <> 'resolved' \
-                             RETURNING id",
+                             resolution_tier = 'L1' WHERE site_id = $2 AND dedup_key = $3 \
+                             AND status <> 'resolved' RETURNING id",
                         )
                         .bind(event.detected_at)
+                        .bind(report.appliance.site)
                         .bind(&dedup_key)
                         .fetch_optional(&mut *tx)
                         .await?;
                         match id {
-                            Some(id) => (Some(id), IncidentAction::Resolved),
-                            None => (None, IncidentAction::Unchanged),
+                            Some(id) => (Some(id), DriftOutcome::Resolved),
+                            None => (None, DriftOutcome::Unchanged),
                         }
                     }
                 };
@@ -288,12 +347,39 @@ pub async fn write(
                     keys_changed,
                 });
             }
-            outcomes.push(ReportOutcome {
+            outcomes.push(Some(ReportOutcome {
                 bundle_id,
                 checks: report.checks.len(),
                 incidents,
-            });
+                repeated: false,
+            }));
         }
+        for i in &claims {
+            if let Some(outcome) = outcomes[*i].as_ref().filter(|o| !o.repeated) {
+                let json =
+                    serde_json::to_string(outcome).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                sqlx::query(
+                    "UPDATE ingest_reports SET outcome = $1 WHERE appliance_id = $2 AND report_id = $3",
+                )
+                .bind(json)
+                .bind(reports[*i].appliance.id)
+                .bind(reports[*i].report_id.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        // A report_id sent twice in one batch: the second gets the first's answer.
+        for (copy, first) in &copies {
+            let outcome = outcomes[*first].clone().map(|o| ReportOutcome {
+                repeated: true,
+                ..o
+            });
+            outcomes[*copy] = outcome;
+        }
+        let outcomes: Vec<ReportOutcome> = outcomes
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or(sqlx::Error::RowNotFound)?;
 
         for chunk in shaped_chunks(&bundles, largest) {
             QueryBuilder::new(format!(
@@ -373,6 +459,29 @@ pub async fn write(
         }
         Ok(outcomes)
     })
+}
+
+/// The reports of the batch that carry a `report_id` (their indexes, each id once), and the
+/// later ones repeating an id of the same appliance within the batch (index → first index).
+fn report_ids(reports: &[&Report]) -> (Vec<usize>, HashMap<usize, usize>) {
+    let mut first: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut claims = Vec::new();
+    let mut copies = HashMap::new();
+    for (i, report) in reports.iter().enumerate() {
+        let Some(id) = report.report_id.as_deref() else {
+            continue;
+        };
+        match first.entry((report.appliance.id, id)) {
+            std::collections::hash_map::Entry::Occupied(seen) => {
+                copies.insert(i, *seen.get());
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(i);
+                claims.push(i);
+            }
+        }
+    }
+    (claims, copies)
 }
 
 /// Rows in the largest multi-row INSERT (1,792 bind values at 7 columns).

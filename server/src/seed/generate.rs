@@ -645,7 +645,7 @@ async fn insert_incidents(
             78..94 => ("high", 3),
             _ => ("critical", 4),
         };
-        let dedup_key = format!("{}:{}:{}", site.site_id, hostname, check_type);
+        let dedup_key = format!("{hostname}:{check_type}");
         let mut status = match (age < 3 * 86_400, rng.random_range(0..100)) {
             (true, 0..45) => "open",
             (true, 45..60) => "resolving",
@@ -654,7 +654,9 @@ async fn insert_incidents(
             (false, 2..4) => "open",
             _ => "resolved",
         };
-        if status != "resolved" && !unresolved_keys.insert(dedup_key.clone()) {
+        if status != "resolved"
+            && !unresolved_keys.insert((site.site_id.clone(), dedup_key.clone()))
+        {
             status = "resolved";
         }
         let (tier, resolved_at) = if status == "resolved" {

@@ -6,6 +6,7 @@
 pub mod fixture;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use app::auth::Role;
@@ -14,11 +15,14 @@ use app::db::accounts;
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::api::auth::KeyCache;
+use posture_server::api::limits::{ApiLimits, LimitSettings};
+use posture_server::client_ip::TrustedProxies;
 use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
 use posture_server::hints::Hints;
 use posture_server::ingest::{self, IngestQueue, IngestSettings, Sink};
-use posture_server::state::AppState;
+use posture_server::sign_in::SignInLimits;
+use posture_server::state::{Accounts, AppState};
 use posture_server::{database, routes};
 use tempfile::TempDir;
 
@@ -120,6 +124,19 @@ pub async fn temp_database() -> (Db, DatabaseArgs, TempDir) {
 
 /// A server whose readiness runs the production checks.
 pub async fn start() -> TestServer {
+    start_with_sign_in(TEST_SIGN_IN).await
+}
+
+/// Sign-in limits of test servers: far above what tests make, unless a test sets its own.
+pub const TEST_SIGN_IN: (u32, u32) = (100_000, 100_000);
+
+fn accounts((per_address_per_minute, overall_per_second): (u32, u32)) -> Accounts {
+    let limits = SignInLimits::new(per_address_per_minute, overall_per_second);
+    Accounts::new(limits, TrustedProxies::default())
+}
+
+/// A server with its own sign-in limits (attempts per address and minute, overall per second).
+pub async fn start_with_sign_in(sign_in: (u32, u32)) -> TestServer {
     let (db, args, dir) = temp_database().await;
     let readiness = Readiness::standard(
         db.clone(),
@@ -128,7 +145,7 @@ pub async fn start() -> TestServer {
         1,
         Duration::from_millis(800),
     );
-    start_with(db, readiness, dir).await
+    start_with_accounts(db, readiness, dir, "target/site", accounts(sign_in)).await
 }
 
 pub async fn start_with(db: Db, readiness: Readiness, dir: TempDir) -> TestServer {
@@ -141,6 +158,17 @@ pub async fn start_with_site(
     readiness: Readiness,
     dir: TempDir,
     site_root: &str,
+) -> TestServer {
+    start_with_accounts(db, readiness, dir, site_root, accounts(TEST_SIGN_IN)).await
+}
+
+/// A server with its own sign-in throttle and trusted proxies.
+pub async fn start_with_accounts(
+    db: Db,
+    readiness: Readiness,
+    dir: TempDir,
+    site_root: &str,
+    accounts: Accounts,
 ) -> TestServer {
     let cache = AggregateCache::in_process(Duration::from_secs(120));
     let windows = IncidentWindows::default();
@@ -161,6 +189,8 @@ pub async fn start_with_site(
         ingest,
         hints,
         keys: KeyCache::new(KEY_TTL),
+        limits: ApiLimits::new(TEST_LIMITS),
+        accounts,
     };
     serve(state, dir).await
 }
@@ -170,11 +200,28 @@ pub const TEST_INGEST: IngestSettings = IngestSettings {
     queue: 256,
     batch: 32,
     flush: Duration::from_millis(2),
+    ack_timeout: Duration::from_secs(10),
+};
+
+/// The appliance limits of test servers: far above what a test sends, unless it sets its own.
+pub const TEST_LIMITS: LimitSettings = LimitSettings {
+    per_key_rate: NonZeroU32::new(10_000).unwrap(),
+    per_key_burst: NonZeroU32::new(10_000).unwrap(),
+    requests_in_flight: 4_096,
+    memory_bytes: 1 << 30,
 };
 
 /// A server whose report queue comes from `queue` (given the batcher's sink): one with other
 /// settings, or one nothing drains.
 pub async fn start_with_ingest(queue: impl FnOnce(Sink) -> IngestQueue) -> TestServer {
+    start_with_limits(TEST_LIMITS, queue).await
+}
+
+/// A server with its own appliance limits and report queue.
+pub async fn start_with_limits(
+    limits: LimitSettings,
+    queue: impl FnOnce(Sink) -> IngestQueue,
+) -> TestServer {
     let (db, args, dir) = temp_database().await;
     let cache = AggregateCache::in_process(Duration::from_secs(120));
     let readiness = Readiness::standard(
@@ -200,6 +247,8 @@ pub async fn start_with_ingest(queue: impl FnOnce(Sink) -> IngestQueue) -> TestS
         ingest,
         hints,
         keys: KeyCache::new(KEY_TTL),
+        limits: ApiLimits::new(limits),
+        accounts: accounts(TEST_SIGN_IN),
     };
     serve(state, dir).await
 }

@@ -129,6 +129,9 @@ pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<Sit
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(id) = existing {
+        forget_appliance_keys(id);
+    }
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
         .await;
@@ -136,6 +139,15 @@ pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<Sit
         site_id: input.site_id,
         client_id,
     })
+}
+
+/// A renamed site's appliances authenticate with the new id at once, a decommissioned
+/// site's appliances are refused at once (on this server; others within the key cache's TTL).
+#[cfg(feature = "ssr")]
+fn forget_appliance_keys(site: i64) {
+    if let Some(keys) = use_context::<crate::appliance_keys::KeyCache>() {
+        keys.forget_site(site);
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -165,6 +177,7 @@ pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
         at: chrono::Utc::now(),
     };
     site_admin::decommission_site(&db, id, &audit).await?;
+    forget_appliance_keys(id);
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
         .await;

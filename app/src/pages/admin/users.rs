@@ -84,8 +84,10 @@ pub async fn add_user(
     let generated = password
         .is_empty()
         .then(crate::auth::password::generate_password);
-    let hash = crate::auth::password::hash_password(generated.as_deref().unwrap_or(&password))
-        .map_err(|e| AppError::Database(format!("hashing the password: {e}")))?;
+    let chosen = generated.clone().unwrap_or(password);
+    let hash = crate::auth::password::hash_off_worker(chosen)
+        .await
+        .map_err(|e| AppError::Database(e.to_string()))?;
     let audit = NewAudit {
         actor: admin.email,
         action: "user.add",
@@ -137,6 +139,9 @@ pub async fn update_user(id: i64, role: Role, disabled: bool) -> Result<(), AppE
         at: now,
     };
     accounts::update_user_access(&db, id, role, disabled, &audit).await?;
+    if disabled && let Some(streams) = use_context::<crate::auth::streams::EventStreams>() {
+        streams.end_user(id);
+    }
     Ok(())
 }
 
