@@ -3,8 +3,10 @@
 //! In process unless `REDIS_URL` is set, then in Redis so several servers share it. Redis
 //! trouble never becomes an error page: the value is computed instead, and a warning logged.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -28,6 +30,13 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 pub struct AggregateCache {
     backend: Arc<Backend>,
     ttl: Duration,
+    /// One computation per key at a time: requests that miss together wait for the first
+    /// one's value instead of all running the aggregate query (the keys are a fixed few).
+    flights: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Bumped by every invalidation: a value whose computation began before one is returned
+    /// to its caller but not stored, so it cannot hide the change for a whole TTL. Other
+    /// servers' invalidations reach a shared Redis as `DEL`s.
+    generation: Arc<AtomicU64>,
 }
 
 enum Backend {
@@ -44,23 +53,29 @@ impl AggregateCache {
             .max_capacity(1_000)
             .time_to_live(ttl)
             .build();
-        Self {
-            backend: Arc::new(Backend::InProcess(cache)),
-            ttl,
-        }
+        Self::with_backend(Backend::InProcess(cache), ttl)
     }
 
     /// A Redis-backed cache. The connection is made on first use, so a Redis that is down at
     /// start only means computing until it is back.
     pub fn redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        Ok(Self {
-            backend: Arc::new(Backend::Redis {
+        Ok(Self::with_backend(
+            Backend::Redis {
                 client,
                 connection: OnceCell::new(),
-            }),
+            },
             ttl,
-        })
+        ))
+    }
+
+    fn with_backend(backend: Backend, ttl: Duration) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            ttl,
+            flights: Arc::default(),
+            generation: Arc::default(),
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -80,19 +95,37 @@ impl AggregateCache {
         T: Serialize + DeserializeOwned,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(cached) = self.get(key).await
-            && let Ok(value) = serde_json::from_str(&cached)
-        {
+        if let Some(value) = self.cached(key).await {
             return Ok(value);
         }
+        let flight = self.flight(key);
+        let _only_one = flight.lock().await;
+        // The computation this request waited for may have stored the value meanwhile.
+        if let Some(value) = self.cached(key).await {
+            return Ok(value);
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
         let value = compute().await?;
-        if let Ok(json) = serde_json::to_string(&value) {
+        if self.generation.load(Ordering::SeqCst) == generation
+            && let Ok(json) = serde_json::to_string(&value)
+        {
             self.set(key, json).await;
         }
         Ok(value)
     }
 
+    async fn cached<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let cached = self.get(key).await?;
+        serde_json::from_str(&cached).ok()
+    }
+
+    fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        flights.entry(key.to_string()).or_default().clone()
+    }
+
     pub async fn invalidate(&self, keys: &[&str]) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         match &*self.backend {
             Backend::InProcess(cache) => {
                 for key in keys {
@@ -184,5 +217,43 @@ impl AggregateCache {
         outcome
             .map_err(|err| tracing::warn!("redis {name} failed, computing instead: {err}"))
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    async fn slow_count(computed: &AtomicUsize) -> Result<usize, ()> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(computed.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_compute_once() {
+        let cache = AggregateCache::in_process(Duration::from_secs(60));
+        let computed = AtomicUsize::new(0);
+        let reads = (0..8).map(|_| cache.get_or_compute("k", || slow_count(&computed)));
+        let values = futures::future::join_all(reads).await;
+        assert!(values.iter().all(|v| *v == Ok(1)), "{values:?}");
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_value_computed_across_an_invalidation_is_not_stored() {
+        let cache = AggregateCache::in_process(Duration::from_secs(60));
+        let computed = AtomicUsize::new(0);
+        let (first, ()) =
+            tokio::join!(cache.get_or_compute("k", || slow_count(&computed)), async {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                cache.invalidate(&["k"]).await;
+            });
+        assert_eq!(first, Ok(1), "the caller still gets its value");
+        let next = cache.get_or_compute("k", || slow_count(&computed)).await;
+        assert_eq!(next, Ok(2), "the stale value was not kept");
+        let cached = cache.get_or_compute("k", || slow_count(&computed)).await;
+        assert_eq!(cached, Ok(2));
     }
 }

@@ -31,9 +31,11 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
+    /// What went wrong stays in the log: the error's text can name hosts, users, tables and
+    /// SQL, none of which a browser needs.
     fn from(err: sqlx::Error) -> Self {
-        leptos::logging::error!("database error: {err}");
-        AppError::Database(err.to_string())
+        tracing::error!("database error: {err}");
+        AppError::Database("try again shortly.".into())
     }
 }
 

@@ -68,6 +68,37 @@ async fn a_closed_database_fails_its_checks() {
     assert_eq!(body["checks"]["database"]["status"], "fail", "{body}");
     assert_eq!(body["checks"]["migrations"]["status"], "fail", "{body}");
     assert_eq!(body["checks"]["disk"]["status"], "ok", "{body}");
+    assert_eq!(
+        body["checks"]["database"]["detail"],
+        "database check unreachable (details in the server log)"
+    );
+    assert!(
+        !body.to_string().contains("pool"),
+        "sqlx's text leaked: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_query_answers_without_the_databases_words() {
+    let server = common::start().await;
+    let reader = server.client_as(app::auth::Role::Readonly).await;
+    app::on_db!(&server.db, |pool| {
+        sqlx::query("ALTER TABLE incidents RENAME TO incidents_elsewhere")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let response = reader
+        .get(server.url("/api/count_incidents?filter[sort]=reported"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("try again shortly"), "{body}");
+    for internal in ["incidents", "table", "SELECT", "sqlite"] {
+        assert!(!body.contains(internal), "{internal:?} leaked: {body}");
+    }
 }
 
 #[tokio::test]

@@ -342,3 +342,135 @@ async fn operators_queue_orders_for_their_sites_appliances() {
         "the site shows the queued order"
     );
 }
+
+#[tokio::test]
+async fn random_filters_deep_in_the_list_keep_the_anchor_cache_at_its_bound() {
+    let server = seeded().await;
+    let reader = server.client_as(Role::Readonly).await;
+    let total = count(&reader, &server, "filter[sort]=reported").await;
+    assert!(total > 2_000, "{total}");
+    let expected_first_of_window_10: Vec<i64> = on_db!(&server.db, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM incidents ORDER BY reported_at DESC, id DESC LIMIT 1 OFFSET 1000",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    });
+    let requests = app::db::incidents::MAX_FILTERS + 64;
+    for i in 0..requests {
+        // Free text a reader controls: a site that does not exist, a search, days.
+        let query = format!(
+            "key[filter][site]=nowhere-{i}&key[filter][q]=host-{i}&key[filter][from]=2020-01-01\
+             &key[filter][sort]=reported&key[window]=10"
+        );
+        let (status, rows) = get_json(
+            &reader,
+            &server,
+            &format!("/api/list_incident_window?{query}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{rows}");
+        assert_eq!(rows, json!([]), "no site of that id");
+        assert!(server.windows.len() <= app::db::incidents::MAX_FILTERS);
+    }
+    assert_eq!(server.windows.len(), app::db::incidents::MAX_FILTERS);
+    // Windows of a real filter are still right, and blank or differently written values
+    // share one entry.
+    let (status, rows) = get_json(
+        &reader,
+        &server,
+        "/api/list_incident_window?key[filter][sort]=reported&key[filter][q]=%20&key[window]=10",
+    )
+    .await;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(
+        rows[0]["id"].as_i64(),
+        expected_first_of_window_10.first().copied()
+    );
+    assert_eq!(rows.as_array().unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn an_action_racing_a_resolve_changes_nothing_the_resolve_settled() {
+    for db in common::databases().await {
+        let readiness =
+            posture_server::health::Readiness::new(Vec::new(), std::time::Duration::from_secs(1));
+        let server =
+            common::start_with(db.db.clone(), readiness, tempfile::tempdir().unwrap()).await;
+        common::fixture::client(&server.db, 1, "Acme").await;
+        common::fixture::site(&server.db, 1, 1, None).await;
+        let now = chrono::Utc::now();
+        for minutes in 0..3 {
+            common::fixture::incident(
+                &server.db,
+                1,
+                "high",
+                "open",
+                now - chrono::Duration::minutes(minutes),
+            )
+            .await;
+        }
+        let ids: Vec<i64> = on_db!(&server.db, |pool| sqlx::query_scalar(
+            "SELECT id FROM incidents ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap());
+        // Ingestion resolves the first while the operator's action runs: its transaction
+        // holds the row when the action starts and commits while the action waits for it.
+        let operator = server.client_as(Role::Operator).await;
+        let act = {
+            let (operator, url, ids) = (
+                operator.clone(),
+                server.url("/api/act_on_incidents"),
+                ids.clone(),
+            );
+            move || async move {
+                operator
+                    .post(url)
+                    .json(&json!({"ids": ids, "action": "escalate"}))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let response = on_db!(&server.db, |pool| {
+            let mut resolve = pool.begin().await.unwrap();
+            sqlx::query(
+                "UPDATE incidents SET status = 'resolved', resolved_at = $1, resolution_tier = 'L1' WHERE id = $2",
+            )
+            .bind(now)
+            .bind(ids[0])
+            .execute(&mut *resolve)
+            .await
+            .unwrap();
+            let action = tokio::spawn(act());
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            resolve.commit().await.unwrap();
+            action.await.unwrap()
+        });
+        assert_eq!(response.status(), 200, "{}", db.name);
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(result["changed"], json!([ids[1], ids[2]]), "{}", db.name);
+        assert_eq!(result["skipped"], 1, "{}", db.name);
+        assert_eq!(
+            statuses(&server, &ids).await,
+            ["resolved", "escalated", "escalated"],
+            "{}",
+            db.name
+        );
+        let history: i64 = on_db!(&server.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_history WHERE incident_id = $1"
+        )
+        .bind(ids[0])
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        assert_eq!(
+            history, 0,
+            "{}: no history for the untouched incident",
+            db.name
+        );
+    }
+}

@@ -12,9 +12,9 @@
 //! changes have stretched a gap between anchors too far, or after [`ANCHOR_TTL`] (other
 //! servers sharing the database change rows this one never hears of), they are rebuilt.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -271,20 +271,57 @@ impl Anchors {
     }
 }
 
-/// The anchor cache, one entry per filter (its sort included). Cheap to clone; share one per
-/// server.
-#[derive(Clone, Default)]
+/// Most filters whose anchors are kept; past it the oldest are dropped. Filters are free text
+/// (site, days, hostname search), so without a bound any reader could grow the map at will.
+pub const MAX_FILTERS: usize = 256;
+/// Anchor samplings (each a full pass over the filter's rows) running at once; a window that
+/// finds them all busy reads with a plain OFFSET instead of waiting.
+const CONCURRENT_BUILDS: usize = 2;
+
+/// The anchor cache, one entry per normalised filter (its sort included), at most
+/// [`MAX_FILTERS`]. Cheap to clone; share one per server.
+#[derive(Clone)]
 pub struct IncidentWindows {
     anchors: Arc<Mutex<HashMap<IncidentFilter, Arc<Anchors>>>>,
+    /// Filters whose anchors are being sampled now: a second request for one of them does not
+    /// start another pass.
+    building: Arc<Mutex<HashSet<IncidentFilter>>>,
+    builds: Arc<tokio::sync::Semaphore>,
     /// Counts changes, so anchors sampled while a change landed are not kept.
     changes: Arc<AtomicU64>,
+}
+
+impl Default for IncidentWindows {
+    fn default() -> Self {
+        Self {
+            anchors: Arc::default(),
+            building: Arc::default(),
+            builds: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BUILDS)),
+            changes: Arc::default(),
+        }
+    }
+}
+
+/// A lock whose holder panicked still guards consistent data here (every change under it is
+/// a single insert, removal or shift), so it is used rather than taking the server down.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl IncidentWindows {
     /// Forgets every filter's anchors.
     pub fn invalidate(&self) {
         self.changes.fetch_add(1, Ordering::SeqCst);
-        self.anchors.lock().expect("anchor lock").clear();
+        lock(&self.anchors).clear();
+    }
+
+    /// Filters whose anchors are kept now.
+    pub fn len(&self) -> usize {
+        lock(&self.anchors).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Keeps anchors in step with new incidents.
@@ -306,7 +343,7 @@ impl IncidentWindows {
         changes: impl Iterator<Item = (Option<&'a IncidentFacts>, Option<&'a IncidentFacts>)> + Clone,
     ) {
         self.changes.fetch_add(1, Ordering::SeqCst);
-        let mut all = self.anchors.lock().expect("anchor lock");
+        let mut all = lock(&self.anchors);
         all.retain(|filter, anchors| {
             let anchors = Arc::make_mut(anchors);
             for (before, after) in changes.clone() {
@@ -326,10 +363,11 @@ impl IncidentWindows {
     /// How many incidents match `filter`: from the anchors when they exist, else one COUNT
     /// (which does not wait for anchors a first page never needs).
     pub async fn count(&self, db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
-        if let Some(anchors) = self.cached(filter) {
+        let filter = filter.normalized();
+        if let Some(anchors) = self.cached(&filter) {
             return Ok(anchors.total);
         }
-        count_matching(db, filter).await
+        count_matching(db, &filter).await
     }
 
     /// Up to `limit` incidents starting at `offset`, in the filter's order.
@@ -343,11 +381,12 @@ impl IncidentWindows {
         if offset < 0 || limit <= 0 {
             return Ok(Vec::new());
         }
+        let filter = &filter.normalized();
         let anchors = match self.cached(filter) {
             Some(anchors) => Some(anchors),
             // Near the top a short OFFSET is as cheap as a seek: no anchors needed.
             None if offset < WINDOW_ANCHOR_STRIDE => None,
-            None => Some(self.build(db, filter).await?),
+            None => self.build(db, filter).await?,
         };
         let start = anchors.as_ref().and_then(|a| {
             if offset >= a.total {
@@ -381,24 +420,85 @@ impl IncidentWindows {
     }
 
     fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
-        self.anchors
-            .lock()
-            .expect("anchor lock")
+        lock(&self.anchors)
             .get(filter)
             .filter(|anchors| anchors.built.elapsed() < ANCHOR_TTL)
             .cloned()
     }
 
-    async fn build(&self, db: &Db, filter: &IncidentFilter) -> Result<Arc<Anchors>, sqlx::Error> {
-        let before = self.changes.load(Ordering::SeqCst);
-        let anchors = Arc::new(sample_anchors(db, filter).await?);
-        if self.changes.load(Ordering::SeqCst) == before {
-            self.anchors
-                .lock()
-                .expect("anchor lock")
-                .insert(filter.clone(), anchors.clone());
+    /// Samples the filter's anchors, unless as many samplings as allowed are running or this
+    /// filter's is: then `None`, and the window reads with a plain OFFSET.
+    async fn build(
+        &self,
+        db: &Db,
+        filter: &IncidentFilter,
+    ) -> Result<Option<Arc<Anchors>>, sqlx::Error> {
+        let Ok(_permit) = self.builds.try_acquire() else {
+            return Ok(None);
+        };
+        if !lock(&self.building).insert(filter.clone()) {
+            return Ok(None);
         }
-        Ok(anchors)
+        let before = self.changes.load(Ordering::SeqCst);
+        let sampled = sample_anchors(db, filter).await;
+        lock(&self.building).remove(filter);
+        let anchors = Arc::new(sampled?);
+        if self.changes.load(Ordering::SeqCst) == before {
+            self.keep(filter.clone(), anchors.clone());
+        }
+        Ok(Some(anchors))
+    }
+
+    /// Stores `anchors`, first dropping expired entries and, when still full, the oldest.
+    fn keep(&self, filter: IncidentFilter, anchors: Arc<Anchors>) {
+        let mut all = lock(&self.anchors);
+        if all.len() >= MAX_FILTERS && !all.contains_key(&filter) {
+            all.retain(|_, kept| kept.built.elapsed() < ANCHOR_TTL);
+            while all.len() >= MAX_FILTERS {
+                let oldest = all
+                    .iter()
+                    .min_by_key(|(_, kept)| kept.built)
+                    .map(|(key, _)| key.clone());
+                match oldest {
+                    Some(key) => all.remove(&key),
+                    None => break,
+                };
+            }
+        }
+        all.insert(filter, anchors);
+    }
+}
+
+impl IncidentFilter {
+    /// The same filter written one way: blank text is no filter, days are `YYYY-MM-DD`, the
+    /// hostname search is trimmed and lower-cased (it matches any case). Two URLs that list
+    /// the same rows share one anchor cache entry.
+    pub fn normalized(&self) -> IncidentFilter {
+        let text = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let day = |value: &Option<String>| {
+            value.as_deref().and_then(|d| {
+                let date = chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()?;
+                Some(date.format("%Y-%m-%d").to_string())
+            })
+        };
+        IncidentFilter {
+            severity: text(&self.severity),
+            status: text(&self.status),
+            site: text(&self.site),
+            client: self.client,
+            category: text(&self.category),
+            check_type: text(&self.check_type),
+            from: day(&self.from),
+            to: day(&self.to),
+            q: text(&self.q).map(|q| q.to_lowercase()),
+            sort: self.sort,
+        }
     }
 }
 

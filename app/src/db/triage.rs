@@ -48,31 +48,33 @@ impl IncidentAction {
 
 /// Applies `action` to those of `ids` it applies to, recording each in the incident's history
 /// and the whole in the audit log, in one transaction. Returns the ids changed.
+///
+/// The status check is in the UPDATE itself: an incident that ingestion resolved a moment ago
+/// is not escalated. Writing first also keeps SQLite from upgrading a read transaction to a
+/// write one, which fails (`BUSY_SNAPSHOT`) when the batcher committed in between.
 pub async fn apply_action(
     db: &Db,
     ids: &[i64],
     action: IncidentAction,
     audit: &NewAudit,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let ids_sql = id_list(ids);
-    let select = format!(
-        "SELECT id FROM incidents WHERE id IN ({ids_sql}) AND status IN {} ORDER BY id",
+    let (set, binds) = action.set_clause(audit.at);
+    let update = format!(
+        "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} RETURNING id",
+        id_list(ids),
         action.applies_to()
     );
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        let eligible: Vec<i64> = sqlx::query_scalar(&select).fetch_all(&mut *tx).await?;
-        if !eligible.is_empty() {
-            let eligible_sql = id_list(&eligible);
-            let (set, binds) = action.set_clause(audit.at);
-            let update = format!("UPDATE incidents SET {set} WHERE id IN ({eligible_sql})");
-            bind_all!(sqlx::query(&update), &binds)
-                .execute(&mut *tx)
-                .await?;
+        let mut changed: Vec<i64> = bind_all!(sqlx::query_scalar(&update), &binds)
+            .fetch_all(&mut *tx)
+            .await?;
+        changed.sort_unstable();
+        if !changed.is_empty() {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO incident_history (incident_id, action, actor, note, at) ",
             );
-            insert.push_values(&eligible, |mut row, id| {
+            insert.push_values(&changed, |mut row, id| {
                 row.push_bind(*id)
                     .push_bind(action.as_str())
                     .push_bind(&audit.actor)
@@ -83,7 +85,7 @@ pub async fn apply_action(
             audit_insert!(audit).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(eligible)
+        Ok(changed)
     })
 }
 

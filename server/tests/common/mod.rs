@@ -29,6 +29,8 @@ use tempfile::TempDir;
 pub struct TestServer {
     pub addr: SocketAddr,
     pub db: Db,
+    /// The server's incident-window anchors, to look at their size.
+    pub windows: IncidentWindows,
     reader: tokio::sync::OnceCell<reqwest::Client>,
     _dir: TempDir,
 }
@@ -261,7 +263,7 @@ fn leptos_options(site_root: &str) -> LeptosOptions {
 }
 
 async fn serve(state: AppState, dir: TempDir) -> TestServer {
-    let db = state.db.clone();
+    let (db, windows) = (state.db.clone(), state.windows.clone());
     let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -270,6 +272,7 @@ async fn serve(state: AppState, dir: TempDir) -> TestServer {
     TestServer {
         addr,
         db,
+        windows,
         reader: tokio::sync::OnceCell::new(),
         _dir: dir,
     }
