@@ -38,6 +38,24 @@ async fn post(
     )
 }
 
+/// Disables the operator `email` through the admin's `update_user` server function.
+async fn disable_operator(admin: &reqwest::Client, server: &TestServer, email: &str) {
+    let id = accounts::find_login(&server.db, email)
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let (status, body) = post(
+        admin,
+        server,
+        "update_user",
+        json!({"id": id, "role": "operator", "disabled": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 fn site_input(site_id: &str, name: &str) -> Value {
     json!({
         "clinic_name": name,
@@ -240,20 +258,7 @@ async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled
 
     let admin = server.client_as(Role::Admin).await;
     let victim = server.client_as(Role::Operator).await;
-    let victim_id = accounts::find_login(&server.db, "operator@test.local")
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
-    let (status, _) = post(
-        &admin,
-        &server,
-        "update_user",
-        json!({"id": victim_id, "role": "operator", "disabled": true}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    disable_operator(&admin, &server, "operator@test.local").await;
     assert_eq!(
         ask(victim).await,
         401,
@@ -843,20 +848,7 @@ async fn unknown_locked_disabled_and_wrong_read_and_take_the_same() {
     .await
     .map(|_| ())
     .unwrap());
-    let disabled_id = accounts::find_login(&server.db, "disabled@test.local")
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
-    let (status, _) = post(
-        &admin,
-        &server,
-        "update_user",
-        json!({"id": disabled_id, "role": "operator", "disabled": true}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    disable_operator(&admin, &server, "disabled@test.local").await;
 
     let wrong = median_sign_in(&server, "wrong@test.local", "not-it-at-all").await;
     for (email, password) in [
@@ -1085,20 +1077,7 @@ async fn event_streams_end_with_their_session_and_are_capped_per_user() {
         "other users have their own allowance"
     );
 
-    let operator_id = accounts::find_login(&server.db, "operator@test.local")
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
-    let (status, _) = post(
-        &admin,
-        &server,
-        "update_user",
-        json!({"id": operator_id, "role": "operator", "disabled": true}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    disable_operator(&admin, &server, "operator@test.local").await;
     for events in open {
         assert!(
             ends_within(events, std::time::Duration::from_secs(3)).await,

@@ -28,12 +28,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `posture serve`; the crash test sends as fast as it can from one key, so that key's
-/// rate limit is raised out of its way.
-fn spawn_server(database_url: &str, port: u16) -> Child {
+/// Starts `posture serve` with `flags`. The tests send as fast as they can from one key, so
+/// that key's rate limit is raised out of their way.
+fn spawn_server(database_url: &str, port: u16, flags: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_posture"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .args(["--api-key-rate", "1000000"])
+        .args(flags)
         .arg("--leptos-config")
         .arg(format!("{}/../Leptos.toml", env!("CARGO_MANIFEST_DIR")))
         .env("DATABASE_URL", database_url)
@@ -41,6 +42,32 @@ fn spawn_server(database_url: &str, port: u16) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("start posture serve")
+}
+
+/// Migrates the database at `args`, adds `site-1` with one appliance and returns its key.
+async fn site_with_appliance(args: &DatabaseArgs) -> String {
+    let db = database::connect(args).await.unwrap();
+    database::migrate(&db).await.unwrap();
+    fixture::client(&db, 1, "Acme").await;
+    fixture::site(&db, 1, 1, None).await;
+    let key = provision_appliance(&db, "site-1", "app-1")
+        .await
+        .unwrap()
+        .key;
+    db.close().await;
+    key
+}
+
+/// Sends one small report; the answer's status.
+async fn send_report(client: &reqwest::Client, base: &str, key: &str) -> u16 {
+    let response = client
+        .post(format!("{base}/api/v1/reports"))
+        .bearer_auth(key)
+        .json(&report())
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
 }
 
 async fn wait_until_up(client: &reqwest::Client, base: &str) {
@@ -75,20 +102,12 @@ async fn every_acknowledged_report_survives_kill_9_on_postgres() {
 
 async fn every_acknowledged_report_survives_kill_9(database_url: String) {
     let args = DatabaseArgs { database_url };
-    let db = database::connect(&args).await.unwrap();
-    database::migrate(&db).await.unwrap();
-    fixture::client(&db, 1, "Acme").await;
-    fixture::site(&db, 1, 1, None).await;
-    let key = provision_appliance(&db, "site-1", "app-1")
-        .await
-        .unwrap()
-        .key;
-    db.close().await;
+    let key = site_with_appliance(&args).await;
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut server = spawn_server(&args.database_url, port);
+    let mut server = spawn_server(&args.database_url, port, &[]);
     wait_until_up(&client, &base).await;
 
     let acknowledged = Arc::new(Mutex::new(Vec::<i64>::new()));
@@ -133,16 +152,9 @@ async fn every_acknowledged_report_survives_kill_9(database_url: String) {
     );
 
     // The restarted server recovers the database and takes reports again.
-    let mut server = spawn_server(&args.database_url, port);
+    let mut server = spawn_server(&args.database_url, port, &[]);
     wait_until_up(&client, &base).await;
-    let response = client
-        .post(format!("{base}/api/v1/reports"))
-        .bearer_auth(&key)
-        .json(&report())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
+    assert_eq!(send_report(&client, &base, &key).await, 200);
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -191,29 +203,12 @@ async fn two_thousand_concurrent_2_mib_bodies_stay_within_the_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("memory.db").display());
     let args = DatabaseArgs { database_url: url };
-    let db = database::connect(&args).await.unwrap();
-    database::migrate(&db).await.unwrap();
-    fixture::client(&db, 1, "Acme").await;
-    fixture::site(&db, 1, 1, None).await;
-    let key = provision_appliance(&db, "site-1", "app-1")
-        .await
-        .unwrap()
-        .key;
-    db.close().await;
+    let key = site_with_appliance(&args).await;
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_posture"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .args(["--ingest-memory-mb", &MEMORY_BUDGET_MIB.to_string()])
-        .args(["--api-key-rate", "1000000"])
-        .arg("--leptos-config")
-        .arg(format!("{}/../Leptos.toml", env!("CARGO_MANIFEST_DIR")))
-        .env("DATABASE_URL", &args.database_url)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start posture serve");
+    let budget = MEMORY_BUDGET_MIB.to_string();
+    let mut server = spawn_server(&args.database_url, port, &["--ingest-memory-mb", &budget]);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -247,14 +242,7 @@ async fn two_thousand_concurrent_2_mib_bodies_stay_within_the_memory_budget() {
     }
     let peak = peak_rss_mib(server.id());
     // Still answering, and still taking reports.
-    let response = client
-        .post(format!("{base}/api/v1/reports"))
-        .bearer_auth(&key)
-        .json(&report())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(send_report(&client, &base, &key).await, 200);
     server.kill().unwrap();
     server.wait().unwrap();
     println!("peak RSS {peak} MiB (at start {baseline} MiB); answers {statuses:?}");
