@@ -34,8 +34,8 @@ pub struct AggregateCache {
     /// one's value instead of all running the aggregate query (the keys are a fixed few).
     flights: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Bumped by every invalidation: a value whose computation began before one is returned
-    /// to its caller but not stored, so it cannot hide the change for a whole TTL. Other
-    /// servers' invalidations reach a shared Redis as `DEL`s.
+    /// to its caller but not stored, so it cannot hide the change for a whole TTL. With Redis
+    /// this guards this server's invalidations; other servers' reach the shared copy as `DEL`s.
     generation: Arc<AtomicU64>,
 }
 
@@ -141,15 +141,12 @@ impl AggregateCache {
     }
 
     /// For readiness: whether the cache answers, and how.
-    pub async fn ping(&self) -> Result<String, String> {
+    pub async fn ping(&self) -> Result<String, redis::RedisError> {
         match &*self.backend {
             Backend::InProcess(cache) => Ok(format!("in-process, {} entries", cache.entry_count())),
             Backend::Redis { .. } => {
-                let mut connection = self.connection().await.map_err(|e| e.to_string())?;
-                let pong: String = redis::cmd("PING")
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let mut connection = self.connection().await?;
+                let pong: String = redis::cmd("PING").query_async(&mut connection).await?;
                 Ok(format!("redis {pong}"))
             }
         }
@@ -193,7 +190,7 @@ impl AggregateCache {
             connection.get_or_try_init(|| ConnectionManager::new(client.clone())),
         )
         .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
+        .map_err(|_| timed_out("connect"))??;
         Ok(manager.clone())
     }
 
@@ -209,14 +206,27 @@ impl AggregateCache {
         let outcome = match self.connection().await {
             Ok(connection) => tokio::time::timeout(REDIS_TIMEOUT, op(connection))
                 .await
-                .unwrap_or_else(|_| {
-                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
-                }),
+                .unwrap_or_else(|_| Err(timed_out(name))),
             Err(err) => Err(err),
         };
         outcome
             .map_err(|err| tracing::warn!("redis {name} failed, computing instead: {err}"))
             .ok()
+    }
+}
+
+fn timed_out(what: &str) -> redis::RedisError {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out")).into()
+}
+
+/// What kind of Redis failure an error is, in words safe to show anyone.
+pub fn failure_kind(err: &redis::RedisError) -> &'static str {
+    if err.is_timeout() {
+        "timed out"
+    } else if err.is_io_error() {
+        "unreachable"
+    } else {
+        "failed"
     }
 }
 
@@ -244,16 +254,32 @@ mod tests {
     #[tokio::test]
     async fn a_value_computed_across_an_invalidation_is_not_stored() {
         let cache = AggregateCache::in_process(Duration::from_secs(60));
-        let computed = AtomicUsize::new(0);
-        let (first, ()) =
-            tokio::join!(cache.get_or_compute("k", || slow_count(&computed)), async {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                cache.invalidate(&["k"]).await;
-            });
-        assert_eq!(first, Ok(1), "the caller still gets its value");
-        let next = cache.get_or_compute("k", || slow_count(&computed)).await;
-        assert_eq!(next, Ok(2), "the stale value was not kept");
-        let cached = cache.get_or_compute("k", || slow_count(&computed)).await;
-        assert_eq!(cached, Ok(2));
+        let (started, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+        let stale = || async {
+            started.notify_one();
+            release.notified().await;
+            Ok::<_, ()>("before the change".to_string())
+        };
+        let (first, ()) = tokio::join!(cache.get_or_compute("k", stale), async {
+            started.notified().await;
+            cache.invalidate(&["k"]).await;
+            release.notify_one();
+        });
+        assert_eq!(
+            first.as_deref(),
+            Ok("before the change"),
+            "the caller still gets its value"
+        );
+        let fresh = || async { Ok::<_, ()>("after the change".to_string()) };
+        let next = cache.get_or_compute("k", fresh).await;
+        assert_eq!(
+            next.as_deref(),
+            Ok("after the change"),
+            "the stale value was not kept"
+        );
+        let kept = cache
+            .get_or_compute("k", || async { Err::<String, ()>(()) })
+            .await;
+        assert_eq!(kept.as_deref(), Ok("after the change"), "the fresh one was");
     }
 }

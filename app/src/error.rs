@@ -29,22 +29,104 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// What kind of database failure an error is, in words safe to show anyone.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// No connection could be had: the database is down, refusing, or the pool is closed.
+    Unreachable,
+    /// No connection (or, on SQLite, no write lock) came free in time.
+    TimedOut,
+    /// The database answered, with an error.
+    QueryFailed,
+}
+
+#[cfg(feature = "ssr")]
+impl DbFailure {
+    /// PostgreSQL: SQLSTATE classes 08 (connection), 53 (resources: disk full, out of memory)
+    /// and 57 (operator intervention: shutdown) are unreachable; 40 (serialization failure,
+    /// deadlock) is worth a retry like a timeout. SQLite: busy and locked (result codes 5, 6)
+    /// time out; I/O error, full and cannot-open (10, 13, 14) are unreachable.
+    pub fn of(err: &sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut => DbFailure::TimedOut,
+            sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::BeginFailed
+            | sqlx::Error::WorkerCrashed => DbFailure::Unreachable,
+            sqlx::Error::Database(db) => Self::of_database(db.as_ref()),
+            _ => DbFailure::QueryFailed,
+        }
+    }
+
+    fn of_database(err: &dyn sqlx::error::DatabaseError) -> Self {
+        if let Some(pg) = err.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            return match pg.code().get(..2) {
+                Some("08" | "53" | "57") => DbFailure::Unreachable,
+                Some("40") => DbFailure::TimedOut,
+                _ => DbFailure::QueryFailed,
+            };
+        }
+        let sqlite = err
+            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .and_then(sqlx::error::DatabaseError::code)
+            .and_then(|code| code.parse::<i32>().ok());
+        match sqlite.map(|code| code & 0xff) {
+            Some(5 | 6) => DbFailure::TimedOut,
+            Some(10 | 13 | 14) => DbFailure::Unreachable,
+            _ => DbFailure::QueryFailed,
+        }
+    }
+
+    /// Whether the same request may succeed later as it is (the database was busy or away),
+    /// as opposed to failing on its own data.
+    pub fn is_transient(self) -> bool {
+        self != DbFailure::QueryFailed
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbFailure::Unreachable => "unreachable",
+            DbFailure::TimedOut => "timed out",
+            DbFailure::QueryFailed => "query failed",
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     /// What went wrong stays in the log: the error's text can name hosts, users, tables and
-    /// SQL, none of which a browser needs.
+    /// SQL, none of which a browser needs. A database that cannot be reached (or has no free
+    /// connection) answers 503, so clients and proxies know to retry; any other failure 500.
     fn from(err: sqlx::Error) -> Self {
         tracing::error!("database error: {err}");
+        let status = if DbFailure::of(&err).is_transient() {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            http::StatusCode::INTERNAL_SERVER_ERROR
+        };
+        set_status(status);
         AppError::Database("try again shortly.".into())
+    }
+}
+
+/// Sets the HTTP status of the response under way (a server function's answer, or the page
+/// being rendered).
+#[cfg(feature = "ssr")]
+fn set_status(status: http::StatusCode) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
     }
 }
 
 #[cfg(feature = "ssr")]
 impl AppError {
-    /// Sets the HTTP status this error deserves on the response under way (a server function's
-    /// answer, or the page being rendered), then returns the error.
+    /// Sets the HTTP status this error deserves on the response under way, then returns the
+    /// error.
     pub fn with_status(self) -> Self {
-        let status = match &self {
+        set_status(match &self {
             AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
             AppError::Invalid(_) => http::StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
@@ -52,10 +134,7 @@ impl AppError {
             AppError::Database(_) | AppError::Transport(_) => {
                 http::StatusCode::INTERNAL_SERVER_ERROR
             }
-        };
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
+        });
         self
     }
 }

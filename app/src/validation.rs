@@ -165,6 +165,39 @@ pub fn slugify(name: &str) -> String {
     cut
 }
 
+/// Shortest password an admin may set (a generated one is longer).
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// The checks a new user's fields get, in the browser and on the server.
+pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let email = email.trim();
+    if email.is_empty() {
+        errors.insert("email".into(), "Email is required.".into());
+    } else if email.len() > MAX_EMAIL_LEN || !email_address::EmailAddress::is_valid(email) {
+        errors.insert(
+            "email".into(),
+            format!("{email:?} is not a valid email address."),
+        );
+    }
+    let name_len = display_name.trim().chars().count();
+    if name_len == 0 {
+        errors.insert("display_name".into(), "Name is required.".into());
+    } else if name_len > MAX_NAME_LEN {
+        errors.insert(
+            "display_name".into(),
+            format!("Name is too long: at most {MAX_NAME_LEN} characters."),
+        );
+    }
+    if !password.is_empty() && password.chars().count() < MIN_PASSWORD_LEN {
+        errors.insert(
+            "password".into(),
+            format!("Password must have at least {MIN_PASSWORD_LEN} characters (or leave it empty to generate one)."),
+        );
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! Command line and environment configuration. Every flag has an environment variable;
-//! the flag wins when both are given.
+//! Command line and environment configuration. The server's flags and the database URL also
+//! read an environment variable (the flag wins when both are given); the developer tools'
+//! flags are flags only.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;

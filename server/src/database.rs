@@ -8,13 +8,21 @@ use anyhow::Context;
 use app::db::Db;
 use app::on_db;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgDatabaseError, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseArgs;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connects and brings the schema up to date: what every subcommand that reads or writes
+/// data starts with.
+pub async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
+    let db = connect(args).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
 
 pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<Db> {
     let url = args.database_url.as_str();
@@ -68,34 +76,6 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
     Ok(Db::Postgres(pool))
-}
-
-/// Whether `err` says the database cannot be reached or cannot take work now (connection lost,
-/// pool exhausted, server shutting down, out of disk), as opposed to a statement that failed
-/// on its data. The first is worth retrying later as it is; the second is not.
-/// PostgreSQL: SQLSTATE classes 08 (connection), 53 (resources: disk full, out of memory), 57
-/// (operator intervention: shutdown) and 40 (serialization, deadlock). SQLite: busy, locked,
-/// I/O error, full and cannot-open (primary result codes 5, 6, 10, 13, 14).
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(db) => match db.try_downcast_ref::<PgDatabaseError>() {
-            Some(pg) => ["08", "53", "57", "40"]
-                .iter()
-                .any(|class| pg.code().starts_with(class)),
-            None => db
-                .code()
-                .and_then(|code| code.parse::<i32>().ok())
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)),
-        },
-        _ => false,
-    }
 }
 
 /// The URL without its password, for messages.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use app::cache::AggregateCache;
 use app::db::Db;
+use app::error::DbFailure;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -86,7 +87,7 @@ impl Readiness {
                     async move {
                         database::ping(&db)
                             .await
-                            .map_err(|e| withheld("database", &e))?;
+                            .map_err(|e| withheld("database", DbFailure::of(&e).as_str(), &e))?;
                         Ok(db.backend_name().to_string())
                     }
                 }),
@@ -96,7 +97,7 @@ impl Readiness {
                         match database::migrations_current(&db).await {
                             Ok(true) => Ok("all applied".to_string()),
                             Ok(false) => Err("migrations pending".to_string()),
-                            Err(e) => Err(withheld("migrations", &e)),
+                            Err(e) => Err(withheld("migrations", DbFailure::of(&e).as_str(), &e)),
                         }
                     }
                 }),
@@ -106,7 +107,12 @@ impl Readiness {
                 }),
                 HealthCheck::new("cache", move || {
                     let cache = cache.clone();
-                    async move { cache.ping().await.map_err(|e| withheld("cache", &e)) }
+                    async move {
+                        cache
+                            .ping()
+                            .await
+                            .map_err(|e| withheld("cache", app::cache::failure_kind(&e), &e))
+                    }
                 }),
             ],
             timeout,
@@ -148,26 +154,18 @@ impl Readiness {
     }
 }
 
-/// The answer is public: a failing check says what kind of failure it is, and the error
-/// itself (hosts, users, SQL) goes to the log only.
-fn withheld(check: &str, err: &dyn std::fmt::Display) -> String {
+/// The answer is public: a failing check names only the `kind` of failure, and the error
+/// itself (hosts, users, SQL) goes to the log.
+fn withheld(check: &str, kind: &str, err: &dyn std::fmt::Display) -> String {
     tracing::warn!("readiness check {check} failed: {err}");
-    let text = err.to_string().to_lowercase();
-    let kind = if text.contains("timed out") || text.contains("timeout") {
-        "timed out"
-    } else if text.contains("connect") || text.contains("closed") || text.contains("refused") {
-        "unreachable"
-    } else {
-        "failed"
-    };
     format!("{check} check {kind} (details in the server log)")
 }
 
 async fn free_disk(dir: PathBuf, min_free_bytes: u64) -> Result<String, String> {
     let stat = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&dir))
         .await
-        .map_err(|e| withheld("disk", &e))?
-        .map_err(|e| withheld("disk", &e))?;
+        .map_err(|e| withheld("disk", "failed", &e))?
+        .map_err(|e| withheld("disk", "failed", &e))?;
     let free = stat.f_bavail.saturating_mul(stat.f_frsize);
     let free_mb = free / 1_048_576;
     if free >= min_free_bytes {

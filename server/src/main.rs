@@ -13,9 +13,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let cli = Cli::parse();
-    let db = database::connect(&cli.database).await?;
-    database::migrate(&db).await?;
-
+    if let Command::Simulate(args) = &cli.command {
+        return simulate::run(&cli.database, args).await;
+    }
+    let db = database::open(&cli.database).await?;
     match cli.command {
         Command::Migrate => println!("Migrations applied to {}.", db.backend_name()),
         Command::Seed(args) => {
@@ -47,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
                 args.id
             );
         }
-        Command::Simulate(args) => simulate::run(&db, &args).await?,
+        Command::Simulate(_) => unreachable!("handled above: it opens no database of its own"),
         Command::BenchIngest(args) => bench_ingest::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }

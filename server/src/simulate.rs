@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::config::SimulateArgs;
+use crate::config::{DatabaseArgs, SimulateArgs};
 use crate::provision::provision_appliance;
 
 /// One simulated appliance's identity.
@@ -124,10 +124,15 @@ impl Summary {
     }
 }
 
-pub async fn run(db: &Db, args: &SimulateArgs) -> anyhow::Result<()> {
+/// Only `--provision` needs the database (it adds the appliances); otherwise the simulator
+/// speaks HTTP alone and opens nothing.
+pub async fn run(database: &DatabaseArgs, args: &SimulateArgs) -> anyhow::Result<()> {
     let appliances = match (args.provision, &args.keys) {
         (true, keys) => {
-            let appliances = provision(db, args.appliances).await?;
+            let db = crate::database::open(database).await?;
+            let appliances = provision(&db, args.appliances).await;
+            db.close().await;
+            let appliances = appliances?;
             if let Some(path) = keys {
                 write_keys(path, &appliances)?;
                 println!("Wrote {} keys to {}", appliances.len(), path.display());

@@ -6,7 +6,7 @@ use app::auth::Role;
 use app::auth::password::{generate_password, hash_password};
 use app::db::Db;
 use app::db::accounts::{self, NewAudit};
-use app::pages::admin::users::validate_new_user;
+use app::validation::validate_new_user;
 
 use crate::config::{UserAddArgs, UserUnlockArgs};
 

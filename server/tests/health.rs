@@ -102,6 +102,24 @@ async fn a_failing_query_answers_without_the_databases_words() {
 }
 
 #[tokio::test]
+async fn an_unreachable_database_answers_503_and_says_only_to_try_again() {
+    let server = common::start().await;
+    server.db.close().await;
+    let response = reqwest::Client::new()
+        .post(server.url("/api/login"))
+        .form(&[("email", "a@test.local"), ("password", "x"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "clients may retry");
+    let body = response.text().await.unwrap();
+    assert!(body.contains("try again shortly"), "{body}");
+    for internal in ["pool", "closed", "sqlite"] {
+        assert!(!body.contains(internal), "{internal:?} leaked: {body}");
+    }
+}
+
+#[tokio::test]
 async fn too_little_free_disk_is_reported() {
     let (db, args, dir) = common::temp_database().await;
     let readiness = Readiness::standard(
@@ -126,6 +144,36 @@ async fn too_little_free_disk_is_reported() {
             .contains("below"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_dead_redis_is_named_by_kind_without_its_address() {
+    let (db, args, dir) = common::temp_database().await;
+    let cache =
+        app::cache::AggregateCache::redis("redis://127.0.0.1:1/", Duration::from_secs(1)).unwrap();
+    let readiness = Readiness::standard(
+        db.clone(),
+        cache,
+        posture_server::database::data_dir(&db, &args),
+        1,
+        Duration::from_millis(800),
+    );
+    let server = common::start_with(db, readiness, dir).await;
+    let response = reqwest::get(server.url("/api/health")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["checks"]["cache"]["status"], "fail", "{body}");
+    // The connection manager keeps retrying, so the connect may run out of time first.
+    let detail = body["checks"]["cache"]["detail"].as_str().unwrap();
+    assert!(
+        [
+            "cache check unreachable (details in the server log)",
+            "cache check timed out (details in the server log)"
+        ]
+        .contains(&detail),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("127.0.0.1"), "{body}");
 }
 
 #[tokio::test]

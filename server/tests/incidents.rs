@@ -4,9 +4,13 @@
 mod common;
 
 use app::auth::Role;
+use app::db::incidents::{MAX_FILTERS, filter_sql, order_by};
 use app::on_db;
+use app::types::{IncidentFilter, IncidentSort};
 use common::TestServer;
 use posture_server::seed::{Volumes, generate};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 async fn seeded() -> TestServer {
@@ -343,52 +347,127 @@ async fn operators_queue_orders_for_their_sites_appliances() {
     );
 }
 
+/// A filter as a reader could write it by hand: real and made-up sites, searches in any case
+/// and with spaces, days in and out of the data's range, every sort.
+fn random_filter(rng: &mut StdRng, sites: &[String], i: usize) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut set = |name: &str, value: String| pairs.push((format!("key[filter][{name}]"), value));
+    match rng.random_range(0..4) {
+        0 => set("site", format!("nowhere-{i}")),
+        1 => set("site", sites[rng.random_range(0..sites.len())].clone()),
+        _ => {}
+    }
+    match rng.random_range(0..4) {
+        0 => set(
+            "q",
+            format!(" {} ", ["fd", "FD", "Fd-0", "-"][rng.random_range(0..4)]),
+        ),
+        1 => set("q", format!("zz-{i}")),
+        2 => set("q", " ".into()),
+        _ => {}
+    }
+    let day = |rng: &mut StdRng| {
+        (chrono::Utc::now() - chrono::Duration::days(rng.random_range(-2..40)))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    if rng.random_bool(0.5) {
+        set("from", day(rng));
+    }
+    if rng.random_bool(0.3) {
+        set("to", day(rng));
+    }
+    if rng.random_bool(0.2) {
+        set(
+            "severity",
+            ["low", "medium", "high", "critical"][rng.random_range(0..4)].into(),
+        );
+    }
+    set(
+        "sort",
+        ["reported", "severity", "site"][rng.random_range(0..3)].into(),
+    );
+    pairs
+}
+
+/// The rows a plain OFFSET query gives for the filter the window request names.
+async fn offset_window(server: &TestServer, pairs: &[(String, String)], window: i64) -> Vec<i64> {
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| *key == format!("key[filter][{name}]"))
+            .map(|(_, value)| value.clone())
+    };
+    let filter = IncidentFilter {
+        site: value("site"),
+        q: value("q"),
+        from: value("from"),
+        to: value("to"),
+        severity: value("severity"),
+        sort: value("sort")
+            .and_then(|s| IncidentSort::parse(&s))
+            .unwrap_or_default(),
+        ..IncidentFilter::default()
+    }
+    .normalized();
+    let (clauses, binds) = filter_sql(&filter, 1);
+    let filter_clause = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT id FROM incidents {filter_clause} {} LIMIT 100 OFFSET {}",
+        order_by(filter.sort),
+        window * 100
+    );
+    on_db!(&server.db, |pool| app::bind_all!(
+        sqlx::query_scalar(&sql),
+        &binds
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap())
+}
+
 #[tokio::test]
 async fn random_filters_deep_in_the_list_keep_the_anchor_cache_at_its_bound() {
     let server = seeded().await;
     let reader = server.client_as(Role::Readonly).await;
-    let total = count(&reader, &server, "filter[sort]=reported").await;
-    assert!(total > 2_000, "{total}");
-    let expected_first_of_window_10: Vec<i64> = on_db!(&server.db, |pool| {
-        sqlx::query_scalar(
-            "SELECT id FROM incidents ORDER BY reported_at DESC, id DESC LIMIT 1 OFFSET 1000",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap()
-    });
-    let requests = app::db::incidents::MAX_FILTERS + 64;
-    for i in 0..requests {
-        // Free text a reader controls: a site that does not exist, a search, days.
-        let query = format!(
-            "key[filter][site]=nowhere-{i}&key[filter][q]=host-{i}&key[filter][from]=2020-01-01\
-             &key[filter][sort]=reported&key[window]=10"
-        );
-        let (status, rows) = get_json(
-            &reader,
-            &server,
-            &format!("/api/list_incident_window?{query}"),
-        )
-        .await;
-        assert_eq!(status, 200, "{rows}");
-        assert_eq!(rows, json!([]), "no site of that id");
-        assert!(server.windows.len() <= app::db::incidents::MAX_FILTERS);
-    }
-    assert_eq!(server.windows.len(), app::db::incidents::MAX_FILTERS);
-    // Windows of a real filter are still right, and blank or differently written values
-    // share one entry.
-    let (status, rows) = get_json(
-        &reader,
-        &server,
-        "/api/list_incident_window?key[filter][sort]=reported&key[filter][q]=%20&key[window]=10",
+    let sites: Vec<String> = on_db!(&server.db, |pool| sqlx::query_scalar(
+        "SELECT site_id FROM sites ORDER BY id"
     )
-    .await;
-    assert_eq!(status, 200, "{rows}");
-    assert_eq!(
-        rows[0]["id"].as_i64(),
-        expected_first_of_window_10.first().copied()
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    let mut rng = StdRng::seed_from_u64(21);
+    let mut deep_rows = 0;
+    for i in 0..2 * MAX_FILTERS {
+        let mut pairs = random_filter(&mut rng, &sites, i);
+        let window = rng.random_range(10..30);
+        pairs.push(("key[window]".into(), window.to_string()));
+        let response = reader
+            .get(server.url("/api/list_incident_window"))
+            .query(&pairs)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{pairs:?}");
+        let rows: Vec<Value> = response.json().await.unwrap();
+        let got: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        assert_eq!(
+            got,
+            offset_window(&server, &pairs, window).await,
+            "{pairs:?}"
+        );
+        deep_rows += got.len();
+        assert!(server.windows.len() <= MAX_FILTERS, "after {pairs:?}");
+    }
+    assert_eq!(server.windows.len(), MAX_FILTERS);
+    assert!(
+        deep_rows > 2_000,
+        "the loop read real rows, not only empty windows: {deep_rows}"
     );
-    assert_eq!(rows.as_array().unwrap().len(), 100);
 }
 
 #[tokio::test]
@@ -470,6 +549,118 @@ async fn an_action_racing_a_resolve_changes_nothing_the_resolve_settled() {
         assert_eq!(
             history, 0,
             "{}: no history for the untouched incident",
+            db.name
+        );
+    }
+}
+
+/// A report for `site-1`: a passing check from each of `hosts`, a drift event in `state` from
+/// each of `drifting`.
+fn drift_report(hosts: &[String], drifting: &[String], state: &str) -> Value {
+    let at = chrono::Utc::now();
+    let checks: Vec<Value> = hosts
+        .iter()
+        .map(|h| json!({"check_type": "backup_job", "hostname": h, "status": "pass", "checked_at": at}))
+        .collect();
+    let drift: Vec<Value> = drifting
+        .iter()
+        .map(|h| {
+            json!({"check_type": "bitlocker_status", "hostname": h, "severity": "high",
+                   "state": state, "detected_at": at, "details": {"expected": "on"}})
+        })
+        .collect();
+    json!({"site_id": "site-1", "checks": checks, "drift": drift})
+}
+
+#[tokio::test]
+async fn actions_under_ingest_load_never_fail_and_never_escalate_a_resolved_incident() {
+    for db in common::databases().await {
+        let readiness =
+            posture_server::health::Readiness::new(Vec::new(), std::time::Duration::from_secs(1));
+        let server =
+            common::start_with(db.db.clone(), readiness, tempfile::tempdir().unwrap()).await;
+        common::fixture::client(&server.db, 1, "Acme").await;
+        common::fixture::site(&server.db, 1, 1, None).await;
+        let key = posture_server::provision::provision_appliance(&server.db, "site-1", "app-1")
+            .await
+            .unwrap()
+            .key;
+        let appliance = reqwest::Client::new();
+        let report = |body: Value| {
+            appliance
+                .post(server.url("/api/v1/reports"))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+        };
+        let hosts: Vec<String> = (0..120).map(|i| format!("WS-{i:03}")).collect();
+        let opened = report(drift_report(&hosts, &hosts, "drifted"))
+            .await
+            .unwrap();
+        assert_eq!(opened.status(), 200, "{}", db.name);
+        let ids: Vec<i64> = on_db!(&server.db, |pool| sqlx::query_scalar(
+            "SELECT id FROM incidents ORDER BY hostname"
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap());
+        assert_eq!(ids.len(), hosts.len());
+
+        // Ingestion resolves the incidents one by one (with busy reports of 50 checks in
+        // between) while an operator escalates them in the same order, two at a time.
+        let operator = server.client_as(Role::Operator).await;
+        let resolving = async {
+            for (i, host) in hosts.iter().enumerate() {
+                let host = std::slice::from_ref(host);
+                let resolved = report(drift_report(host, host, "remediated"));
+                let busy = report(drift_report(&hosts[..50], &[], "drifted"));
+                let (resolved, busy) = futures::join!(resolved, busy);
+                assert_eq!(resolved.unwrap().status(), 200, "{}: resolve {i}", db.name);
+                assert_eq!(busy.unwrap().status(), 200, "{}: report {i}", db.name);
+            }
+        };
+        let escalating = async {
+            let mut changed = Vec::new();
+            for pair in ids.chunks(2) {
+                let response = operator
+                    .post(server.url("/api/act_on_incidents"))
+                    .json(&json!({"ids": pair, "action": "escalate"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "{}: {pair:?} {body}", db.name);
+                changed.extend(
+                    body["changed"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_i64()),
+                );
+            }
+            changed
+        };
+        let ((), changed) = futures::join!(resolving, escalating);
+
+        // Every incident was remediated: one escalated after its resolution would still say
+        // "escalated" now.
+        assert_eq!(
+            statuses(&server, &ids).await,
+            vec!["resolved"; ids.len()],
+            "{}",
+            db.name
+        );
+        let escalations: i64 = on_db!(&server.db, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM incident_history WHERE action = 'escalate'"
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        assert_eq!(
+            escalations,
+            changed.len() as i64,
+            "{}: history for exactly what changed",
             db.name
         );
     }

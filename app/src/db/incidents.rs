@@ -12,7 +12,7 @@
 //! changes have stretched a gap between anchors too far, or after [`ANCHOR_TTL`] (other
 //! servers sharing the database change rows this one never hears of), they are rebuilt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -278,14 +278,24 @@ pub const MAX_FILTERS: usize = 256;
 /// finds them all busy reads with a plain OFFSET instead of waiting.
 const CONCURRENT_BUILDS: usize = 2;
 
+/// One sampling of a filter's anchors that every request needing them at once awaits.
+type Flight = Arc<tokio::sync::OnceCell<Arc<Anchors>>>;
+
+/// Why a sampling gave no anchors.
+enum BuildError {
+    /// [`CONCURRENT_BUILDS`] samplings are running already.
+    Busy,
+    Database(sqlx::Error),
+}
+
 /// The anchor cache, one entry per normalised filter (its sort included), at most
 /// [`MAX_FILTERS`]. Cheap to clone; share one per server.
 #[derive(Clone)]
 pub struct IncidentWindows {
     anchors: Arc<Mutex<HashMap<IncidentFilter, Arc<Anchors>>>>,
-    /// Filters whose anchors are being sampled now: a second request for one of them does not
-    /// start another pass.
-    building: Arc<Mutex<HashSet<IncidentFilter>>>,
+    /// Samplings under way, by filter: a second request for the same filter's anchors waits
+    /// for the first one's instead of starting another pass.
+    building: Arc<Mutex<HashMap<IncidentFilter, Flight>>>,
     builds: Arc<tokio::sync::Semaphore>,
     /// Counts changes, so anchors sampled while a change landed are not kept.
     changes: Arc<AtomicU64>,
@@ -386,6 +396,8 @@ impl IncidentWindows {
             Some(anchors) => Some(anchors),
             // Near the top a short OFFSET is as cheap as a seek: no anchors needed.
             None if offset < WINDOW_ANCHOR_STRIDE => None,
+            // A site that does not exist lists nothing: no pass over the index to learn that.
+            None if !site_exists(db, filter).await? => return Ok(Vec::new()),
             None => self.build(db, filter).await?,
         };
         let start = anchors.as_ref().and_then(|a| {
@@ -426,27 +438,40 @@ impl IncidentWindows {
             .cloned()
     }
 
-    /// Samples the filter's anchors, unless as many samplings as allowed are running or this
-    /// filter's is: then `None`, and the window reads with a plain OFFSET.
+    /// The filter's anchors, sampled once however many requests need them at the same time.
+    /// `None` when [`CONCURRENT_BUILDS`] samplings of other filters are running: the window
+    /// then reads with a plain OFFSET rather than queue another full pass.
     async fn build(
         &self,
         db: &Db,
         filter: &IncidentFilter,
     ) -> Result<Option<Arc<Anchors>>, sqlx::Error> {
-        let Ok(_permit) = self.builds.try_acquire() else {
-            return Ok(None);
-        };
-        if !lock(&self.building).insert(filter.clone()) {
-            return Ok(None);
+        let ticket = FlightTicket::join(self, filter);
+        let sampled = ticket
+            .flight
+            .get_or_try_init(|| self.sample(db, filter))
+            .await
+            .cloned();
+        match sampled {
+            Ok(anchors) => Ok(Some(anchors)),
+            Err(BuildError::Busy) => Ok(None),
+            Err(BuildError::Database(err)) => Err(err),
         }
+    }
+
+    /// One sampling, under a build permit; kept unless a change landed while it ran.
+    async fn sample(&self, db: &Db, filter: &IncidentFilter) -> Result<Arc<Anchors>, BuildError> {
+        let _permit = self.builds.try_acquire().map_err(|_| BuildError::Busy)?;
         let before = self.changes.load(Ordering::SeqCst);
-        let sampled = sample_anchors(db, filter).await;
-        lock(&self.building).remove(filter);
-        let anchors = Arc::new(sampled?);
+        let anchors = Arc::new(
+            sample_anchors(db, filter)
+                .await
+                .map_err(BuildError::Database)?,
+        );
         if self.changes.load(Ordering::SeqCst) == before {
             self.keep(filter.clone(), anchors.clone());
         }
-        Ok(Some(anchors))
+        Ok(anchors)
     }
 
     /// Stores `anchors`, first dropping expired entries and, when still full, the oldest.
@@ -467,6 +492,57 @@ impl IncidentWindows {
         }
         all.insert(filter, anchors);
     }
+}
+
+/// A request's share in the sampling of one filter's anchors. The sampling is forgotten when
+/// the last request waiting for it leaves (done, or dropped with its connection), so
+/// `building` never holds more than the filters being sampled now.
+struct FlightTicket<'a> {
+    windows: &'a IncidentWindows,
+    filter: &'a IncidentFilter,
+    flight: Flight,
+}
+
+impl<'a> FlightTicket<'a> {
+    fn join(windows: &'a IncidentWindows, filter: &'a IncidentFilter) -> Self {
+        let flight = lock(&windows.building)
+            .entry(filter.clone())
+            .or_default()
+            .clone();
+        Self {
+            windows,
+            filter,
+            flight,
+        }
+    }
+}
+
+impl Drop for FlightTicket<'_> {
+    fn drop(&mut self) {
+        // Clones and drops of a flight happen under this lock, so the count is exact.
+        let mut building = lock(&self.windows.building);
+        drop(std::mem::take(&mut self.flight));
+        if building
+            .get(self.filter)
+            .is_some_and(|flight| Arc::strong_count(flight) == 1)
+        {
+            building.remove(self.filter);
+        }
+    }
+}
+
+/// Whether the site the filter names exists (true when it names none).
+async fn site_exists(db: &Db, filter: &IncidentFilter) -> Result<bool, sqlx::Error> {
+    let Some(site) = &filter.site else {
+        return Ok(true);
+    };
+    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT id FROM sites WHERE site_id = $1"
+    )
+    .bind(site)
+    .fetch_optional(pool)
+    .await?);
+    Ok(found.is_some())
 }
 
 impl IncidentFilter {
@@ -561,12 +637,18 @@ pub async fn incident_facts(db: &Db, ids: &[i64]) -> Result<Vec<IncidentFacts>, 
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let sql = format!(
-        "SELECT {FACTS_COLUMNS} FROM incidents i JOIN sites s ON s.id = i.site_id WHERE i.id IN ({}) ORDER BY i.id",
-        list.join(", ")
-    );
+    let sql = facts_sql(ids, "");
     on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+}
+
+/// The query of [`incident_facts`] in id order, with `suffix` (a row lock) appended.
+pub fn facts_sql(ids: &[i64], suffix: &str) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT {FACTS_COLUMNS} FROM incidents i JOIN sites s ON s.id = i.site_id \
+         WHERE i.id IN ({}) ORDER BY i.id{suffix}",
+        list.join(", ")
+    )
 }
 
 /// The rows of `filter` after `after` (exclusive; `None` = from the top), at most `limit`, in

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
 use super::accounts::NewAudit;
-use super::incidents::Bind;
+use super::incidents::{Bind, IncidentFacts, facts_sql};
 use crate::audit_insert;
 use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
 use crate::{bind_all, on_db};
@@ -46,46 +46,81 @@ impl IncidentAction {
     }
 }
 
+/// What an action did.
+#[derive(Debug)]
+pub enum Applied {
+    /// The incidents changed, in id order, each with its facts before and after (for the
+    /// list's anchors). Empty when the action applied to none of them.
+    Changed(Vec<(IncidentFacts, IncidentFacts)>),
+    /// These ids name no incident; nothing was changed.
+    Missing(Vec<i64>),
+}
+
 /// Applies `action` to those of `ids` it applies to, recording each in the incident's history
-/// and the whole in the audit log, in one transaction. Returns the ids changed.
+/// and the whole in the audit log, in one transaction.
 ///
-/// The status check is in the UPDATE itself: an incident that ingestion resolved a moment ago
-/// is not escalated. Writing first also keeps SQLite from upgrading a read transaction to a
-/// write one, which fails (`BUSY_SNAPSHOT`) when the batcher committed in between.
+/// The status test is in the UPDATE itself, so an incident that ingestion resolved a moment
+/// ago is not escalated. The rows are locked before their facts are read, so those facts are
+/// what the UPDATE changed: PostgreSQL locks them (`FOR UPDATE`); SQLite takes its write lock
+/// at `BEGIN IMMEDIATE`, as a deferred transaction that reads first cannot become a writer
+/// once the batcher has committed in between (`BUSY_SNAPSHOT`).
 pub async fn apply_action(
     db: &Db,
     ids: &[i64],
     action: IncidentAction,
     audit: &NewAudit,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<Applied, sqlx::Error> {
     let (set, binds) = action.set_clause(audit.at);
     let update = format!(
         "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} RETURNING id",
         id_list(ids),
         action.applies_to()
     );
+    let (begin, lock_rows) = match db {
+        Db::Sqlite(_) => ("BEGIN IMMEDIATE", ""),
+        Db::Postgres(_) => ("BEGIN", " FOR UPDATE OF i"),
+    };
     on_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(begin).await?;
+        let before: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(ids, lock_rows))
+            .fetch_all(&mut *tx)
+            .await?;
+        if before.len() < ids.len() {
+            let missing = ids
+                .iter()
+                .filter(|id| !before.iter().any(|f| f.id == **id))
+                .copied()
+                .collect();
+            return Ok(Applied::Missing(missing));
+        }
         let mut changed: Vec<i64> = bind_all!(sqlx::query_scalar(&update), &binds)
             .fetch_all(&mut *tx)
             .await?;
         changed.sort_unstable();
-        if !changed.is_empty() {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO incident_history (incident_id, action, actor, note, at) ",
-            );
-            insert.push_values(&changed, |mut row, id| {
-                row.push_bind(*id)
-                    .push_bind(action.as_str())
-                    .push_bind(&audit.actor)
-                    .push_bind("")
-                    .push_bind(audit.at);
-            });
-            insert.build().execute(&mut *tx).await?;
-            audit_insert!(audit).execute(&mut *tx).await?;
+        if changed.is_empty() {
+            tx.commit().await?;
+            return Ok(Applied::Changed(Vec::new()));
         }
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO incident_history (incident_id, action, actor, note, at) ",
+        );
+        insert.push_values(&changed, |mut row, id| {
+            row.push_bind(*id)
+                .push_bind(action.as_str())
+                .push_bind(&audit.actor)
+                .push_bind("")
+                .push_bind(audit.at);
+        });
+        insert.build().execute(&mut *tx).await?;
+        audit_insert!(audit).execute(&mut *tx).await?;
+        let after: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(&changed, ""))
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(changed)
+        let before = before
+            .into_iter()
+            .filter(|facts| changed.binary_search(&facts.id).is_ok());
+        Ok(Applied::Changed(before.zip(after).collect()))
     })
 }
 

@@ -1,6 +1,7 @@
 //! The API's error body: `{"error": "...", "field": "..."}`, `field` naming the offending
 //! request field (a JSON path such as `checks[3].status`) when there is one.
 
+use app::error::DbFailure;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -63,7 +64,7 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if crate::database::is_unavailable(&err) {
+        if DbFailure::of(&err).is_transient() {
             tracing::warn!("appliance API: database unavailable: {err}");
             Self::unavailable(UNAVAILABLE_RETRY_AFTER_SECS)
         } else {

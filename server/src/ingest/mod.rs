@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use crate::api::auth::Appliance;
 use crate::api::limits::MemoryPermit;
 use crate::api::reports::{CheckResult, DriftEvent};
-use crate::database::is_unavailable;
 use crate::hints::Hints;
+use app::error::DbFailure;
 use write::Connection;
 
 #[derive(Debug, Clone, Copy)]
@@ -282,7 +282,7 @@ impl Batcher {
             .await;
         let failure = match written {
             Ok(Ok(outcomes)) => return Ok(outcomes),
-            Ok(Err(err)) if is_unavailable(&err) => {
+            Ok(Err(err)) if DbFailure::of(&err).is_transient() => {
                 tracing::warn!(
                     "ingest: database unavailable, {} reports refused: {err}",
                     reports.len()

@@ -10,10 +10,7 @@ use crate::components::badges::ago;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::components::toast::Toasts;
 use crate::error::AppError;
-use crate::validation::{FieldErrors, MAX_EMAIL_LEN, MAX_NAME_LEN};
-
-/// Shortest password an admin may set (a generated one is longer).
-pub const MIN_PASSWORD_LEN: usize = 10;
+use crate::validation::{FieldErrors, validate_new_user};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserAdded {
@@ -23,36 +20,6 @@ pub enum UserAdded {
         password: Option<String>,
     },
     Invalid(FieldErrors),
-}
-
-/// The checks a new user's fields get, in the browser and on the server.
-pub fn validate_new_user(email: &str, display_name: &str, password: &str) -> FieldErrors {
-    let mut errors = FieldErrors::new();
-    let email = email.trim();
-    if email.is_empty() {
-        errors.insert("email".into(), "Email is required.".into());
-    } else if email.len() > MAX_EMAIL_LEN || !email_address::EmailAddress::is_valid(email) {
-        errors.insert(
-            "email".into(),
-            format!("{email:?} is not a valid email address."),
-        );
-    }
-    let name_len = display_name.trim().chars().count();
-    if name_len == 0 {
-        errors.insert("display_name".into(), "Name is required.".into());
-    } else if name_len > MAX_NAME_LEN {
-        errors.insert(
-            "display_name".into(),
-            format!("Name is too long: at most {MAX_NAME_LEN} characters."),
-        );
-    }
-    if !password.is_empty() && password.chars().count() < MIN_PASSWORD_LEN {
-        errors.insert(
-            "password".into(),
-            format!("Password must have at least {MIN_PASSWORD_LEN} characters (or leave it empty to generate one)."),
-        );
-    }
-    errors
 }
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_users")]
@@ -87,7 +54,10 @@ pub async fn add_user(
     let chosen = generated.clone().unwrap_or(password);
     let hash = crate::auth::password::hash_off_worker(chosen)
         .await
-        .map_err(|e| AppError::Database(e.to_string()))?;
+        .map_err(|e| {
+            tracing::error!("hashing a new user's password: {e}");
+            AppError::Database("try again shortly.".into())
+        })?;
     let audit = NewAudit {
         actor: admin.email,
         action: "user.add",

@@ -30,7 +30,7 @@ pub async fn act_on_incidents(
     action: IncidentAction,
 ) -> Result<ActionResult, AppError> {
     use crate::db::accounts::NewAudit;
-    use crate::db::incidents::incident_facts;
+    use crate::db::triage::{Applied, apply_action};
 
     let user = crate::auth::require_role(Role::Operator)?;
     let ids: Vec<i64> = ids
@@ -47,18 +47,6 @@ pub async fn act_on_incidents(
     }
     let (db, cache) = crate::aggregates::request_state()?;
     let (_, windows) = super::windows_state()?;
-    let before = incident_facts(&db, &ids).await?;
-    if before.len() < ids.len() {
-        let found: BTreeSet<i64> = before.iter().map(|f| f.id).collect();
-        let missing: Vec<String> = ids
-            .iter()
-            .filter(|id| !found.contains(id))
-            .map(i64::to_string)
-            .collect();
-        return Err(
-            AppError::NotFound(format!("no incident with id {}", missing.join(", "))).with_status(),
-        );
-    }
     let audit = NewAudit {
         actor: user.email,
         action: match action {
@@ -71,14 +59,18 @@ pub async fn act_on_incidents(
         ip: crate::auth::client_ip(),
         at: chrono::Utc::now(),
     };
-    let changed = crate::db::triage::apply_action(&db, &ids, action, &audit).await?;
-    let after = incident_facts(&db, &changed).await?;
-    let pairs: Vec<_> = before
-        .into_iter()
-        .filter(|b| changed.contains(&b.id))
-        .zip(after)
-        .collect();
-    windows.note_changed(&pairs);
+    let changes = match apply_action(&db, &ids, action, &audit).await? {
+        Applied::Changed(changes) => changes,
+        Applied::Missing(missing) => {
+            let missing: Vec<String> = missing.iter().map(i64::to_string).collect();
+            return Err(
+                AppError::NotFound(format!("no incident with id {}", missing.join(", ")))
+                    .with_status(),
+            );
+        }
+    };
+    windows.note_changed(&changes);
+    let changed: Vec<i64> = changes.iter().map(|(_, after)| after.id).collect();
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_REPORT)
         .await;
