@@ -70,7 +70,7 @@ export default defineConfig({
         .filter(({ password }) => password === E2E_PASSWORD)
         .map(({ email, role }) => `${bin} user add --email ${email} --role ${role}`),
       // Every test signs in from 127.0.0.1: the per-address sign-in throttle (tested in
-      // server/tests/accounts.rs) is raised so the suite is never slowed by it.
+      // server/tests/it/accounts.rs) is raised so the suite is never slowed by it.
       `exec ${bin} serve --addr 127.0.0.1:${port} --sign-in-per-minute 600`,
     ].join(" && "),
     cwd: "..",

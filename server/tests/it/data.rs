@@ -1,7 +1,7 @@
 //! The data layer on SQLite and PostgreSQL alike: scores, stats, windows, the generator and
 //! the query plans of the hot queries. Every test runs once per database.
 
-mod common;
+use crate::common;
 
 use std::time::Duration as StdDuration;
 

@@ -1,7 +1,7 @@
 //! The dashboard's server functions over real HTTP, their ETags, and the pages rendered on
 //! the server, on a small generated data set.
 
-mod common;
+use crate::common;
 
 use app::auth::Role;
 use posture_server::seed::{Volumes, generate};

@@ -1,7 +1,7 @@
 //! The appliance API over real HTTP: authentication, validation, limits, incident rules, the
 //! order lifecycle, evidence chains, backpressure and hints. Most run on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Liveness and readiness over real HTTP, including a dependency that never answers; and the
 //! static assets next to them.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,6 @@
 //! Starts the real router on a throwaway SQLite database and a real TCP port, and makes
 //! empty databases of both kinds for the data-layer tests.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 pub mod fixture;
 
 use std::net::SocketAddr;

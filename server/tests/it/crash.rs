@@ -3,7 +3,7 @@
 //! database, on SQLite and on PostgreSQL. Memory: thousands of large bodies at once stay within
 //! its memory budget.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 //! The incident list's server side over real HTTP: filters, actions and their role checks,
 //! the detail panel, the streamed CSV export.
 
-mod common;
+use crate::common;
 
 use app::auth::Role;
 use app::db::incidents::{MAX_FILTERS, filter_sql, order_by};

@@ -1,7 +1,7 @@
 //! Accounts over real HTTP: sign-in, lockout, session expiry, role checks on every mutation,
 //! cross-site refusal, server-side validation of the site form, the audit log.
 
-mod common;
+use crate::common;
 
 use app::auth::Role;
 use app::db::Db;

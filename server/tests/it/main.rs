@@ -1,0 +1,13 @@
+//! The server's integration tests, one binary with a module per area: the server is linked
+//! once for all of them instead of once per file. `common` starts real servers on throwaway
+//! databases; `common::fixture` inserts the rows tests build on.
+
+mod accounts;
+mod api;
+mod common;
+mod crash;
+mod data;
+mod health;
+mod incidents;
+mod leptos_settings;
+mod pages;
