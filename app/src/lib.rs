@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cache;
 pub mod components;
 pub mod error;
+pub mod incident_filter;
 pub mod live;
 pub mod pages;
 pub mod queries;

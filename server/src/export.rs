@@ -5,7 +5,7 @@ use app::accounts::AuditFilter;
 use app::auth::{Role, SessionUser};
 use app::db::accounts;
 use app::db::incidents::rows_after;
-use app::pages::incidents::filters::{filter_from_query, filter_query};
+use app::incident_filter::{checked, filter_from_query, filter_query};
 use app::types::IncidentRow;
 use axum::Extension;
 use axum::body::Body;
@@ -96,7 +96,7 @@ pub async fn incidents_csv(
 ) -> Response {
     let query: leptos_router::params::ParamsMap = params.iter().cloned().collect();
     let filter = filter_from_query(&query);
-    if let Err(err) = app::pages::incidents::filters::checked(&filter) {
+    if let Err(err) = checked(&filter) {
         return (StatusCode::BAD_REQUEST, err.to_string()).into_response();
     }
     // The page drops values it does not know; an export must not silently widen instead.

@@ -545,39 +545,6 @@ async fn site_exists(db: &Db, filter: &IncidentFilter) -> Result<bool, sqlx::Err
     Ok(found.is_some())
 }
 
-impl IncidentFilter {
-    /// The same filter written one way: blank text is no filter, days are `YYYY-MM-DD`, the
-    /// hostname search is trimmed and lower-cased (it matches any case). Two URLs that list
-    /// the same rows share one anchor cache entry.
-    pub fn normalized(&self) -> IncidentFilter {
-        let text = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let day = |value: &Option<String>| {
-            value.as_deref().and_then(|d| {
-                let date = chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok()?;
-                Some(date.format("%Y-%m-%d").to_string())
-            })
-        };
-        IncidentFilter {
-            severity: text(&self.severity),
-            status: text(&self.status),
-            site: text(&self.site),
-            client: self.client,
-            category: text(&self.category),
-            check_type: text(&self.check_type),
-            from: day(&self.from),
-            to: day(&self.to),
-            q: text(&self.q).map(|q| q.to_lowercase()),
-            sort: self.sort,
-        }
-    }
-}
-
 pub async fn count_matching(db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
     let (clauses, binds) = filter_sql(filter, 1);
     let sql = format!("SELECT COUNT(*) FROM incidents {}", where_clause(&clauses));

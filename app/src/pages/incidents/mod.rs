@@ -18,9 +18,10 @@ use leptos_router::hooks::use_query_map;
 
 use self::actions::{ActionBar, ActionResult};
 use self::detail::IncidentDetailPanel;
-use self::filters::{FilterBar, filter_from_query};
+use self::filters::FilterBar;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
+use crate::incident_filter::filter_from_query;
 use crate::queries::{incident_count_query, incident_query, incident_window_query, stats_query};
 use crate::types::{IncidentFilter, IncidentRow, IncidentWindowKey};
 
@@ -45,14 +46,14 @@ pub(crate) fn windows_state() -> Result<(crate::db::Db, crate::db::IncidentWindo
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "count_incidents")]
 pub async fn count_incidents(filter: IncidentFilter) -> Result<i64, AppError> {
-    filters::checked(&filter)?;
+    crate::incident_filter::checked(&filter)?;
     let (db, windows) = windows_state()?;
     Ok(windows.count(&db, &filter).await?)
 }
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_incident_window")]
 pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<IncidentRow>, AppError> {
-    filters::checked(&key.filter)?;
+    crate::incident_filter::checked(&key.filter)?;
     if key.window < 0 {
         return Err(AppError::Invalid("window must not be negative".into()).with_status());
     }
