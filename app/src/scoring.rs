@@ -89,7 +89,10 @@ pub fn category_weight(category: &str) -> f64 {
     }
 }
 
+/// A check's result, as appliances send it and the database stores it (`pass`, `warn`,
+/// `fail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     Pass,
     Warn,
@@ -97,13 +100,18 @@ pub enum CheckStatus {
 }
 
 impl CheckStatus {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pass" => Some(Self::Pass),
-            "warn" => Some(Self::Warn),
-            "fail" => Some(Self::Fail),
-            _ => None,
+    pub const ALL: [CheckStatus; 3] = [CheckStatus::Pass, CheckStatus::Warn, CheckStatus::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Warn => "warn",
+            CheckStatus::Fail => "fail",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 

@@ -181,7 +181,50 @@ pub struct IncidentDetail {
 
 pub const INCIDENT_STATUSES: [&str; 4] = ["open", "resolving", "escalated", "resolved"];
 
-pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+/// How bad an incident is, least severe first: the one ordering of severities. Its rank
+/// (1 to 4) is what the database sorts by (`incidents.severity_rank`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub const fn rank(self) -> i64 {
+        self as i64 + 1
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// The severities' names, least severe first (filter choices).
+pub const SEVERITIES: [&str; 4] = [
+    Severity::Low.as_str(),
+    Severity::Medium.as_str(),
+    Severity::High.as_str(),
+    Severity::Critical.as_str(),
+];
 
 /// One window of the incident list: rows `window * WINDOW_ROWS ..` of the filtered order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

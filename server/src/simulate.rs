@@ -334,7 +334,6 @@ struct CheckBody {
 }
 
 const HOSTS: [&str; 6] = ["FD-01", "FD-02", "RX-01", "SRV-01", "SRV-02", "LAB-01"];
-const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 const EVIDENCE_PER_BATCH: i64 = 20;
 
 impl Simulated {
@@ -401,7 +400,9 @@ impl Simulated {
                     "fail"
                 }
             } else if self.rng.random_bool(0.01) {
-                let severity = *SEVERITIES.choose(&mut self.rng).expect("severities");
+                let severity = *app::types::SEVERITIES
+                    .choose(&mut self.rng)
+                    .expect("severities");
                 self.failing.insert(key, severity);
                 drift.push(drift_event(hostname, check_type, severity, "drifted"));
                 "fail"

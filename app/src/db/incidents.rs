@@ -630,10 +630,9 @@ pub async fn rows_after(
     if let Some(row) = after {
         let lead = match filter.sort {
             IncidentSort::Reported => 0,
-            IncidentSort::Severity => crate::types::SEVERITIES
-                .iter()
-                .position(|s| *s == row.severity)
-                .map_or(0, |i| i as i64 + 1),
+            IncidentSort::Severity => {
+                crate::types::Severity::parse(&row.severity).map_or(0, crate::types::Severity::rank)
+            }
             IncidentSort::Site => row.site_id,
         };
         let key = SortKey {

@@ -12,6 +12,8 @@ use super::body::{ApiJson, Validate, rules};
 use super::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
 use crate::ingest::{IngestError, Report, ReportOutcome};
 use crate::state::AppState;
+pub use app::scoring::CheckStatus;
+pub use app::types::Severity;
 
 /// Seconds a client is asked to wait when the queue is full or its report was not answered.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -35,24 +37,6 @@ pub struct ReportRequest {
     pub drift: Vec<DriftEvent>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
-    Pass,
-    Warn,
-    Fail,
-}
-
-impl CheckStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Pass => "pass",
-            CheckStatus::Warn => "warn",
-            CheckStatus::Fail => "fail",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckResult {
@@ -60,30 +44,6 @@ pub struct CheckResult {
     pub hostname: String,
     pub status: CheckStatus,
     pub checked_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn rank(self) -> i64 {
-        self as i64 + 1
-    }
 }
 
 /// `drifted` opens (or updates, or re-opens) the incident of its dedup key; `remediated`

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use app::db::Db;
 use app::on_db;
 use app::scoring::{self, CATEGORY_CHECK_TYPES, all_check_types};
+use app::types::Severity;
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -639,12 +640,13 @@ async fn insert_incidents(
             .map(|a| a.id);
         let check_type = *check_types.choose(rng).expect("check types");
         let hostname = site.hosts.choose(rng).expect("hosts").clone();
-        let (severity, rank) = match rng.random_range(0..100) {
-            0..45 => ("low", 1i64),
-            45..78 => ("medium", 2),
-            78..94 => ("high", 3),
-            _ => ("critical", 4),
+        let level = match rng.random_range(0..100) {
+            0..45 => Severity::Low,
+            45..78 => Severity::Medium,
+            78..94 => Severity::High,
+            _ => Severity::Critical,
         };
+        let (severity, rank) = (level.as_str(), level.rank());
         let dedup_key = format!("{hostname}:{check_type}");
         let mut status = match (age < 3 * 86_400, rng.random_range(0..100)) {
             (true, 0..45) => "open",

@@ -39,11 +39,7 @@ pub async fn incident(
     status: &str,
     reported_at: DateTime<Utc>,
 ) {
-    let rank = ["low", "medium", "high", "critical"]
-        .iter()
-        .position(|s| *s == severity)
-        .unwrap() as i64
-        + 1;
+    let rank = app::types::Severity::parse(severity).unwrap().rank();
     let key = format!(
         "{site_id}:{severity}:{status}:{}",
         reported_at.timestamp_micros()
