@@ -22,8 +22,8 @@ use app::on_db;
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
-use crate::api::auth::{Appliance, ApplianceIdentity, KEY_CACHE_TTL, KeyCache};
-use crate::api::limits::{ApiLimits, LimitSettings};
+use crate::api::auth::{Appliance, ApplianceIdentity, KEY_CACHE_TTL};
+use crate::api::limits::LimitSettings;
 use crate::api::reports::{CheckResult, CheckStatus};
 use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
@@ -32,7 +32,7 @@ use crate::ingest::{self, IngestSettings, Report, Sink};
 use crate::provision::provision_appliance;
 use crate::routes;
 use crate::simulate::{self, Counters, Identity, Plan, Summary};
-use crate::state::AppState;
+use crate::state::{AppState, StateParts};
 
 pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
     let (appliances, authenticated): (Vec<Identity>, Vec<Appliance>) =
@@ -277,29 +277,17 @@ async fn phase_with(
     mut plan: Plan,
     counters: Arc<Counters>,
 ) -> anyhow::Result<Summary> {
-    let cache = AggregateCache::in_process(Duration::from_secs(120));
-    let (windows, hints) = (IncidentWindows::default(), Hints::default());
-    let (queue, batcher) = ingest::start(
-        settings,
-        Sink {
-            db: db.clone(),
-            cache: cache.clone(),
-            windows: windows.clone(),
-            hints: hints.clone(),
-        },
-    );
-    let app = routes::router(AppState {
+    let parts = StateParts {
         leptos_options: LeptosOptions::builder().output_name("posture").build(),
-        db: db.clone(),
-        cache,
-        windows,
+        cache: AggregateCache::in_process(Duration::from_secs(120)),
         readiness: Readiness::new(Vec::new(), Duration::from_secs(1)),
-        ingest: queue,
-        hints: hints.clone(),
-        keys: KeyCache::new(KEY_CACHE_TTL),
-        limits: ApiLimits::new(UNLIMITED),
+        limits: UNLIMITED,
         accounts: Default::default(),
-    });
+        key_ttl: KEY_CACHE_TTL,
+    };
+    let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
+    let hints = state.hints.clone();
+    let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     plan.url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

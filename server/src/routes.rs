@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use app::db::{Db, IncidentWindows};
+use app::db::Db;
 use app::{App, shell};
 use axum::Router;
 use axum::routing::get;
@@ -13,13 +13,11 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 
-use crate::api::auth::{KEY_CACHE_TTL, KeyCache};
-use crate::api::limits::ApiLimits;
+use crate::api::auth::KEY_CACHE_TTL;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
-use crate::hints::Hints;
-use crate::ingest::{self, Sink};
-use crate::state::AppState;
+use crate::ingest;
+use crate::state::{AppState, StateParts};
 use crate::{api, client_ip, database, etag, export, maintenance, session, sign_in};
 
 pub fn router(state: AppState) -> Router {
@@ -88,30 +86,19 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         args.min_free_disk_mb * 1_048_576,
         Duration::from_millis(args.health_timeout_ms),
     );
-    let windows = IncidentWindows::default();
-    let hints = Hints::default();
-    let (ingest, batcher) = ingest::start(
-        args.ingest.settings(),
-        Sink {
-            db: db.clone(),
-            cache: cache.clone(),
-            windows: windows.clone(),
-            hints: hints.clone(),
-        },
-    );
-    maintenance::start(db.clone());
-    let app = router(AppState {
+    let parts = StateParts {
         leptos_options,
-        db,
         cache,
-        windows,
         readiness,
-        ingest,
-        hints: hints.clone(),
-        keys: KeyCache::new(KEY_CACHE_TTL),
-        limits: ApiLimits::new(args.ingest.limits()),
+        limits: args.ingest.limits(),
         accounts: args.sign_in.accounts(),
-    });
+        key_ttl: KEY_CACHE_TTL,
+    };
+    let settings = args.ingest.settings();
+    let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
+    let hints = state.hints.clone();
+    maintenance::start(db);
+    let app = router(state);
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await

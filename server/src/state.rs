@@ -1,17 +1,19 @@
 //! What every request handler can reach.
 
+use std::time::Duration;
+
 use app::cache::AggregateCache;
 use app::db::{Db, IncidentWindows};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::api::auth::KeyCache;
-use crate::api::limits::ApiLimits;
+use crate::api::limits::{ApiLimits, LimitSettings};
 use crate::client_ip::TrustedProxies;
 use crate::config::CacheArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
-use crate::ingest::IngestQueue;
+use crate::ingest::{IngestQueue, Sink};
 use crate::sign_in::{SignInLimits, SignInThrottle};
 
 #[derive(Clone)]
@@ -31,6 +33,50 @@ pub struct AppState {
     pub limits: ApiLimits,
     /// Sign-in throttling, client addresses and open event streams.
     pub accounts: Accounts,
+}
+
+/// What differs between the server, the tests and the benchmarks; everything else of the
+/// state is made the same way for all of them by [`AppState::build`].
+pub struct StateParts {
+    pub leptos_options: LeptosOptions,
+    pub cache: AggregateCache,
+    pub readiness: Readiness,
+    pub limits: LimitSettings,
+    pub accounts: Accounts,
+    /// How long a looked-up appliance key is trusted.
+    pub key_ttl: Duration,
+}
+
+impl AppState {
+    /// The state of a server on `db`. `queue` makes the report queue from the batcher's sink:
+    /// `|sink| ingest::start(settings, sink)` starts the batcher and hands back its handle; a
+    /// test may return a queue of its own.
+    pub fn build<T>(
+        db: Db,
+        parts: StateParts,
+        queue: impl FnOnce(Sink) -> (IngestQueue, T),
+    ) -> (Self, T) {
+        let (windows, hints) = (IncidentWindows::default(), Hints::default());
+        let (ingest, extra) = queue(Sink {
+            db: db.clone(),
+            cache: parts.cache.clone(),
+            windows: windows.clone(),
+            hints: hints.clone(),
+        });
+        let state = AppState {
+            leptos_options: parts.leptos_options,
+            db,
+            cache: parts.cache,
+            windows,
+            readiness: parts.readiness,
+            ingest,
+            hints,
+            keys: KeyCache::new(parts.key_ttl),
+            limits: ApiLimits::new(parts.limits),
+            accounts: parts.accounts,
+        };
+        (state, extra)
+    }
 }
 
 /// What sign-in and sessions need besides the database.

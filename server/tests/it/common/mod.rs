@@ -12,15 +12,13 @@ use app::cache::AggregateCache;
 use app::db::accounts;
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
-use posture_server::api::auth::KeyCache;
-use posture_server::api::limits::{ApiLimits, LimitSettings};
+use posture_server::api::limits::LimitSettings;
 use posture_server::client_ip::TrustedProxies;
 use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
-use posture_server::hints::Hints;
 use posture_server::ingest::{self, IngestQueue, IngestSettings, Sink};
 use posture_server::sign_in::SignInLimits;
-use posture_server::state::{Accounts, AppState};
+use posture_server::state::{Accounts, AppState, StateParts};
 use posture_server::{database, routes};
 use tempfile::TempDir;
 
@@ -170,28 +168,15 @@ pub async fn start_with_accounts(
     site_root: &str,
     accounts: Accounts,
 ) -> TestServer {
-    let cache = AggregateCache::in_process(Duration::from_secs(120));
-    let windows = IncidentWindows::default();
-    let hints = Hints::default();
-    let sink = Sink {
-        db: db.clone(),
-        cache: cache.clone(),
-        windows: windows.clone(),
-        hints: hints.clone(),
-    };
-    let (ingest, _batcher) = ingest::start(TEST_INGEST, sink);
-    let state = AppState {
+    let parts = StateParts {
         leptos_options: leptos_options(site_root),
-        db,
-        cache,
-        windows,
+        cache: AggregateCache::in_process(Duration::from_secs(120)),
         readiness,
-        ingest,
-        hints,
-        keys: KeyCache::new(KEY_TTL),
-        limits: ApiLimits::new(TEST_LIMITS),
+        limits: TEST_LIMITS,
         accounts,
+        key_ttl: KEY_TTL,
     };
+    let (state, _batcher) = AppState::build(db, parts, |sink| ingest::start(TEST_INGEST, sink));
     serve(state, dir).await
 }
 
@@ -231,25 +216,15 @@ pub async fn start_with_limits(
         1,
         Duration::from_millis(800),
     );
-    let (windows, hints) = (IncidentWindows::default(), Hints::default());
-    let ingest = queue(Sink {
-        db: db.clone(),
-        cache: cache.clone(),
-        windows: windows.clone(),
-        hints: hints.clone(),
-    });
-    let state = AppState {
+    let parts = StateParts {
         leptos_options: leptos_options("target/site"),
-        db,
         cache,
-        windows,
         readiness,
-        ingest,
-        hints,
-        keys: KeyCache::new(KEY_TTL),
-        limits: ApiLimits::new(limits),
+        limits,
         accounts: accounts(TEST_SIGN_IN),
+        key_ttl: KEY_TTL,
     };
+    let (state, ()) = AppState::build(db, parts, |sink| (queue(sink), ()));
     serve(state, dir).await
 }
 
