@@ -38,6 +38,14 @@ async fn post(
     )
 }
 
+/// Runs `sql`, an UPDATE whose one parameter is a time, with `at`: expiring a lock or a
+/// session without waiting for it.
+async fn set_time(server: &TestServer, sql: &str, at: chrono::DateTime<Utc>) {
+    on_db!(&server.db, |pool| {
+        sqlx::query(sql).bind(at).execute(pool).await.unwrap();
+    });
+}
+
 /// Disables the operator `email` through the admin's `update_user` server function.
 async fn disable_operator(admin: &reqwest::Client, server: &TestServer, email: &str) {
     let id = accounts::find_login(&server.db, email)
@@ -160,14 +168,12 @@ async fn a_wrong_password_is_refused_and_five_in_a_row_lock_the_account() {
         "failures, the lock and the refusal while locked are audited"
     );
 
-    on_db!(&server.db, |pool| sqlx::query(
-        "UPDATE users SET locked_until = $1"
+    set_time(
+        &server,
+        "UPDATE users SET locked_until = $1",
+        Utc::now() - Duration::seconds(1),
     )
-    .bind(Utc::now() - Duration::seconds(1))
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .unwrap());
+    .await;
     assert!(
         server
             .sign_in("ops@test.local", TEST_PASSWORD)
@@ -840,14 +846,12 @@ async fn unknown_locked_disabled_and_wrong_read_and_take_the_same() {
     ] {
         common::add_user(&server.db, email, Role::Operator).await;
     }
-    on_db!(&server.db, |pool| sqlx::query(
-        "UPDATE users SET locked_until = $1 WHERE email = 'locked@test.local'"
+    set_time(
+        &server,
+        "UPDATE users SET locked_until = $1 WHERE email = 'locked@test.local'",
+        Utc::now() + Duration::minutes(10),
     )
-    .bind(Utc::now() + Duration::minutes(10))
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .unwrap());
+    .await;
     disable_operator(&admin, &server, "disabled@test.local").await;
 
     let wrong = median_sign_in(&server, "wrong@test.local", "not-it-at-all").await;
@@ -1092,14 +1096,12 @@ async fn an_event_stream_ends_when_its_session_expires() {
     let reader = server.client_as(Role::Readonly).await;
     let events = open_events(&server, &reader).await;
     assert_eq!(events.status(), 200);
-    on_db!(&server.db, |pool| sqlx::query(
-        "UPDATE sessions SET expires_at = $1"
+    set_time(
+        &server,
+        "UPDATE sessions SET expires_at = $1",
+        Utc::now() - Duration::seconds(1),
     )
-    .bind(Utc::now() - Duration::seconds(1))
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .unwrap());
+    .await;
     assert!(
         ends_within(events, std::time::Duration::from_secs(20)).await,
         "an expired session's stream ends at the next check"
