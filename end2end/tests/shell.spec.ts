@@ -54,8 +54,8 @@ test("a server function round-trips from the browser", async ({ page, request })
 
 test("readiness answers 200 with every check ok", async ({ request }) => {
   const response = await request.get("/api/health");
-  expect(response.status()).toBe(200);
   const body = await response.json();
+  expect(response.status(), JSON.stringify(body)).toBe(200);
   expect(body.status).toBe("ok");
   for (const check of ["database", "migrations", "disk", "cache"]) {
     expect(body.checks[check].status, check).toBe("ok");
