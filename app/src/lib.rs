@@ -11,6 +11,7 @@ pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod components;
+pub mod domain;
 pub mod error;
 pub mod incident_filter;
 pub mod live;

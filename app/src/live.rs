@@ -9,16 +9,19 @@ use leptos_use_event_source::{
     ReconnectLimit, UseEventSourceOptions, UseEventSourceReturn, use_event_source_with_options,
 };
 
-use crate::queries::{
-    client_query, clients_query, incident_count_query, incident_query, incident_window_query,
-    site_query, sites_query, stats_query,
-};
+use crate::domain::scope::Scope;
+use crate::pages::clients::{client_query, clients_query};
+use crate::pages::incidents::detail::incident_query;
+use crate::pages::incidents::{incident_count_query, incident_window_query};
+use crate::pages::overview::stats_query;
+use crate::pages::site_detail::site_query;
+use crate::pages::sites::sites_query;
 
 /// Listens for invalidation hints for as long as the signed-in layout is mounted.
 pub fn listen_for_changes() {
     let client: QueryClient = expect_context();
     let UseEventSourceReturn { message, .. } =
-        use_event_source_with_options::<Vec<String>, JsonSerdeCodec>(
+        use_event_source_with_options::<Vec<Scope>, JsonSerdeCodec>(
             "/api/v1/events",
             UseEventSourceOptions::default()
                 .named_events(["invalidate".to_string()])
@@ -28,34 +31,32 @@ pub fn listen_for_changes() {
     Effect::new(move |_| {
         if let Some(hint) = message.get() {
             for scope in hint.data {
-                invalidate(client, &scope);
+                invalidate(client, scope);
             }
         }
     });
 }
 
-fn invalidate(client: QueryClient, scope: &str) {
+fn invalidate(client: QueryClient, scope: Scope) {
     match scope {
-        "stats" => {
+        Scope::Stats => {
             client.invalidate_query(stats_query(), ());
         }
-        "sites" => {
+        Scope::Sites => {
             client.invalidate_query_scope(sites_query());
             client.invalidate_query_scope(clients_query());
             client.invalidate_query_scope(client_query());
         }
-        "incidents" => {
+        Scope::Site(slug) => {
+            client.invalidate_query(site_query(), slug);
+        }
+        Scope::Incidents => {
             client.invalidate_query_scope(incident_count_query());
             client.invalidate_query_scope(incident_window_query());
             client.invalidate_query_scope(incident_query());
         }
-        "*" => {
+        Scope::Everything => {
             client.invalidate_all_queries();
-        }
-        other => {
-            if let Some(site_id) = other.strip_prefix("site:") {
-                client.invalidate_query(site_query(), site_id.to_string());
-            }
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ids::{SiteKey, SiteSlug};
+
 /// Sites by live status, from the age of their latest check-in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteStatusCounts {
@@ -45,7 +47,7 @@ pub struct GlobalStats {
 /// One site's scores (see [`crate::scoring`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteScore {
-    pub site_id: i64,
+    pub site_id: SiteKey,
     pub compliance: Option<f64>,
     pub freshness: f64,
     pub health: f64,
@@ -57,7 +59,8 @@ pub struct SiteScore {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct BundleSummary {
     pub id: i64,
-    pub site_id: i64,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "i64"))]
+    pub site_id: SiteKey,
     pub appliance_id: i64,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub pass_count: i64,
@@ -70,7 +73,8 @@ pub struct BundleSummary {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct IncidentRow {
     pub id: i64,
-    pub site_id: i64,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "i64"))]
+    pub site_id: SiteKey,
     /// Set while the incident is suppressed (no alerts) after an operator asked for quiet.
     pub suppressed_until: Option<chrono::DateTime<chrono::Utc>>,
     pub hostname: String,
@@ -250,8 +254,8 @@ pub struct ClientSummary {
 /// One row of the sites table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteRow {
-    pub id: i64,
-    pub site_id: String,
+    pub id: SiteKey,
+    pub site_id: SiteSlug,
     pub clinic_name: String,
     pub client_id: i64,
     pub client_name: String,

@@ -1,6 +1,7 @@
 //! Invalidation hints: after new data lands, the cached aggregates it affects are dropped and
-//! every open dashboard is told which query scopes changed, as a JSON array such as
-//! `["incidents","site:clinic-7","sites","stats"]`, so it refetches exactly those.
+//! every open dashboard is told which query scopes changed (a JSON array of
+//! [`Scope`]s such as `["stats","sites","site:clinic-7","incidents"]`), so it refetches exactly
+//! those.
 //!
 //! Changes are coalesced: the first one is published at once, later ones at most every
 //! [`PUBLISH_INTERVAL`]. Under a load of hundreds of batches a second the cache then still
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
 use app::db::IncidentWindows;
+use app::domain::ids::SiteSlug;
+use app::domain::scope::Scope;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -22,7 +25,15 @@ const CAPACITY: usize = 64;
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Sent to a subscriber that missed hints.
-pub const EVERYTHING: &str = r#"["*"]"#;
+pub fn everything() -> Arc<str> {
+    serialise(&BTreeSet::from([Scope::Everything]))
+}
+
+fn serialise(scopes: &BTreeSet<Scope>) -> Arc<str> {
+    serde_json::to_string(scopes)
+        .expect("scopes serialise")
+        .into()
+}
 
 #[derive(Clone)]
 pub struct Hints {
@@ -35,7 +46,7 @@ pub struct Hints {
 
 #[derive(Default)]
 struct Pending {
-    sites: BTreeSet<String>,
+    sites: BTreeSet<SiteSlug>,
     incidents: bool,
     /// Changes the incident windows could not follow incrementally.
     rebuild_windows: bool,
@@ -68,7 +79,9 @@ impl Hints {
     ) {
         {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            pending.sites.extend(sites.into_iter().map(String::from));
+            pending
+                .sites
+                .extend(sites.into_iter().map(|s| SiteSlug(s.to_string())));
             pending.incidents |= incidents;
             pending.rebuild_windows |= rebuild_windows;
         }
@@ -99,14 +112,13 @@ impl Hints {
                 if rebuild_windows {
                     windows.invalidate();
                 }
-                let mut scopes: BTreeSet<String> = ["stats", "sites"].map(String::from).into();
-                scopes.extend(sites.into_iter().map(|s| format!("site:{s}")));
+                let mut scopes = BTreeSet::from([Scope::Stats, Scope::Sites]);
+                scopes.extend(sites.into_iter().map(Scope::Site));
                 if incidents {
-                    scopes.insert("incidents".into());
+                    scopes.insert(Scope::Incidents);
                 }
-                let json = serde_json::to_string(&scopes).expect("strings serialise");
                 // No subscriber is not an error: nobody is watching.
-                let _ = hints.sender.send(json.into());
+                let _ = hints.sender.send(serialise(&scopes));
                 tokio::time::sleep(PUBLISH_INTERVAL).await;
             }
         })

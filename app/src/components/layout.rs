@@ -4,11 +4,12 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
+use super::current_user::CurrentUser;
 use super::freshness::{DataFreshness, UpdatedAgo};
+use super::sign_out::SignOut;
 use super::theme_toggle::ThemeToggle;
 use super::toast::{ToastHost, Toasts};
 use crate::auth::{Role, SessionUser};
-use crate::pages::login::SignOut;
 
 /// Sidebar entries: (path, label). The header's title comes from the same table.
 const NAV: [(&str, &str); 6] = [
@@ -29,21 +30,6 @@ pub fn section_title(path: &str) -> &'static str {
             prefix => path == prefix || path.starts_with(&format!("{prefix}/")),
         })
         .map_or("Not found", |(_, label)| label)
-}
-
-/// The signed-in user (`None` on the login page), known before any page renders.
-#[derive(Clone)]
-struct CurrentUser(Option<SessionUser>);
-
-/// The signed-in user, for components that show or hide what their role allows. The server
-/// checks every action again; hiding is only a courtesy.
-pub fn use_user() -> Option<SessionUser> {
-    use_context::<CurrentUser>().and_then(|current| current.0)
-}
-
-/// Whether the signed-in user has at least `role`.
-pub fn use_can(role: Role) -> bool {
-    use_user().is_some_and(|user| user.can(role))
 }
 
 /// Renders the page: bare on the login page, framed elsewhere. Who is signed in is read

@@ -2,9 +2,11 @@
 
 pub mod badges;
 pub mod charts;
+pub mod current_user;
 pub mod freshness;
 pub mod layout;
 pub mod query_view;
 pub mod search_box;
+pub mod sign_out;
 pub mod theme_toggle;
 pub mod toast;

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::types::Json;
 
 use super::Db;
+use crate::domain::ids::{SiteKey, SiteSlug};
 use crate::on_db;
 use crate::scoring::{self, CheckStatus, HealthLevel};
 use crate::types::{
@@ -46,15 +47,15 @@ pub async fn site_rows(
         )?
     });
     let open: HashMap<i64, i64> = open.into_iter().collect();
-    let scores: HashMap<i64, &SiteScore> = scores.iter().map(|s| (s.site_id, s)).collect();
+    let scores: HashMap<i64, &SiteScore> = scores.iter().map(|s| (s.site_id.0, s)).collect();
     Ok(sites
         .into_iter()
         .map(
             |(id, site_id, clinic_name, client_id, client_name, tier, last_checkin)| {
                 let score = scores.get(&id);
                 SiteRow {
-                    id,
-                    site_id,
+                    id: SiteKey(id),
+                    site_id: SiteSlug(site_id),
                     clinic_name,
                     client_id,
                     client_name,
@@ -182,7 +183,7 @@ pub async fn site_detail(
     row: SiteRow,
     now: DateTime<Utc>,
 ) -> Result<SiteDetail, sqlx::Error> {
-    let id = row.id;
+    let id = row.id.0;
     let recent_sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE site_id = $1 ORDER BY reported_at DESC LIMIT 20"
     );
@@ -330,8 +331,8 @@ mod tests {
 
     fn row(id: i64, name: &str, client: &str, status: &str, health: f64) -> SiteRow {
         SiteRow {
-            id,
-            site_id: format!("site-{id}"),
+            id: SiteKey(id),
+            site_id: SiteSlug(format!("site-{id}")),
             clinic_name: name.into(),
             client_id: 1,
             client_name: client.into(),
@@ -355,7 +356,7 @@ mod tests {
         let ids = |f: SiteFilter| {
             filter_sites(&rows, &f)
                 .iter()
-                .map(|r| r.id)
+                .map(|r| r.id.0)
                 .collect::<Vec<_>>()
         };
         assert_eq!(

@@ -633,7 +633,7 @@ pub async fn rows_after(
             IncidentSort::Severity => {
                 crate::types::Severity::parse(&row.severity).map_or(0, crate::types::Severity::rank)
             }
-            IncidentSort::Site => row.site_id,
+            IncidentSort::Site => row.site_id.0,
         };
         let key = SortKey {
             lead,

@@ -5,6 +5,7 @@ use chrono::Duration;
 use super::Db;
 use super::accounts::NewAudit;
 use crate::audit_insert;
+use crate::domain::order::OrderStatus;
 use crate::on_db;
 
 /// How long an order waits for its appliance before it expires.
@@ -49,11 +50,12 @@ pub async fn insert_order(
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO orders (appliance_id, order_type, parameters, priority, status, created_at, expires_at) \
-             VALUES ($1, $2, $3, 5, 'pending', $4, $5) RETURNING id",
+             VALUES ($1, $2, $3, 5, $4, $5, $6) RETURNING id",
         )
         .bind(appliance_id)
         .bind(order_type)
         .bind(sqlx::types::Json(parameters))
+        .bind(OrderStatus::Pending.as_str())
         .bind(audit.at)
         .bind(audit.at + ORDER_LIFETIME)
         .fetch_one(&mut *tx)
@@ -61,5 +63,67 @@ pub async fn insert_order(
         audit_insert!(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(id)
+    })
+}
+
+/// What became of an appliance's request to move one of its orders on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    NoSuchOrder,
+    OtherAppliance,
+    /// The order is in this status, from which the requested one cannot be reached.
+    WrongStatus(OrderStatus),
+    Expired,
+}
+
+/// Moves order `id` of `appliance_id` to `to` in one conditional UPDATE, so two racing
+/// requests cannot both succeed; when nothing matched, says why.
+pub async fn advance_order(
+    db: &Db,
+    id: i64,
+    appliance_id: i64,
+    to: OrderStatus,
+    result: Option<&str>,
+) -> Result<Transition, sqlx::Error> {
+    let now = chrono::Utc::now();
+    let from = to.reached_from();
+    let column = if to == OrderStatus::Acknowledged {
+        "acknowledged_at"
+    } else {
+        "completed_at"
+    };
+    let sql = format!(
+        "UPDATE orders SET status = $1, {column} = $2, result = COALESCE($3, result) \
+         WHERE id = $4 AND appliance_id = $5 AND status = $6 AND expires_at > $2"
+    );
+    let updated = on_db!(db, |pool| {
+        sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(now)
+            .bind(result)
+            .bind(id)
+            .bind(appliance_id)
+            .bind(from.map(OrderStatus::as_str))
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    if updated == 1 {
+        return Ok(Transition::Done);
+    }
+    let current: Option<(i64, String, chrono::DateTime<chrono::Utc>)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT appliance_id, status, expires_at FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(match current {
+        None => Transition::NoSuchOrder,
+        Some((owner, _, _)) if owner != appliance_id => Transition::OtherAppliance,
+        Some((_, status, _)) if Some(status.as_str()) != from.map(OrderStatus::as_str) => {
+            Transition::WrongStatus(OrderStatus::parse(&status).unwrap_or(OrderStatus::Expired))
+        }
+        Some(_) => Transition::Expired,
     })
 }

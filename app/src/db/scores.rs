@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
+use crate::domain::ids::SiteKey;
 use crate::on_db;
 use crate::scoring::{self, CheckStatus};
 use crate::types::SiteScore;
@@ -43,7 +44,7 @@ pub async fn all_site_scores(db: &Db, now: DateTime<Utc>) -> Result<Vec<SiteScor
             let freshness = scoring::freshness(last_checkin.map(|at| (now - at).num_seconds()));
             let health = scoring::health(freshness, compliance);
             SiteScore {
-                site_id,
+                site_id: SiteKey(site_id),
                 compliance,
                 freshness,
                 health: health.score,

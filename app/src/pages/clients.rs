@@ -1,16 +1,16 @@
 //! `/clients` and `/clients/:id`: client organisations with their sites and health.
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
+use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use super::overview::ClientCards;
 use super::sites::SitesTable;
 use crate::components::charts::HealthGauge;
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
 use crate::error::AppError;
-use crate::queries::{client_query, clients_query};
+use crate::queries::fleet_options;
 use crate::types::{ClientDetail, ClientSummary};
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_clients")]
@@ -37,6 +37,14 @@ pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
         client: crate::db::summarise_client(id, name, sites.iter()),
         sites,
     })
+}
+
+pub fn clients_query() -> QueryScope<(), Result<Vec<ClientSummary>, AppError>> {
+    QueryScope::new(list_clients).with_options(fleet_options())
+}
+
+pub fn client_query() -> QueryScope<i64, Result<ClientDetail, AppError>> {
+    QueryScope::new(get_client).with_options(fleet_options())
 }
 
 #[component]
@@ -108,5 +116,30 @@ pub fn ClientDetailPage() -> impl IntoView {
                 })}
             </ErrorBoundary>
         </Transition>
+    }
+}
+
+/// One card per client: its health and how many of its sites are online.
+#[component]
+pub fn ClientCards(clients: Vec<ClientSummary>) -> impl IntoView {
+    view! {
+        <div class="card-grid" data-testid="client-cards">
+            {clients
+                .into_iter()
+                .map(|c| {
+                    view! {
+                        <A href=format!("/clients/{}", c.id) attr:class="client-card">
+                            <HealthGauge value=c.health />
+                            <div>
+                                <div class="card-title">{c.name}</div>
+                                <div class="card-meta">
+                                    {c.sites_online}" of "{c.sites}" sites online · "{c.open_incidents}" open incidents"
+                                </div>
+                            </div>
+                        </A>
+                    }
+                })
+                .collect_view()}
+        </div>
     }
 }

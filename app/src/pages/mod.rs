@@ -8,5 +8,4 @@ pub mod not_found;
 pub mod overview;
 pub mod runbooks;
 pub mod site_detail;
-pub mod site_orders;
 pub mod sites;

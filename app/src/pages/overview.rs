@@ -1,23 +1,28 @@
 //! `/`: the fleet at a glance, which MSP staff keep open all day.
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::components::badges::{LevelBadge, StatusBadge, percent};
-use crate::components::charts::{HealthGauge, Sparkline};
+use crate::components::charts::Sparkline;
 use crate::components::freshness::DataFreshness;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
-use crate::queries::{clients_query, stats_query};
-use crate::types::{ClientSummary, OverviewData};
+use crate::pages::clients::{ClientCards, clients_query};
+use crate::queries::fleet_options;
+use crate::types::OverviewData;
 
 /// Fleet statistics, top incident types and the sites needing attention (cached aggregates).
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<OverviewData, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     crate::aggregates::overview(&db, &cache).await
+}
+
+pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {
+    QueryScope::new(get_overview).with_options(fleet_options())
 }
 
 #[component]
@@ -147,30 +152,6 @@ fn Kpi(label: &'static str, value: String, testid: &'static str) -> impl IntoVie
         <div class="kpi-card" data-testid=testid>
             <div class="kpi-value">{value}</div>
             <div class="kpi-label">{label}</div>
-        </div>
-    }
-}
-
-#[component]
-pub fn ClientCards(clients: Vec<ClientSummary>) -> impl IntoView {
-    view! {
-        <div class="card-grid" data-testid="client-cards">
-            {clients
-                .into_iter()
-                .map(|c| {
-                    view! {
-                        <A href=format!("/clients/{}", c.id) attr:class="client-card">
-                            <HealthGauge value=c.health />
-                            <div>
-                                <div class="card-title">{c.name}</div>
-                                <div class="card-meta">
-                                    {c.sites_online}" of "{c.sites}" sites online · "{c.open_incidents}" open incidents"
-                                </div>
-                            </div>
-                        </A>
-                    }
-                })
-                .collect_view()}
         </div>
     }
 }

@@ -1,7 +1,7 @@
 //! `/runbooks` and `/runbooks/:id`: the remediation catalogue, searchable by words.
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
@@ -11,7 +11,7 @@ use leptos_router::params::ParamsMap;
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
 use crate::components::search_box::SearchBox;
 use crate::error::AppError;
-use crate::queries::{runbook_query, runbooks_query};
+use crate::queries::runbook_options;
 use crate::scoring::CATEGORIES;
 use crate::types::{Runbook, RunbookFilter};
 
@@ -59,6 +59,14 @@ fn filter_href(filter: &RunbookFilter) -> String {
         }
     }
     format!("/runbooks{}", query.to_query_string())
+}
+
+pub fn runbooks_query() -> QueryScope<RunbookFilter, Result<Vec<Runbook>, AppError>> {
+    QueryScope::new(list_runbooks).with_options(runbook_options())
+}
+
+pub fn runbook_query() -> QueryScope<String, Result<Runbook, AppError>> {
+    QueryScope::new(get_runbook).with_options(runbook_options())
 }
 
 #[component]

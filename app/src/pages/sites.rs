@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
@@ -14,11 +14,12 @@ use leptos_router::params::ParamsMap;
 
 use crate::auth::Role;
 use crate::components::badges::{LevelBadge, StatusBadge, ago, percent};
-use crate::components::layout::use_can;
+use crate::components::current_user::use_can;
 use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
 use crate::components::search_box::SearchBox;
 use crate::error::AppError;
-use crate::queries::{site_query, sites_query};
+use crate::pages::site_detail::site_query;
+use crate::queries::fleet_options;
 use crate::types::{SiteFilter, SiteRow, SiteSort};
 
 const STATUSES: [&str; 4] = ["online", "stale", "offline", "pending"];
@@ -74,6 +75,10 @@ pub fn filter_href(filter: &SiteFilter) -> String {
         query.insert("desc", "1".to_string());
     }
     format!("/sites{}", query.to_query_string())
+}
+
+pub fn sites_query() -> QueryScope<SiteFilter, Result<Vec<SiteRow>, AppError>> {
+    QueryScope::new(list_sites).with_options(fleet_options())
 }
 
 #[component]
@@ -223,10 +228,10 @@ fn SiteTableRow(row: SiteRow) -> impl IntoView {
         }
     };
     view! {
-        <tr data-site-id=row.site_id.clone() on:mouseenter=start_prefetch on:mouseleave=cancel_prefetch>
+        <tr data-site-id=row.site_id.to_string() on:mouseenter=start_prefetch on:mouseleave=cancel_prefetch>
             <td>
                 <A href=format!("/sites/{}", row.site_id)>{row.clinic_name}</A>
-                <div class="subtle">{row.site_id.clone()}</div>
+                <div class="subtle">{row.site_id.to_string()}</div>
             </td>
             <td><A href=format!("/clients/{}", row.client_id)>{row.client_name}</A></td>
             <td><StatusBadge status=row.status /></td>

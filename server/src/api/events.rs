@@ -22,7 +22,7 @@ use futures::StreamExt;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 
-use crate::hints::EVERYTHING;
+use crate::hints;
 use crate::session::json_error;
 use crate::state::AppState;
 
@@ -54,7 +54,7 @@ pub async fn events(
     let hints = futures::stream::unfold(receiver, |mut receiver| async move {
         let scopes = match receiver.recv().await {
             Ok(scopes) => scopes,
-            Err(RecvError::Lagged(_)) => EVERYTHING.into(),
+            Err(RecvError::Lagged(_)) => hints::everything(),
             Err(RecvError::Closed) => return None,
         };
         let event = Event::default().event("invalidate").data(&*scopes);

@@ -100,7 +100,7 @@ mod tests {
                 "OrderState",
                 fields(OrderState {
                     id: 1,
-                    status: String::new(),
+                    status: app::domain::order::OrderStatus::Acknowledged,
                 }),
             ),
             ("CheckResult", fields(&check)),

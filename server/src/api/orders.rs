@@ -1,10 +1,10 @@
 //! The order lifecycle: pending → acknowledged → completed or failed.
 
-use app::on_db;
+use app::db::orders::{self, Transition};
+use app::domain::order::OrderStatus;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Appliance;
@@ -37,7 +37,7 @@ impl Validate for CompleteRequest {
 #[derive(Debug, Deserialize, Serialize)]
 pub struct OrderState {
     pub id: i64,
-    pub status: String,
+    pub status: OrderStatus,
 }
 
 pub async fn acknowledge(
@@ -45,7 +45,7 @@ pub async fn acknowledge(
     appliance: Appliance,
     Path(id): Path<i64>,
 ) -> Result<Json<OrderState>, ApiError> {
-    transition(&state, &appliance, id, "pending", "acknowledged", None).await
+    advance(&state, &appliance, id, OrderStatus::Acknowledged, None).await
 }
 
 pub async fn complete(
@@ -55,75 +55,45 @@ pub async fn complete(
     ApiJson(request, _memory): ApiJson<CompleteRequest>,
 ) -> Result<Json<OrderState>, ApiError> {
     let to = if request.success {
-        "completed"
+        OrderStatus::Completed
     } else {
-        "failed"
+        OrderStatus::Failed
     };
-    transition(
-        &state,
-        &appliance,
-        id,
-        "acknowledged",
-        to,
-        Some(&request.result),
-    )
-    .await
+    advance(&state, &appliance, id, to, Some(&request.result)).await
 }
 
-/// Moves order `id` from `from` to `to` in one conditional UPDATE, so two racing requests
-/// cannot both succeed; when nothing matched, says why (404, 403 or 409).
-async fn transition(
+/// Moves the order on, or says why it cannot: 404, 403 or 409.
+async fn advance(
     state: &AppState,
     appliance: &Appliance,
     id: i64,
-    from: &str,
-    to: &str,
+    to: OrderStatus,
     result: Option<&str>,
 ) -> Result<Json<OrderState>, ApiError> {
-    let now = Utc::now();
-    let column = if to == "acknowledged" {
-        "acknowledged_at"
-    } else {
-        "completed_at"
-    };
-    let sql = format!(
-        "UPDATE orders SET status = $1, {column} = $2, result = COALESCE($3, result) \
-         WHERE id = $4 AND appliance_id = $5 AND status = $6 AND expires_at > $2"
-    );
-    let updated = on_db!(&state.db, |pool| {
-        sqlx::query(&sql)
-            .bind(to)
-            .bind(now)
-            .bind(result)
-            .bind(id)
-            .bind(appliance.id)
-            .bind(from)
-            .execute(pool)
-            .await?
-            .rows_affected()
-    });
-    if updated == 1 {
-        return Ok(Json(OrderState {
-            id,
-            status: to.to_string(),
-        }));
-    }
-    let current: Option<(i64, String, DateTime<Utc>)> = on_db!(&state.db, |pool| {
-        sqlx::query_as("SELECT appliance_id, status, expires_at FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-    });
-    Err(match current {
-        None => ApiError::new(StatusCode::NOT_FOUND, format!("no order {id}")),
-        Some((owner, _, _)) if owner != appliance.id => ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!("order {id} belongs to another appliance"),
-        ),
-        Some((_, status, _)) if status != from => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("order {id} is {status}; only a {from} order can become {to}"),
-        ),
-        Some(_) => ApiError::new(StatusCode::CONFLICT, format!("order {id} has expired")),
-    })
+    Err(
+        match orders::advance_order(&state.db, id, appliance.id, to, result).await? {
+            Transition::Done => return Ok(Json(OrderState { id, status: to })),
+            Transition::NoSuchOrder => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no order {id}"))
+            }
+            Transition::OtherAppliance => ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("order {id} belongs to another appliance"),
+            ),
+            Transition::WrongStatus(status) => {
+                let from = to.reached_from().map_or("other", OrderStatus::as_str);
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "order {id} is {}; only a {from} order can become {}",
+                        status.as_str(),
+                        to.as_str()
+                    ),
+                )
+            }
+            Transition::Expired => {
+                ApiError::new(StatusCode::CONFLICT, format!("order {id} has expired"))
+            }
+        },
+    )
 }

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use app::db::Db;
+use app::domain::order::OrderStatus;
 use app::on_db;
 use app::scoring::{self, CATEGORY_CHECK_TYPES, all_check_types};
 use app::types::Severity;
@@ -244,7 +245,7 @@ async fn insert_orders(
         appliance_id: i64,
         order_type: &'static str,
         priority: i64,
-        status: &'static str,
+        status: OrderStatus,
         created_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     }
@@ -254,11 +255,11 @@ async fn insert_orders(
             let created_at = now - Duration::minutes(rng.random_range(1..DAYS * 1440));
             let recent = now - created_at < Duration::hours(6);
             let status = match (recent, rng.random_range(0..10)) {
-                (true, 0..6) => "pending",
-                (true, _) => "acknowledged",
-                (false, 0..7) => "completed",
-                (false, 7..9) => "failed",
-                (false, _) => "expired",
+                (true, 0..6) => OrderStatus::Pending,
+                (true, _) => OrderStatus::Acknowledged,
+                (false, 0..7) => OrderStatus::Completed,
+                (false, 7..9) => OrderStatus::Failed,
+                (false, _) => OrderStatus::Expired,
             };
             orders.push(Order {
                 appliance_id: appliance.id,
@@ -280,7 +281,7 @@ async fn insert_orders(
                 .push_bind(o.order_type)
                 .push_bind(Json(serde_json::json!({"requested_by": "seed"})))
                 .push_bind(o.priority)
-                .push_bind(o.status)
+                .push_bind(o.status.as_str())
                 .push_bind(o.created_at)
                 .push_bind(o.expires_at);
         }

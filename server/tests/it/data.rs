@@ -158,7 +158,7 @@ async fn latest_bundles_come_per_site_newest_first() {
         for site in 1..=3 {
             let of_site: Vec<_> = bundles
                 .iter()
-                .filter(|b| b.site_id == site)
+                .filter(|b| b.site_id.0 == site)
                 .map(|b| b.pass_count)
                 .collect();
             assert_eq!(

@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::components::toast::Toasts;
+use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
-use crate::queries::{client_query, clients_query, site_query, sites_query, stats_query};
+use crate::pages::clients::{client_query, clients_query};
+use crate::pages::overview::stats_query;
+use crate::pages::site_detail::site_query;
+use crate::pages::sites::sites_query;
 use crate::validation::{FieldErrors, SiteInput, SiteSaved, TIERS, slugify, validate_site};
 
 /// What the form starts from: the site's values (empty for a new site) and the clients.
@@ -189,7 +193,7 @@ pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
 fn invalidate_site_queries(client: QueryClient, site_ids: &[&str], client_ids: &[i64]) {
     client.invalidate_query_scope(sites_query());
     for site_id in site_ids {
-        client.invalidate_query(site_query(), site_id.to_string());
+        client.invalidate_query(site_query(), SiteSlug(site_id.to_string()));
     }
     client.invalidate_query_scope(clients_query());
     for id in client_ids {

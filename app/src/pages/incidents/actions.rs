@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::components::layout::use_can;
+use crate::components::current_user::use_can;
 use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::types::IncidentAction;

@@ -1,13 +1,14 @@
 //! The panel an opened incident shows: what the check expected and found, the runbook that
 //! fixes it, and everything done about it so far.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryOptions, QueryScope};
 use leptos_router::components::A;
 
 use crate::components::badges::{SeverityBadge, StatusBadge};
 use crate::error::AppError;
-use crate::queries::incident_query;
 use crate::types::IncidentDetail;
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_incident")]
@@ -16,6 +17,12 @@ pub async fn get_incident(id: i64) -> Result<IncidentDetail, AppError> {
     crate::db::triage::incident_detail(&db, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no incident with id {id}")).with_status())
+}
+
+/// One incident's detail panel: fresh for 30 s, and invalidated by actions on it.
+pub fn incident_query() -> QueryScope<i64, Result<IncidentDetail, AppError>> {
+    QueryScope::new(get_incident)
+        .with_options(QueryOptions::new().with_stale_time(Duration::from_secs(30)))
 }
 
 #[component]

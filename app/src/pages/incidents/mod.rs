@@ -4,6 +4,8 @@
 //! near 33.5 million px, so past [`MAX_SPACER_PX`] the scroll position is mapped onto row
 //! positions proportionally: every row stays reachable at any row count.
 
+use std::time::Duration;
+
 pub mod actions;
 pub mod detail;
 pub mod filters;
@@ -12,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryOptions, QueryScope};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -22,7 +24,9 @@ use self::filters::FilterBar;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::error::AppError;
 use crate::incident_filter::filter_from_query;
-use crate::queries::{incident_count_query, incident_query, incident_window_query, stats_query};
+use crate::pages::incidents::detail::incident_query;
+use crate::pages::overview::stats_query;
+use crate::queries::fleet_options;
 use crate::types::{IncidentFilter, IncidentRow, IncidentWindowKey};
 
 pub const WINDOW_ROWS: i64 = 100;
@@ -100,6 +104,21 @@ impl ScrollMap {
             (row as f64 * ROW_HEIGHT).min(full_range) / full_range * range
         }
     }
+}
+
+/// Incident counts and windows: fresh for 30 s; windows of a filter are kept 5 min once
+/// scrolled away from, so scrolling back is instant.
+pub fn incident_count_query() -> QueryScope<IncidentFilter, Result<i64, AppError>> {
+    QueryScope::new(count_incidents).with_options(fleet_options())
+}
+
+pub fn incident_window_query() -> QueryScope<IncidentWindowKey, Result<Vec<IncidentRow>, AppError>>
+{
+    QueryScope::new(list_incident_window).with_options(
+        QueryOptions::new()
+            .with_stale_time(Duration::from_secs(30))
+            .with_gc_time(Duration::from_secs(300)),
+    )
 }
 
 #[component]

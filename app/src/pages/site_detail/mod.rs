@@ -1,8 +1,10 @@
 //! `/sites/:site_id`: one clinic's compliance, trend, appliances, incidents, orders and
 //! evidence chain.
 
+mod orders;
+
 use leptos::prelude::*;
-use leptos_fetch::QueryClient;
+use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -10,30 +12,37 @@ use leptos_router::hooks::use_params_map;
 use crate::auth::Role;
 use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
 use crate::components::charts::{HealthGauge, TrendChart, health_class};
-use crate::components::layout::use_can;
+use crate::components::current_user::use_can;
 use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
-use crate::pages::site_orders::NewOrderForm;
-use crate::queries::site_query;
+use crate::queries::fleet_options;
 use crate::scoring::category_weight;
 use crate::types::SiteDetail;
+use orders::NewOrderForm;
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_site")]
-pub async fn get_site(site_id: String) -> Result<SiteDetail, AppError> {
+pub async fn get_site(site_id: SiteSlug) -> Result<SiteDetail, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     let rows = crate::aggregates::site_rows(&db, &cache).await?;
     let row = rows
         .into_iter()
         .find(|r| r.site_id == site_id)
-        .ok_or_else(|| AppError::NotFound(format!("no site with id {site_id:?}")).with_status())?;
+        .ok_or_else(|| {
+            AppError::NotFound(format!("no site with id {:?}", site_id.as_str())).with_status()
+        })?;
     Ok(crate::db::site_detail(&db, row, chrono::Utc::now()).await?)
+}
+
+pub fn site_query() -> QueryScope<SiteSlug, Result<SiteDetail, AppError>> {
+    QueryScope::new(get_site).with_options(fleet_options())
 }
 
 #[component]
 pub fn SiteDetailPage() -> impl IntoView {
     let client: QueryClient = expect_context();
     let params = use_params_map();
-    let site_id = move || params.read().get("site_id").unwrap_or_default();
+    let site_id = move || SiteSlug(params.read().get("site_id").unwrap_or_default());
     let detail = client.resource_blocking(site_query(), site_id);
     let retry = Callback::new(move |_| {
         client.invalidate_query(site_query(), site_id());
@@ -69,7 +78,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                     <A href=format!("/sites/{site_id}/edit") attr:class="button" attr:data-testid="edit-site">"Edit"</A>
                 })}
                 <p class="card-meta">
-                    {site.site_id.clone()}" · "
+                    {site.site_id.to_string()}" · "
                     <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "
                     {site.tier.clone()}" tier · onboarding: "{detail.onboarding_stage}
                 </p>

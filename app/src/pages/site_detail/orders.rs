@@ -4,18 +4,19 @@
 use leptos::prelude::*;
 use leptos_fetch::QueryClient;
 
+use super::site_query;
 use crate::auth::Role;
-use crate::components::layout::use_can;
+use crate::components::current_user::use_can;
 use crate::components::toast::Toasts;
+use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
-use crate::queries::site_query;
 
 pub const ORDER_TYPES: [&str; 3] = ["run_runbook", "rescan", "collect_evidence"];
 
 /// Queues an order for one appliance of a site; returns the order's id.
 #[server(input = leptos::server_fn::codec::Json, endpoint = "create_order")]
 pub async fn create_order(
-    site_id: String,
+    site_id: SiteSlug,
     hostname: String,
     order_type: String,
     runbook: Option<String>,
@@ -43,10 +44,12 @@ pub async fn create_order(
         }
         (_, runbook) => runbook,
     };
-    let Some(appliance_id) = crate::db::orders::appliance_of_site(&db, &site_id, &hostname).await?
+    let Some(appliance_id) =
+        crate::db::orders::appliance_of_site(&db, site_id.as_str(), &hostname).await?
     else {
         return Err(AppError::Invalid(format!(
-            "hostname: site {site_id:?} has no appliance {hostname:?}"
+            "hostname: site {:?} has no appliance {hostname:?}",
+            site_id.as_str()
         ))
         .with_status());
     };
@@ -67,7 +70,7 @@ pub async fn create_order(
 
 /// The operator's order form under a site's pending orders.
 #[component]
-pub fn NewOrderForm(site_id: String, hostnames: Vec<String>) -> impl IntoView {
+pub fn NewOrderForm(site_id: SiteSlug, hostnames: Vec<String>) -> impl IntoView {
     let client: QueryClient = expect_context();
     let action = ServerAction::<CreateOrder>::new();
     let hostname = RwSignal::new(hostnames.first().cloned().unwrap_or_default());

@@ -1,0 +1,6 @@
+//! The domain's own types, shared by the server and the browser (this module is compiled into
+//! the WASM): no database, no UI, only what a value is and which values are valid.
+
+pub mod ids;
+pub mod order;
+pub mod scope;
