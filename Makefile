@@ -43,6 +43,7 @@ run: build-release
 
 lint: bootstrap
 	$(WITH_TOOLS) cargo fmt --all --check
+	python3 scripts/check-module-cycles.py app/src server/src
 	$(WITH_TOOLS) cargo clippy -p app -p server --all-targets --locked -- -D warnings
 	$(WITH_TOOLS) cargo clippy -p frontend --target wasm32-unknown-unknown --locked \
 		$${POSTURE_WASM_CARGO_ARGS:-} -- -D warnings

@@ -30,7 +30,7 @@ pub fn checked(filter: &IncidentFilter) -> Result<(), AppError> {
     one_of("check_type", &filter.check_type, &check_types)?;
     for (name, day) in [("from", &filter.from), ("to", &filter.to)] {
         if let Some(day) = day
-            && crate::db::accounts::day_start(day, 0).is_none()
+            && crate::db::sql::day_start(day, 0).is_none()
         {
             return Err(AppError::Invalid(format!(
                 "{name} must be a date as YYYY-MM-DD, not {day:?}"

@@ -22,9 +22,8 @@ use app::on_db;
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
-use crate::api::auth::{Appliance, ApplianceIdentity, KEY_CACHE_TTL};
+use crate::api::auth::KEY_CACHE_TTL;
 use crate::api::limits::LimitSettings;
-use crate::api::reports::{CheckResult, CheckStatus};
 use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
@@ -33,9 +32,12 @@ use crate::provision::provision_appliance;
 use crate::routes;
 use crate::simulate::{self, Counters, Identity, Plan, Summary};
 use crate::state::{AppState, StateParts};
+use app::appliance_keys::ApplianceIdentity;
+use app::domain::appliance::CheckResult;
+use app::scoring::CheckStatus;
 
 pub async fn run(db: &Db, args: &BenchIngestArgs) -> anyhow::Result<()> {
-    let (appliances, authenticated): (Vec<Identity>, Vec<Appliance>) =
+    let (appliances, authenticated): (Vec<Identity>, Vec<ApplianceIdentity>) =
         fleet(db, args.sites, args.appliances)
             .await?
             .into_iter()
@@ -138,7 +140,7 @@ async fn fleet(
     db: &Db,
     sites: usize,
     appliances: usize,
-) -> anyhow::Result<Vec<(Identity, Appliance)>> {
+) -> anyhow::Result<Vec<(Identity, ApplianceIdentity)>> {
     let run = Utc::now().timestamp_millis();
     let client: i64 = on_db!(db, |pool| {
         sqlx::query_scalar("INSERT INTO clients (name) VALUES ($1) RETURNING id")
@@ -170,11 +172,11 @@ async fn fleet(
                 site_id: site_id.clone(),
                 key: provisioned.key,
             },
-            Appliance(ApplianceIdentity {
+            ApplianceIdentity {
                 id: provisioned.appliance_id,
                 site,
                 site_id,
-            }),
+            },
         ));
     }
     Ok(fleet)
@@ -193,7 +195,7 @@ const UNLIMITED: LimitSettings = LimitSettings {
 async fn writer_phase(
     db: &Db,
     settings: IngestSettings,
-    appliances: &[Appliance],
+    appliances: &[ApplianceIdentity],
     args: &BenchIngestArgs,
 ) -> anyhow::Result<Summary> {
     let hints = Hints::default();

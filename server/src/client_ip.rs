@@ -12,8 +12,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use crate::state::AppState;
-
 /// The proxies whose `X-Forwarded-For` is believed; none by default.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Arc<[IpNet]>);
@@ -63,13 +61,17 @@ pub fn parse_proxy(text: &str) -> Result<IpNet, String> {
 }
 
 /// Leaves the request's [`ClientIp`] in its extensions, for the handlers and the audit log.
-pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn resolve(
+    State(proxies): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     if let Some(peer) = peer {
-        let client = state.accounts.proxies.client(peer, request.headers());
+        let client = proxies.client(peer, request.headers());
         request.extensions_mut().insert(ClientIp(client));
     }
     next.run(request).await

@@ -288,17 +288,6 @@ pub struct SignInArgs {
     pub sign_in_overall_per_second: u32,
 }
 
-impl SignInArgs {
-    pub fn accounts(&self) -> crate::state::Accounts {
-        let limits = crate::sign_in::SignInLimits::new(
-            self.sign_in_per_minute,
-            self.sign_in_overall_per_second,
-        );
-        let proxies = crate::client_ip::TrustedProxies::new(self.trusted_proxies.iter().copied());
-        crate::state::Accounts::new(limits, proxies)
-    }
-}
-
 /// The appliance API's write queue and batcher.
 #[derive(Debug, Clone, Args)]
 pub struct IngestArgs {

@@ -45,7 +45,7 @@ pub async fn audit_csv(
         return (StatusCode::FORBIDDEN, "The audit log is for admins.").into_response();
     }
     for (name, day) in [("from", &filter.from), ("to", &filter.to)] {
-        if !day.trim().is_empty() && accounts::day_start(day, 0).is_none() {
+        if !day.trim().is_empty() && app::db::sql::day_start(day, 0).is_none() {
             let message = format!("{name} must be a date as YYYY-MM-DD, not {day:?}");
             return (StatusCode::BAD_REQUEST, message).into_response();
         }

@@ -18,7 +18,6 @@ use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 
 use crate::database;
-use crate::state::AppState;
 
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync;
 
@@ -182,8 +181,8 @@ pub async fn liveness() -> impl IntoResponse {
     ([(header::CACHE_CONTROL, "no-store")], "ok")
 }
 
-pub async fn readiness(State(state): State<AppState>) -> impl IntoResponse {
-    let report = state.readiness.report().await;
+pub async fn readiness(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let report = readiness.report().await;
     let status = if report.status == "ok" {
         StatusCode::OK
     } else {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod hints;
 pub mod ingest;
 pub mod maintenance;
+pub mod memory_budget;
 pub mod provision;
 pub mod routes;
 pub mod seed;

@@ -5,9 +5,9 @@
 //! Revoking and rotating keys are recorded in the audit log.
 
 use anyhow::Context;
-use app::audit_insert;
 use app::db::Db;
 use app::db::accounts::NewAudit;
+use app::db::accounts::insert_audit;
 use app::on_db;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -106,7 +106,7 @@ pub async fn revoke_keys(db: &Db, appliance_id: i64) -> anyhow::Result<u64> {
     let revoked = on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         let revoked = revoke!(tx, appliance_id, audit.at);
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(&audit).execute(&mut *tx).await?;
         tx.commit().await?;
         revoked
     });
@@ -125,7 +125,7 @@ pub async fn rotate_key(db: &Db, appliance_id: i64) -> anyhow::Result<String> {
             .bind(hash_key(&key))
             .execute(&mut *tx)
             .await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(&audit).execute(&mut *tx).await?;
         tx.commit().await?;
     });
     Ok(key)

@@ -17,7 +17,7 @@ use crate::api::auth::KEY_CACHE_TTL;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::ingest;
-use crate::state::{AppState, StateParts};
+use crate::state::{Accounts, AppState, StateParts};
 use crate::{api, client_ip, database, etag, export, maintenance, session, sign_in};
 
 pub fn router(state: AppState) -> Router {
@@ -57,11 +57,11 @@ pub fn router(state: AppState) -> Router {
             session::gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.accounts.throttle.clone(),
             sign_in::throttle,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.accounts.proxies.clone(),
             client_ip::resolve,
         ))
         .layer(axum::middleware::from_fn(etag::etag))
@@ -91,7 +91,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         cache,
         readiness,
         limits: args.ingest.limits(),
-        accounts: args.sign_in.accounts(),
+        accounts: Accounts::from_args(&args.sign_in),
         key_ttl: KEY_CACHE_TTL,
     };
     let settings = args.ingest.settings();

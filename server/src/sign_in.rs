@@ -17,8 +17,6 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::state::AppState;
-
 /// The server function that signs in.
 pub const SIGN_IN_PATH: &str = "/api/login";
 
@@ -130,7 +128,11 @@ fn address_key(ip: IpAddr) -> IpAddr {
 
 /// Refuses sign-in attempts over the limits with 429 and `Retry-After`, in the JSON shape
 /// server functions answer errors in, so the sign-in page shows the message.
-pub async fn throttle(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn throttle(
+    State(throttle): State<SignInThrottle>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.uri().path() != SIGN_IN_PATH {
         return next.run(request).await;
     }
@@ -138,7 +140,7 @@ pub async fn throttle(State(state): State<AppState>, request: Request, next: Nex
         .extensions()
         .get::<ClientIp>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ip| ip.0);
-    match state.accounts.throttle.admit(client) {
+    match throttle.admit(client) {
         Ok(()) => next.run(request).await,
         Err(wait) => too_many_attempts(wait),
     }

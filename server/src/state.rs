@@ -2,15 +2,15 @@
 
 use std::time::Duration;
 
+use app::appliance_keys::KeyCache;
 use app::cache::AggregateCache;
 use app::db::{Db, IncidentWindows};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::api::auth::KeyCache;
 use crate::api::limits::{ApiLimits, LimitSettings};
 use crate::client_ip::TrustedProxies;
-use crate::config::CacheArgs;
+use crate::config::{CacheArgs, SignInArgs};
 use crate::health::Readiness;
 use crate::hints::Hints;
 use crate::ingest::{IngestQueue, Sink};
@@ -97,6 +97,15 @@ impl Default for Accounts {
 }
 
 impl Accounts {
+    /// Sign-in limits and trusted proxies as the command line set them.
+    pub fn from_args(args: &SignInArgs) -> Self {
+        let limits = SignInLimits::new(args.sign_in_per_minute, args.sign_in_overall_per_second);
+        Self::new(
+            limits,
+            TrustedProxies::new(args.trusted_proxies.iter().copied()),
+        )
+    }
+
     pub fn new(limits: SignInLimits, proxies: TrustedProxies) -> Self {
         Self {
             throttle: SignInThrottle::new(limits),
@@ -109,6 +118,30 @@ impl Accounts {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Readiness {
+    fn from_ref(state: &AppState) -> Self {
+        state.readiness.clone()
+    }
+}
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for KeyCache {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+impl FromRef<AppState> for ApiLimits {
+    fn from_ref(state: &AppState) -> Self {
+        state.limits.clone()
     }
 }
 

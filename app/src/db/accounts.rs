@@ -1,8 +1,11 @@
 //! Users, sessions, failed-login lockout and the audit log.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
+use sqlx::query::Query;
+use sqlx::{Database, Encode, IntoArguments, Type};
 
 use super::Db;
+use super::sql::{self, Bind, Conditions, day_start};
 use crate::accounts::{AuditEntry, AuditFilter, UserRow};
 use crate::auth::session::{self, IDLE_TIMEOUT, LOCKOUT, MAX_FAILED_LOGINS, TOUCH_INTERVAL};
 use crate::auth::{Role, SessionUser};
@@ -10,26 +13,31 @@ use crate::on_db;
 
 /// The INSERT of an audit entry, executed on a pool or inside the transaction of the change it
 /// records (so the change and its entry are written together or not at all).
-#[macro_export]
-macro_rules! audit_insert {
-    ($audit:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_log (actor, action, target, details, ip, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&$audit.actor)
-        .bind($audit.action)
-        .bind(&$audit.target)
-        .bind(sqlx::types::Json(&$audit.details))
-        .bind(&$audit.ip)
-        .bind($audit.at)
-    };
+pub fn insert_audit<'q, DB>(audit: &'q NewAudit) -> Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    DB::Arguments<'q>: IntoArguments<'q, DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    sqlx::types::Json<&'q serde_json::Value>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (actor, action, target, details, ip, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(audit.actor.as_str())
+    .bind(audit.action)
+    .bind(audit.target.as_str())
+    .bind(sqlx::types::Json(&audit.details))
+    .bind(audit.ip.as_deref())
+    .bind(audit.at)
 }
 
 /// Writes an audit entry that goes with no other change (sign-ins, refusals).
 pub async fn record_audit(db: &Db, audit: &NewAudit) -> Result<(), sqlx::Error> {
     on_db!(db, |pool| {
-        audit_insert!(audit).execute(pool).await?;
+        insert_audit(audit).execute(pool).await?;
     });
     Ok(())
 }
@@ -143,7 +151,7 @@ pub async fn unlock_user(db: &Db, email: &str, audit: &NewAudit) -> Result<bool,
         if changed == 0 {
             return Ok(false);
         }
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -342,7 +350,7 @@ pub async fn insert_user(
         .bind(audit.at)
         .fetch_one(&mut *tx)
         .await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(id)
     })
@@ -370,7 +378,7 @@ pub async fn update_user_access(
                 .execute(&mut *tx)
                 .await?;
         }
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -395,52 +403,27 @@ pub struct NewAudit {
     pub at: DateTime<Utc>,
 }
 
-/// The WHERE clause of an audit filter and its bind values, in order (`$1`...).
-fn audit_where(filter: &AuditFilter, before: i64) -> (String, Vec<AuditBind>) {
-    let mut clauses = Vec::new();
-    let mut binds = Vec::new();
+/// The conditions of an audit filter, binds numbered from `$1`.
+fn audit_conditions(filter: &AuditFilter, before: i64) -> Conditions {
+    let mut conditions = Conditions::numbered_from(1);
     if !filter.actor.trim().is_empty() {
-        binds.push(AuditBind::Text(format!(
-            "%{}%",
-            filter.actor.trim().to_lowercase()
-        )));
-        clauses.push(format!("lower(actor) LIKE ${}", binds.len()));
+        let actor = format!("%{}%", filter.actor.trim().to_lowercase());
+        conditions.add("lower(actor) LIKE ?", [Bind::Text(actor)]);
     }
     if !filter.action.trim().is_empty() {
-        binds.push(AuditBind::Text(format!("{}%", filter.action.trim())));
-        clauses.push(format!("action LIKE ${}", binds.len()));
+        let action = format!("{}%", filter.action.trim());
+        conditions.add("action LIKE ?", [Bind::Text(action)]);
     }
     if let Some(from) = day_start(&filter.from, 0) {
-        binds.push(AuditBind::Time(from));
-        clauses.push(format!("at >= ${}", binds.len()));
+        conditions.add("at >= ?", [Bind::Time(from)]);
     }
     if let Some(to) = day_start(&filter.to, 1) {
-        binds.push(AuditBind::Time(to));
-        clauses.push(format!("at < ${}", binds.len()));
+        conditions.add("at < ?", [Bind::Time(to)]);
     }
     if before > 0 {
-        binds.push(AuditBind::Id(before));
-        clauses.push(format!("id < ${}", binds.len()));
+        conditions.add("id < ?", [Bind::Int(before)]);
     }
-    let sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
-    (sql, binds)
-}
-
-/// Midnight UTC of a `YYYY-MM-DD` day plus `days_after` days.
-pub fn day_start(day: &str, days_after: u64) -> Option<DateTime<Utc>> {
-    let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;
-    let date = date.checked_add_days(chrono::Days::new(days_after))?;
-    Some(date.and_time(NaiveTime::MIN).and_utc())
-}
-
-enum AuditBind {
-    Text(String),
-    Time(DateTime<Utc>),
-    Id(i64),
+    conditions
 }
 
 /// Up to `limit` entries matching `filter`, newest first, older than `before` (0 = newest).
@@ -450,20 +433,15 @@ pub async fn audit_entries(
     before: i64,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let (clause, binds) = audit_where(filter, before);
+    let conditions = audit_conditions(filter, before);
     let sql = format!(
         "SELECT id, actor, action, target, CAST(details AS TEXT) AS details, ip, at \
-         FROM audit_log {clause} ORDER BY id DESC LIMIT {limit}"
+         FROM audit_log {} ORDER BY id DESC LIMIT {limit}",
+        conditions.where_clause()
     );
     on_db!(db, |pool| {
-        let mut query = sqlx::query_as::<_, AuditEntry>(&sql);
-        for bind in binds {
-            query = match bind {
-                AuditBind::Text(text) => query.bind(text),
-                AuditBind::Time(at) => query.bind(at),
-                AuditBind::Id(id) => query.bind(id),
-            };
-        }
-        query.fetch_all(pool).await
+        sql::query_as::<_, AuditEntry>(&sql, conditions.binds())?
+            .fetch_all(pool)
+            .await
     })
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::Db;
+use super::sql::{self, Bind, Conditions, day_start};
 use crate::on_db;
 use crate::types::{IncidentFilter, IncidentRow, IncidentSort};
 
@@ -90,12 +91,12 @@ impl IncidentFilter {
             && self
                 .from
                 .as_deref()
-                .and_then(|d| super::accounts::day_start(d, 0))
+                .and_then(|d| day_start(d, 0))
                 .is_none_or(|from| facts.reported_at >= from)
             && self
                 .to
                 .as_deref()
-                .and_then(|d| super::accounts::day_start(d, 1))
+                .and_then(|d| day_start(d, 1))
                 .is_none_or(|to| facts.reported_at < to)
             && self.q.as_deref().is_none_or(|q| {
                 facts
@@ -106,74 +107,45 @@ impl IncidentFilter {
     }
 }
 
-/// A value bound into generated SQL.
-#[derive(Debug, Clone)]
-pub enum Bind {
-    Text(String),
-    Int(i64),
-    Time(DateTime<Utc>),
-}
-
-/// Binds `binds` in order onto a query of either database.
-#[macro_export]
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut query = $query;
-        for bind in $binds {
-            query = match bind {
-                $crate::db::incidents::Bind::Text(v) => query.bind(v.clone()),
-                $crate::db::incidents::Bind::Int(v) => query.bind(*v),
-                $crate::db::incidents::Bind::Time(v) => query.bind(*v),
-            };
-        }
-        query
-    }};
-}
-
 /// The conditions of a filter as SQL over `incidents` (unqualified columns), with its binds
 /// numbered from `$first`.
-pub fn filter_sql(filter: &IncidentFilter, first: usize) -> (Vec<String>, Vec<Bind>) {
-    let mut clauses = Vec::new();
-    let mut binds = Vec::new();
-    let mut add = |clause: &str, bind: Bind| {
-        binds.push(bind);
-        clauses.push(clause.replace('?', &format!("${}", first + binds.len() - 1)));
-    };
+pub fn filter_sql(filter: &IncidentFilter, first: usize) -> Conditions {
+    let mut conditions = Conditions::numbered_from(first);
     let text = |v: &Option<String>| v.as_ref().map(|v| Bind::Text(v.clone()));
-    if let Some(b) = text(&filter.severity) {
-        add("severity = ?", b);
-    }
-    if let Some(b) = text(&filter.status) {
-        add("status = ?", b);
-    }
-    if let Some(b) = text(&filter.site) {
-        add("site_id = (SELECT id FROM sites WHERE site_id = ?)", b);
-    }
-    if let Some(client) = filter.client {
-        add(
+    let columns = [
+        ("severity = ?", text(&filter.severity)),
+        ("status = ?", text(&filter.status)),
+        (
+            "site_id = (SELECT id FROM sites WHERE site_id = ?)",
+            text(&filter.site),
+        ),
+        (
             "site_id IN (SELECT id FROM sites WHERE client_id = ?)",
-            Bind::Int(client),
-        );
-    }
-    if let Some(b) = text(&filter.category) {
-        add("category = ?", b);
-    }
-    if let Some(b) = text(&filter.check_type) {
-        add("check_type = ?", b);
-    }
-    if let Some(from) = filter
-        .from
-        .as_deref()
-        .and_then(|d| super::accounts::day_start(d, 0))
-    {
-        add("reported_at >= ?", Bind::Time(from));
-    }
-    if let Some(to) = filter
-        .to
-        .as_deref()
-        .and_then(|d| super::accounts::day_start(d, 1))
-    {
-        add("reported_at < ?", Bind::Time(to));
+            filter.client.map(Bind::Int),
+        ),
+        ("category = ?", text(&filter.category)),
+        ("check_type = ?", text(&filter.check_type)),
+        (
+            "reported_at >= ?",
+            filter
+                .from
+                .as_deref()
+                .and_then(|d| day_start(d, 0))
+                .map(Bind::Time),
+        ),
+        (
+            "reported_at < ?",
+            filter
+                .to
+                .as_deref()
+                .and_then(|d| day_start(d, 1))
+                .map(Bind::Time),
+        ),
+    ];
+    for (clause, value) in columns {
+        if let Some(value) = value {
+            conditions.add(clause, [value]);
+        }
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = q
@@ -181,20 +153,12 @@ pub fn filter_sql(filter: &IncidentFilter, first: usize) -> (Vec<String>, Vec<Bi
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        add(
+        conditions.add(
             "lower(hostname) LIKE ? ESCAPE '\\'",
-            Bind::Text(format!("%{escaped}%")),
+            [Bind::Text(format!("%{escaped}%"))],
         );
     }
-    (clauses, binds)
-}
-
-fn where_clause(clauses: &[String]) -> String {
-    if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    }
+    conditions
 }
 
 /// The columns a sort orders by (all descending) and compares keysets on.
@@ -214,21 +178,18 @@ pub fn order_by(sort: IncidentSort) -> String {
     format!("ORDER BY {}", columns.join(", "))
 }
 
-/// `(columns) <= (key)`: the rows from `key` on, in the sort's order, binding from `$first`.
-pub fn keyset_from(sort: IncidentSort, key: SortKey, first: usize) -> (String, Vec<Bind>) {
-    let mut binds = Vec::new();
+/// Adds `(columns) <= (key)`: the rows from `key` on, in the sort's order.
+pub fn add_keyset(conditions: &mut Conditions, sort: IncidentSort, key: SortKey) {
+    let mut values = Vec::with_capacity(3);
     if sort != IncidentSort::Reported {
-        binds.push(Bind::Int(key.lead));
+        values.push(Bind::Int(key.lead));
     }
-    binds.push(Bind::Time(key.reported_at));
-    binds.push(Bind::Int(key.id));
-    let params: Vec<String> = (first..first + binds.len())
-        .map(|n| format!("${n}"))
-        .collect();
-    (
-        format!("({}) <= ({})", sort_columns(sort), params.join(", ")),
-        binds,
-    )
+    values.extend([Bind::Time(key.reported_at), Bind::Int(key.id)]);
+    let placeholders = vec!["?"; values.len()].join(", ");
+    conditions.add(
+        &format!("({}) <= ({placeholders})", sort_columns(sort)),
+        values,
+    );
 }
 
 #[derive(Debug, Clone)]
@@ -410,25 +371,24 @@ impl IncidentWindows {
         if anchors.as_ref().is_some_and(|a| offset >= a.total) {
             return Ok(Vec::new());
         }
-        let (clauses, mut binds) = filter_sql(filter, 1);
-        let mut clauses = clauses;
+        let mut conditions = filter_sql(filter, 1);
         let skip = match start {
             Some((key, position)) => {
-                let (keyset, keyset_binds) = keyset_from(filter.sort, key, binds.len() + 1);
-                clauses.push(keyset);
-                binds.extend(keyset_binds);
+                add_keyset(&mut conditions, filter.sort, key);
                 offset - position
             }
             None => offset,
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
-            where_clause(&clauses),
+            conditions.where_clause(),
             order_by(filter.sort)
         );
-        on_db!(db, |pool| bind_all!(sqlx::query_as(&sql), &binds)
-            .fetch_all(pool)
-            .await)
+        on_db!(db, |pool| {
+            sql::query_as(&sql, conditions.binds())?
+                .fetch_all(pool)
+                .await
+        })
     }
 
     fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
@@ -546,15 +506,20 @@ async fn site_exists(db: &Db, filter: &IncidentFilter) -> Result<bool, sqlx::Err
 }
 
 pub async fn count_matching(db: &Db, filter: &IncidentFilter) -> Result<i64, sqlx::Error> {
-    let (clauses, binds) = filter_sql(filter, 1);
-    let sql = format!("SELECT COUNT(*) FROM incidents {}", where_clause(&clauses));
-    on_db!(db, |pool| bind_all!(sqlx::query_scalar(&sql), &binds)
-        .fetch_one(pool)
-        .await)
+    let conditions = filter_sql(filter, 1);
+    let sql = format!(
+        "SELECT COUNT(*) FROM incidents {}",
+        conditions.where_clause()
+    );
+    on_db!(db, |pool| {
+        sql::query_scalar(&sql, conditions.binds())?
+            .fetch_one(pool)
+            .await
+    })
 }
 
 async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sqlx::Error> {
-    let (clauses, binds) = filter_sql(filter, 1);
+    let conditions = filter_sql(filter, 1);
     let lead = match filter.sort {
         IncidentSort::Reported => "0",
         IncidentSort::Severity => "severity_rank",
@@ -566,15 +531,12 @@ async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sql
             ROW_NUMBER() OVER ({}) - 1 AS position FROM incidents {} \
          ) ordered WHERE position % {WINDOW_ANCHOR_STRIDE} = 0 ORDER BY position",
         order_by(filter.sort),
-        where_clause(&clauses)
+        conditions.where_clause()
     );
     let (keys, total) = on_db!(db, |pool| {
         futures::try_join!(
-            bind_all!(
-                sqlx::query_as::<_, (i64, DateTime<Utc>, i64)>(&sampled),
-                &binds
-            )
-            .fetch_all(pool),
+            sql::query_as::<_, (i64, DateTime<Utc>, i64)>(&sampled, conditions.binds())?
+                .fetch_all(pool),
             count_matching(db, filter)
         )?
     });
@@ -626,7 +588,7 @@ pub async fn rows_after(
     after: Option<&IncidentRow>,
     limit: i64,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let (mut clauses, mut binds) = filter_sql(filter, 1);
+    let mut conditions = filter_sql(filter, 1);
     if let Some(row) = after {
         let lead = match filter.sort {
             IncidentSort::Reported => 0,
@@ -640,16 +602,16 @@ pub async fn rows_after(
             reported_at: row.reported_at,
             id: row.id - 1,
         };
-        let (keyset, keyset_binds) = keyset_from(filter.sort, key, binds.len() + 1);
-        clauses.push(keyset);
-        binds.extend(keyset_binds);
+        add_keyset(&mut conditions, filter.sort, key);
     }
     let sql = format!(
         "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit}",
-        where_clause(&clauses),
+        conditions.where_clause(),
         order_by(filter.sort)
     );
-    on_db!(db, |pool| bind_all!(sqlx::query_as(&sql), &binds)
-        .fetch_all(pool)
-        .await)
+    on_db!(db, |pool| {
+        sql::query_as(&sql, conditions.binds())?
+            .fetch_all(pool)
+            .await
+    })
 }

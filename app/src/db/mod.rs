@@ -7,6 +7,7 @@ pub mod incidents;
 pub mod orders;
 mod scores;
 pub mod site_admin;
+pub mod sql;
 mod stats;
 pub mod triage;
 
@@ -30,6 +31,12 @@ pub enum Db {
 }
 
 /// Runs the same query text against whichever pool `$db` holds.
+///
+/// A macro, and exported, on purpose: sqlx types each pool and executor by its database, so a
+/// body that runs on both is compiled once per pool type. A generic function would have to
+/// spell out the encode and decode bounds of every value each query binds or reads (as
+/// [`sql::query_as`] does for the three kinds of filter values); the server's ingest writer,
+/// seed and provisioning use it beside the store.
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, |$pool:ident| $body:expr) => {

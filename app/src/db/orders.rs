@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use super::Db;
 use super::accounts::NewAudit;
-use crate::audit_insert;
+use super::accounts::insert_audit;
 use crate::domain::order::OrderStatus;
 use crate::on_db;
 
@@ -60,7 +60,7 @@ pub async fn insert_order(
         .bind(audit.at + ORDER_LIFETIME)
         .fetch_one(&mut *tx)
         .await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(id)
     })

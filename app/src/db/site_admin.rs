@@ -3,7 +3,7 @@
 
 use super::Db;
 use super::accounts::NewAudit;
-use crate::audit_insert;
+use super::accounts::insert_audit;
 use crate::on_db;
 use crate::validation::SiteInput;
 
@@ -142,7 +142,7 @@ pub async fn save_site(
             SiteKey::Id(id) => query.bind(id),
         };
         query.execute(&mut *tx).await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(client_id)
     })
@@ -163,7 +163,7 @@ pub async fn decommission_site(db: &Db, id: i64, audit: &NewAudit) -> Result<(),
         .bind(audit.at)
         .execute(&mut *tx)
         .await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     })

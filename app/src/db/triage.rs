@@ -5,10 +5,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
 use super::accounts::NewAudit;
-use super::incidents::{Bind, IncidentFacts, facts_sql};
-use crate::audit_insert;
+use super::accounts::insert_audit;
+use super::incidents::{IncidentFacts, facts_sql};
+use super::sql::{self, Bind};
+use crate::on_db;
 use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
-use crate::{bind_all, on_db};
 
 /// How long a suppression lasts.
 pub const SUPPRESS_FOR: Duration = Duration::hours(24);
@@ -93,7 +94,7 @@ pub async fn apply_action(
                 .collect();
             return Ok(Applied::Missing(missing));
         }
-        let mut changed: Vec<i64> = bind_all!(sqlx::query_scalar(&update), &binds)
+        let mut changed: Vec<i64> = sql::query_scalar(&update, &binds)?
             .fetch_all(&mut *tx)
             .await?;
         changed.sort_unstable();
@@ -112,7 +113,7 @@ pub async fn apply_action(
                 .push_bind(audit.at);
         });
         insert.build().execute(&mut *tx).await?;
-        audit_insert!(audit).execute(&mut *tx).await?;
+        insert_audit(audit).execute(&mut *tx).await?;
         let after: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(&changed, ""))
             .fetch_all(&mut *tx)
             .await?;

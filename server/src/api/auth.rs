@@ -6,14 +6,14 @@ use std::time::Duration;
 pub use app::appliance_keys::{ApplianceIdentity, KeyCache};
 use app::db::Db;
 use app::on_db;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
+use super::limits::ApiLimits;
 use crate::provision::hash_key;
-use crate::state::AppState;
 
 /// How long a server keeps trusting a key it has looked up: a revoked key is refused by
 /// every server within this time.
@@ -46,10 +46,16 @@ impl Appliance {
     }
 }
 
-impl FromRequestParts<AppState> for Appliance {
+impl<S> FromRequestParts<S> for Appliance
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+    KeyCache: FromRef<S>,
+    ApiLimits: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let unauthorized = |message: &str| {
             ApiError::new(StatusCode::UNAUTHORIZED, message).with_field("Authorization")
         };
@@ -62,17 +68,18 @@ impl FromRequestParts<AppState> for Appliance {
             .filter(|k| !k.is_empty())
             .ok_or_else(|| unauthorized("an `Authorization: Bearer <key>` header is required"))?;
         let hash = hash_key(key);
-        let identity = match state.keys.lookup(&hash) {
+        let keys = KeyCache::from_ref(state);
+        let identity = match keys.lookup(&hash) {
             Some(cached) => cached,
             None => {
-                let found = find_key(&state.db, &hash).await?;
-                state.keys.remember(hash, found.clone());
+                let found = find_key(&Db::from_ref(state), &hash).await?;
+                keys.remember(hash, found.clone());
                 found
             }
         };
         let appliance =
             Appliance(identity.ok_or_else(|| unauthorized("unknown or revoked API key"))?);
-        state.limits.admit(&appliance)?;
+        ApiLimits::from_ref(state).admit(appliance.id)?;
         Ok(appliance)
     }
 }

@@ -10,15 +10,15 @@
 use std::io::Read;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use flate2::read::GzDecoder;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use super::limits::{ApiLimits, MemoryPermit};
-use crate::state::AppState;
+use super::limits::ApiLimits;
+use crate::memory_budget::MemoryPermit;
 
 /// Largest body accepted on the wire (compressed or not).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -37,13 +37,16 @@ pub struct ApiJson<T>(pub T, pub MemoryPermit);
 /// Bytes reserved at a time while a gzip body inflates.
 const INFLATE_STEP: usize = 256 * 1024;
 
-impl<T> FromRequest<AppState> for ApiJson<T>
+impl<S, T> FromRequest<S> for ApiJson<T>
 where
+    S: Send + Sync,
+    ApiLimits: FromRef<S>,
     T: DeserializeOwned + Validate,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let limits = ApiLimits::from_ref(state);
         let encoding = req
             .headers()
             .get(CONTENT_ENCODING)
@@ -55,7 +58,7 @@ where
         if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
             return Err(body_too_large());
         }
-        let mut permit = state.limits.reserve(declared.unwrap_or(MAX_BODY_BYTES))?;
+        let mut permit = limits.reserve(declared.unwrap_or(MAX_BODY_BYTES))?;
         let raw = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| body_too_large())?;
@@ -63,7 +66,6 @@ where
         let json = match encoding.as_deref() {
             None | Some("identity") => raw,
             Some("gzip") => {
-                let limits = state.limits.clone();
                 let (json, grown) =
                     tokio::task::spawn_blocking(move || gunzip(&raw, &limits, permit))
                         .await
@@ -110,7 +112,8 @@ pub fn gunzip(
     loop {
         let needed = raw.len() + out.len() + INFLATE_STEP;
         if needed > permit.bytes() {
-            permit.grow(limits, needed - permit.bytes())?;
+            let more = needed - permit.bytes();
+            limits.grow(&mut permit, more)?;
         }
         let before = out.len();
         (&mut reader)

@@ -173,10 +173,7 @@ pub async fn batch(
                 expected_prev.unwrap_or("null")
             )));
         }
-        for chunk in batch
-            .bundles
-            .chunks(crate::seed::batch::rows_per_statement(5))
-        {
+        for chunk in batch.bundles.chunks(app::db::sql::rows_per_statement(5)) {
             QueryBuilder::new(
                 "INSERT INTO evidence_bundles (site_id, position, bundle_hash, prev_hash, created_at) ",
             )

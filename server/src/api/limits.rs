@@ -12,11 +12,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-use super::auth::Appliance;
 use super::error::ApiError;
-use crate::state::AppState;
+use crate::memory_budget::{MemoryBudget, MemoryPermit, Spent};
 
 /// Seconds a client is asked to wait when the server is at capacity.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
@@ -37,7 +36,7 @@ pub struct LimitSettings {
 pub struct ApiLimits {
     per_key: Arc<DefaultKeyedRateLimiter<i64>>,
     in_flight: Arc<Semaphore>,
-    memory: Arc<Semaphore>,
+    memory: MemoryBudget,
 }
 
 impl ApiLimits {
@@ -46,15 +45,13 @@ impl ApiLimits {
         Self {
             per_key: Arc::new(RateLimiter::keyed(quota)),
             in_flight: Arc::new(Semaphore::new(settings.requests_in_flight.max(1))),
-            memory: Arc::new(Semaphore::new(
-                settings.memory_bytes.clamp(1, Semaphore::MAX_PERMITS),
-            )),
+            memory: MemoryBudget::new(settings.memory_bytes),
         }
     }
 
-    /// Counts a request of `appliance` against its key's rate: 429 past it.
-    pub fn admit(&self, appliance: &Appliance) -> Result<(), ApiError> {
-        self.per_key.check_key(&appliance.id).map_err(|not_until| {
+    /// Counts a request of appliance `appliance_id` against its key's rate: 429 past it.
+    pub fn admit(&self, appliance_id: i64) -> Result<(), ApiError> {
+        self.per_key.check_key(&appliance_id).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError {
                 retry_after: Some(wait.as_secs().max(1)),
@@ -68,41 +65,19 @@ impl ApiLimits {
 
     /// Reserves `bytes` of the memory budget, or 503 when it is spent.
     pub fn reserve(&self, bytes: usize) -> Result<MemoryPermit, ApiError> {
-        let bytes = u32::try_from(bytes.max(1)).map_err(|_| at_capacity())?;
-        self.memory
-            .clone()
-            .try_acquire_many_owned(bytes)
-            .map(MemoryPermit)
-            .map_err(|_| at_capacity())
+        self.memory.reserve(bytes).map_err(|Spent| at_capacity())
+    }
+
+    /// Adds `more` bytes to `permit`, or 503 when the budget is spent.
+    pub fn grow(&self, permit: &mut MemoryPermit, more: usize) -> Result<(), ApiError> {
+        permit
+            .grow(&self.memory, more)
+            .map_err(|Spent| at_capacity())
     }
 
     /// Bytes of the memory budget not reserved now.
     pub fn memory_available(&self) -> usize {
-        self.memory.available_permits()
-    }
-}
-
-/// Bytes of the memory budget held by one request, released when it is dropped (after the
-/// report it carried was answered).
-#[derive(Debug)]
-pub struct MemoryPermit(OwnedSemaphorePermit);
-
-impl MemoryPermit {
-    pub fn bytes(&self) -> usize {
-        self.0.num_permits()
-    }
-
-    /// Adds `more` bytes to this reservation, or 503 when the budget is spent.
-    pub fn grow(&mut self, limits: &ApiLimits, more: usize) -> Result<(), ApiError> {
-        let more = limits.reserve(more)?;
-        self.0.merge(more.0);
-        Ok(())
-    }
-
-    /// Gives back all but `keep` bytes.
-    pub fn shrink_to(&mut self, keep: usize) {
-        let surplus = self.bytes().saturating_sub(keep.max(1));
-        drop(self.0.split(surplus));
+        self.memory.available()
     }
 }
 
@@ -118,11 +93,11 @@ fn at_capacity() -> ApiError {
 
 /// Refuses an appliance API request with 503 when as many are in flight as allowed.
 pub async fn limit_in_flight(
-    State(state): State<AppState>,
+    State(limits): State<ApiLimits>,
     request: Request,
     next: Next,
 ) -> Response {
-    match state.limits.in_flight.clone().try_acquire_owned() {
+    match limits.in_flight.clone().try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
         Err(_) => at_capacity().into_response(),
     }

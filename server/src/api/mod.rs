@@ -40,7 +40,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/v1/evidence/head", get(evidence::head))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.limits.clone(),
             limits::limit_in_flight,
         ))
         .route("/api/v1/events", get(events::events))

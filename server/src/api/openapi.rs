@@ -22,10 +22,10 @@ mod tests {
     use crate::api::checkin::{CheckinRequest, CheckinResponse, PendingOrder};
     use crate::api::evidence::{EvidenceBatch, EvidenceBundle, EvidenceHead, EvidenceStored};
     use crate::api::orders::{CompleteRequest, OrderState};
-    use crate::api::reports::{
-        CheckResult, CheckStatus, DriftEvent, DriftState, ReportRequest, Severity,
-    };
     use crate::ingest::{DriftOutcome, IncidentOutcome, ReportOutcome};
+    use app::domain::appliance::{CheckResult, DriftEvent, DriftState, ReportRequest};
+    use app::scoring::CheckStatus;
+    use app::types::Severity;
 
     fn fields(value: impl Serialize) -> BTreeSet<String> {
         match serde_json::to_value(value).unwrap() {

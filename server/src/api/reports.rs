@@ -4,16 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::auth::Appliance;
 use super::body::{ApiJson, Validate, rules};
 use super::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
 use crate::ingest::{IngestError, Report, ReportOutcome};
 use crate::state::AppState;
-pub use app::scoring::CheckStatus;
-pub use app::types::Severity;
+pub use app::domain::appliance::{CheckResult, DriftEvent, DriftState, ReportRequest};
 
 /// Seconds a client is asked to wait when the queue is full or its report was not answered.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -22,50 +19,6 @@ pub const MAX_CHECKS: usize = 2_000;
 pub const MAX_DRIFT: usize = 500;
 /// Largest `details` object of a drift event, as JSON.
 pub const MAX_DETAILS_BYTES: usize = 4_096;
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportRequest {
-    pub site_id: String,
-    /// The appliance's own id for this report (1 to 128 characters), so a retry after a lost
-    /// answer is not written twice: a repeat is answered with the first answer.
-    #[serde(default)]
-    pub report_id: Option<String>,
-    #[serde(default)]
-    pub checks: Vec<CheckResult>,
-    #[serde(default)]
-    pub drift: Vec<DriftEvent>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckResult {
-    pub check_type: String,
-    pub hostname: String,
-    pub status: CheckStatus,
-    pub checked_at: DateTime<Utc>,
-}
-
-/// `drifted` opens (or updates, or re-opens) the incident of its dedup key; `remediated`
-/// resolves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DriftState {
-    Drifted,
-    Remediated,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DriftEvent {
-    pub check_type: String,
-    pub hostname: String,
-    pub severity: Severity,
-    pub state: DriftState,
-    pub detected_at: DateTime<Utc>,
-    #[serde(default)]
-    pub details: serde_json::Map<String, serde_json::Value>,
-}
 
 impl Validate for ReportRequest {
     fn validate(&self) -> Result<(), ApiError> {
@@ -112,7 +65,7 @@ pub async fn report(
         .ingest
         .submit(
             Report {
-                appliance,
+                appliance: appliance.0,
                 report_id: request.report_id,
                 checks: request.checks,
                 drift: request.drift,

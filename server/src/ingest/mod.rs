@@ -32,10 +32,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::api::auth::Appliance;
-use crate::api::limits::MemoryPermit;
-use crate::api::reports::{CheckResult, DriftEvent};
 use crate::hints::Hints;
+use crate::memory_budget::MemoryPermit;
+use app::appliance_keys::ApplianceIdentity;
+use app::domain::appliance::{CheckResult, DriftEvent};
 use app::error::DbFailure;
 use write::Connection;
 
@@ -54,7 +54,7 @@ pub struct IngestSettings {
 /// A validated report of one appliance.
 #[derive(Debug)]
 pub struct Report {
-    pub appliance: Appliance,
+    pub appliance: ApplianceIdentity,
     /// The appliance's own id for this report: a repeat is answered, not written again.
     pub report_id: Option<String>,
     pub checks: Vec<CheckResult>,

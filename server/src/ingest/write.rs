@@ -15,7 +15,8 @@ use sqlx::{Connection as _, Postgres, QueryBuilder};
 use tokio::sync::mpsc;
 
 use super::{DriftOutcome, IncidentOutcome, Report, ReportOutcome};
-use crate::api::reports::{CheckStatus, DriftEvent, DriftState};
+use app::domain::appliance::{DriftEvent, DriftState};
+use app::scoring::CheckStatus;
 
 /// Runs the same query text on whichever connection `$connection` holds.
 macro_rules! on_connection {

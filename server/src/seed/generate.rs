@@ -17,9 +17,9 @@ use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 
+use super::batch::insert_batched;
 use super::catalog::*;
 use super::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, Volumes, Written};
-use crate::insert_batched;
 
 const DAYS: i64 = 30;
 

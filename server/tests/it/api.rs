@@ -1036,17 +1036,16 @@ async fn a_report_the_writer_cannot_store_fails_alone() {
     })
     .await;
     let (_, _, appliance) = populate(&server.db).await;
-    let identity =
-        posture_server::api::auth::Appliance(posture_server::api::auth::ApplianceIdentity {
-            id: appliance,
-            site: 1,
-            site_id: "site-1".into(),
-        });
-    let event = |at: DateTime<Utc>| posture_server::api::reports::DriftEvent {
+    let identity = app::appliance_keys::ApplianceIdentity {
+        id: appliance,
+        site: 1,
+        site_id: "site-1".into(),
+    };
+    let event = |at: DateTime<Utc>| app::domain::appliance::DriftEvent {
         check_type: "bitlocker_status".into(),
         hostname: "FD-01".into(),
-        severity: posture_server::api::reports::Severity::High,
-        state: posture_server::api::reports::DriftState::Drifted,
+        severity: app::types::Severity::High,
+        state: app::domain::appliance::DriftState::Drifted,
         detected_at: at,
         details: Default::default(),
     };

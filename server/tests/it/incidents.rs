@@ -5,6 +5,7 @@ use crate::common;
 
 use app::auth::Role;
 use app::db::incidents::{MAX_FILTERS, filter_sql, order_by};
+use app::db::sql;
 use app::on_db;
 use app::types::{IncidentFilter, IncidentSort};
 use common::TestServer;
@@ -410,21 +411,18 @@ async fn offset_window(server: &TestServer, pairs: &[(String, String)], window: 
         ..IncidentFilter::default()
     }
     .normalized();
-    let (clauses, binds) = filter_sql(&filter, 1);
-    let filter_clause = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    };
+    let conditions = filter_sql(&filter, 1);
     let sql = format!(
-        "SELECT id FROM incidents {filter_clause} {} LIMIT 100 OFFSET {}",
+        "SELECT id FROM incidents {} {} LIMIT 100 OFFSET {}",
+        conditions.where_clause(),
         order_by(filter.sort),
         window * 100
     );
-    on_db!(&server.db, |pool| app::bind_all!(
-        sqlx::query_scalar(&sql),
-        &binds
+    on_db!(&server.db, |pool| sql::query_scalar(
+        &sql,
+        conditions.binds()
     )
+    .unwrap()
     .fetch_all(pool)
     .await
     .unwrap())

@@ -35,7 +35,7 @@ pub async fn list_audit(filter: AuditFilter) -> Result<AuditPage, AppError> {
 #[cfg(feature = "ssr")]
 pub fn check_days(filter: &AuditFilter) -> Result<(), AppError> {
     for (name, day) in [("from", &filter.from), ("to", &filter.to)] {
-        if !day.trim().is_empty() && crate::db::accounts::day_start(day, 0).is_none() {
+        if !day.trim().is_empty() && crate::db::sql::day_start(day, 0).is_none() {
             return Err(AppError::Invalid(format!(
                 "{name} must be a date as YYYY-MM-DD, not {day:?}"
             ))

@@ -67,8 +67,9 @@ pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<Incident
         .await?)
 }
 
-/// Where the list stands: which row is at the top of the viewport and how far it is scrolled
-/// out of view, from the container's scrollTop.
+/// How the list's scrollTop maps to rows of a list of `total` rows. Browsers cap an element's
+/// height, so the spacer stops at [`MAX_SPACER_PX`]; past that, a pixel of scrolling stands for
+/// more than a pixel of rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScrollMap {
     pub total: i64,
