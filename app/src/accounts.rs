@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::validation::FieldErrors;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRow {
@@ -50,4 +51,15 @@ pub struct AuditFilter {
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub older: Option<i64>,
+}
+
+/// What adding a user came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserAdded {
+    /// Added; `password` is set when the server generated it (shown once, never again).
+    Added {
+        email: String,
+        password: Option<String>,
+    },
+    Invalid(FieldErrors),
 }

@@ -23,5 +23,7 @@ pub mod validation;
 
 #[cfg(feature = "ssr")]
 pub mod db;
+#[cfg(feature = "ssr")]
+pub mod services;
 
 pub use app::{App, shell};

@@ -5,16 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::db::Db;
-use app::on_db;
-use sqlx::migrate::Migrator;
+use app::db::{Db, schema};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseArgs;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connects and brings the schema up to date: what every subcommand that reads or writes
 /// data starts with.
@@ -90,39 +85,10 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn migrator(db: &Db) -> &'static Migrator {
-    match db {
-        Db::Sqlite(_) => &SQLITE_MIGRATIONS,
-        Db::Postgres(_) => &POSTGRES_MIGRATIONS,
-    }
-}
-
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    let migrator = migrator(db);
-    on_db!(db, |pool| migrator.run(pool).await).context("applying database migrations")?;
-    Ok(())
-}
-
-/// Whether every migration this binary knows has been applied, and none failed.
-pub async fn migrations_current(db: &Db) -> Result<bool, sqlx::Error> {
-    let applied: Vec<i64> = on_db!(db, |pool| {
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await?
-    });
-    let known: Vec<i64> = migrator(db)
-        .iter()
-        .filter(|m| m.migration_type.is_up_migration())
-        .map(|m| m.version)
-        .collect();
-    Ok(known.iter().all(|version| applied.contains(version)))
-}
-
-pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
-    on_db!(db, |pool| sqlx::query("SELECT 1")
-        .execute(pool)
+    schema::migrate(db)
         .await
-        .map(|_| ()))
+        .context("applying database migrations")
 }
 
 /// The directory whose free space matters: the SQLite file's, or the working directory.

@@ -17,8 +17,6 @@ use axum::response::IntoResponse;
 use futures::future::{BoxFuture, join_all};
 use serde::Serialize;
 
-use crate::database;
-
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync;
 
 /// One named dependency check: `Ok(detail)` when healthy, `Err(reason)` otherwise.
@@ -84,7 +82,7 @@ impl Readiness {
                 HealthCheck::new("database", move || {
                     let db = ping_db.clone();
                     async move {
-                        database::ping(&db)
+                        app::db::schema::ping(&db)
                             .await
                             .map_err(|e| withheld("database", DbFailure::of(&e).as_str(), &e))?;
                         Ok(db.backend_name().to_string())
@@ -93,7 +91,7 @@ impl Readiness {
                 HealthCheck::new("migrations", move || {
                     let db = migrations_db.clone();
                     async move {
-                        match database::migrations_current(&db).await {
+                        match app::db::schema::migrations_current(&db).await {
                             Ok(true) => Ok("all applied".to_string()),
                             Ok(false) => Err("migrations pending".to_string()),
                             Err(e) => Err(withheld("migrations", DbFailure::of(&e).as_str(), &e)),

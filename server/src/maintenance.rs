@@ -29,7 +29,7 @@ pub fn start(db: Db) {
             );
             log(
                 "remembered report ids",
-                crate::ingest::purge_report_ids(&db, now - REPORT_ID_RETENTION).await,
+                app::db::appliances::purge_report_ids(&db, now - REPORT_ID_RETENTION).await,
             );
         }
     });

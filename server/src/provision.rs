@@ -5,10 +5,8 @@
 //! Revoking and rotating keys are recorded in the audit log.
 
 use anyhow::Context;
-use app::db::Db;
 use app::db::accounts::NewAudit;
-use app::db::accounts::insert_audit;
-use app::on_db;
+use app::db::{Db, appliances};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -50,52 +48,10 @@ pub async fn provision_appliance(
     mac[0] = (mac[0] | 0x02) & 0xfe;
     let mac = mac.map(|b| format!("{b:02x}")).join(":");
     let key = generate_key();
-    let key_hash = hash_key(&key);
-    let appliance_id = on_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        let site: Option<i64> = sqlx::query_scalar("SELECT id FROM sites WHERE site_id = $1")
-            .bind(site_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let site = site.with_context(|| format!("no site has the id {site_id:?}"))?;
-        let appliance_id: i64 = sqlx::query_scalar(
-            "INSERT INTO appliances (site_id, hostname, mac, agent_version) \
-             VALUES ($1, $2, $3, 'unknown') RETURNING id",
-        )
-        .bind(site)
-        .bind(hostname)
-        .bind(&mac)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO appliance_keys (appliance_id, key_hash) VALUES ($1, $2)")
-            .bind(appliance_id)
-            .bind(&key_hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        appliance_id
-    });
-    Ok(Provisioned { appliance_id, key })
-}
-
-/// Revokes the live keys of an existing appliance inside `$tx`; the number revoked.
-macro_rules! revoke {
-    ($tx:ident, $appliance_id:expr, $at:expr) => {{
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM appliances WHERE id = $1")
-            .bind($appliance_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        exists.with_context(|| format!("no appliance has the id {}", $appliance_id))?;
-        sqlx::query(
-            "UPDATE appliance_keys SET revoked_at = $1 \
-             WHERE appliance_id = $2 AND revoked_at IS NULL",
-        )
-        .bind($at)
-        .bind($appliance_id)
-        .execute(&mut *$tx)
+    let appliance_id = appliances::insert_appliance(db, site_id, hostname, &mac, &hash_key(&key))
         .await?
-        .rows_affected()
-    }};
+        .with_context(|| format!("no site has the id {site_id:?}"))?;
+    Ok(Provisioned { appliance_id, key })
 }
 
 /// Marks every live key of `appliance_id` revoked; the number revoked. Servers that looked a
@@ -103,31 +59,18 @@ macro_rules! revoke {
 /// [`KEY_CACHE_TTL`](crate::api::auth::KEY_CACHE_TTL).
 pub async fn revoke_keys(db: &Db, appliance_id: i64) -> anyhow::Result<u64> {
     let audit = cli_audit("appliance.revoke", appliance_id);
-    let revoked = on_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        let revoked = revoke!(tx, appliance_id, audit.at);
-        insert_audit(&audit).execute(&mut *tx).await?;
-        tx.commit().await?;
-        revoked
-    });
-    Ok(revoked)
+    appliances::replace_keys(db, appliance_id, None, &audit)
+        .await?
+        .with_context(|| format!("no appliance has the id {appliance_id}"))
 }
 
 /// A new key for `appliance_id`; its old keys are revoked in the same transaction.
 pub async fn rotate_key(db: &Db, appliance_id: i64) -> anyhow::Result<String> {
     let key = generate_key();
     let audit = cli_audit("appliance.rotate", appliance_id);
-    on_db!(db, |pool| {
-        let mut tx = pool.begin().await?;
-        revoke!(tx, appliance_id, audit.at);
-        sqlx::query("INSERT INTO appliance_keys (appliance_id, key_hash) VALUES ($1, $2)")
-            .bind(appliance_id)
-            .bind(hash_key(&key))
-            .execute(&mut *tx)
-            .await?;
-        insert_audit(&audit).execute(&mut *tx).await?;
-        tx.commit().await?;
-    });
+    appliances::replace_keys(db, appliance_id, Some(&hash_key(&key)), &audit)
+        .await?
+        .with_context(|| format!("no appliance has the id {appliance_id}"))?;
     Ok(key)
 }
 

@@ -2,41 +2,41 @@
 //! the same rules as the admin page and recorded in the audit log.
 
 use anyhow::{Context, bail};
+use app::accounts::UserAdded;
 use app::auth::Role;
-use app::auth::password::{generate_password, hash_password};
 use app::db::Db;
 use app::db::accounts::{self, NewAudit};
-use app::validation::validate_new_user;
+use app::services::Actor;
+use app::services::users::{self, NewUser};
 
 use crate::config::{UserAddArgs, UserUnlockArgs};
 
+/// Adds the account by the admin page's own path ([`users::add_user`]); field errors are the
+/// command's error.
 pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
     let email = args.email.trim();
-    let name = args.name.as_deref().unwrap_or(email).trim();
-    let password = args.password.clone().unwrap_or_default();
-    let errors = validate_new_user(email, name, &password);
-    if let Some((field, message)) = errors.into_iter().next() {
-        bail!("{field}: {message}");
-    }
-    if accounts::email_taken(db, email).await? {
-        bail!("email: {email} already has an account");
-    }
-    let role = Role::parse(&args.role).context("role")?;
-    let generated = password.is_empty().then(generate_password);
-    let hash = hash_password(generated.as_deref().unwrap_or(&password))
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    let audit = NewAudit {
-        actor: "cli".into(),
-        action: "user.add",
-        target: email.to_string(),
-        details: serde_json::json!({ "display_name": name, "role": role }),
-        ip: None,
-        at: chrono::Utc::now(),
+    let user = NewUser {
+        email: email.to_string(),
+        display_name: args.name.as_deref().unwrap_or(email).to_string(),
+        role: Role::parse(&args.role).context("role")?,
+        password: args.password.clone().unwrap_or_default(),
     };
-    accounts::insert_user(db, email, name, role, &hash, &audit).await?;
-    match generated {
-        Some(password) => println!("Added {email} ({}). Password: {password}", role.as_str()),
-        None => println!("Added {email} ({}).", role.as_str()),
+    let actor = Actor {
+        name: "cli".into(),
+        ip: None,
+    };
+    match users::add_user(db, user.clone(), actor).await? {
+        UserAdded::Invalid(errors) => {
+            let errors: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+            bail!("{}", errors.join("; "))
+        }
+        UserAdded::Added { email, password } => {
+            let role = user.role.as_str();
+            match password {
+                Some(password) => println!("Added {email} ({role}). Password: {password}"),
+                None => println!("Added {email} ({role})."),
+            }
+        }
     }
     Ok(())
 }

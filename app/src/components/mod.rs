@@ -3,6 +3,7 @@
 pub mod badges;
 pub mod charts;
 pub mod current_user;
+pub mod form;
 pub mod freshness;
 pub mod layout;
 pub mod query_view;

@@ -1,29 +1,36 @@
-//! Database access shared by server functions: one handle over SQLite or PostgreSQL.
+//! The store: the schema and the SQL that reads and writes it, one module per aggregate, over
+//! one handle to SQLite or PostgreSQL. Server functions, the appliance API and the CLI reach
+//! the database only through here (the ingest writer's batch transaction, the demo-data
+//! generator and the benchmarks' fixtures excepted: see the README).
 
 pub mod accounts;
+pub mod appliances;
 mod bundles;
-mod dashboard;
+mod clients;
+pub mod evidence;
 pub mod incidents;
 pub mod orders;
+mod runbooks;
+pub mod schema;
 mod scores;
 pub mod site_admin;
+mod sites;
 pub mod sql;
 mod stats;
 pub mod triage;
 
 pub use bundles::latest_bundles_per_site;
-pub use dashboard::{
-    client_summaries, filter_sites, runbooks, site_detail, site_rows, summarise_client,
-    top_incident_types,
-};
+pub use clients::{client_summaries, summarise_client};
 pub use incidents::{IncidentFacts, IncidentWindows, WINDOW_ANCHOR_STRIDE};
+pub use runbooks::runbooks;
 pub use scores::all_site_scores;
-pub use stats::global_stats;
+pub use sites::{filter_sites, site_detail, site_rows};
+pub use stats::{global_stats, top_incident_types};
 
 use sqlx::{PgPool, SqlitePool};
 
 /// The connection pool for whichever database the server was configured with.
-/// Queries whose SQL is identical on both are written once and run through [`Db::dispatch`].
+/// Queries whose SQL is identical on both are written once and run through [`on_db!`].
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),

@@ -4,7 +4,9 @@ use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
 
 use super::Db;
 use crate::on_db;
-use crate::types::{DailyCount, GlobalStats, SeverityCounts, SiteScore, SiteStatusCounts};
+use crate::types::{
+    DailyCount, GlobalStats, IncidentTypeCount, SeverityCounts, SiteScore, SiteStatusCounts,
+};
 
 const SITE_STATUS_SQL: &str = "SELECT \
     COALESCE(SUM(CASE WHEN last_checkin_at IS NULL THEN 1 ELSE 0 END), 0) AS pending, \
@@ -96,4 +98,24 @@ pub async fn global_stats(
         daily_incidents,
         as_of_ms: now.timestamp_millis(),
     })
+}
+
+/// The check types with the most incidents reported in the last 7 days, at most 8.
+pub async fn top_incident_types(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<IncidentTypeCount>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT check_type, COUNT(*) AS n FROM incidents WHERE reported_at >= $1 \
+             GROUP BY check_type ORDER BY n DESC, check_type LIMIT 8",
+        )
+        .bind(now - Duration::days(7))
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(check_type, count)| IncidentTypeCount { check_type, count })
+        .collect())
 }

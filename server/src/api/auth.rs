@@ -5,7 +5,7 @@ use std::time::Duration;
 
 pub use app::appliance_keys::{ApplianceIdentity, KeyCache};
 use app::db::Db;
-use app::on_db;
+use app::db::appliances;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
@@ -72,7 +72,7 @@ where
         let identity = match keys.lookup(&hash) {
             Some(cached) => cached,
             None => {
-                let found = find_key(&Db::from_ref(state), &hash).await?;
+                let found = appliances::find_key(&Db::from_ref(state), &hash).await?;
                 keys.remember(hash, found.clone());
                 found
             }
@@ -82,19 +82,4 @@ where
         ApiLimits::from_ref(state).admit(appliance.id)?;
         Ok(appliance)
     }
-}
-
-/// The appliance a live key belongs to; a decommissioned site's keys are refused.
-async fn find_key(db: &Db, hash: &str) -> Result<Option<ApplianceIdentity>, ApiError> {
-    let row: Option<(i64, i64, String)> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT a.id, s.id, s.site_id FROM appliance_keys k \
-             JOIN appliances a ON a.id = k.appliance_id JOIN sites s ON s.id = a.site_id \
-             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND s.decommissioned_at IS NULL",
-        )
-        .bind(hash)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(row.map(|(id, site, site_id)| ApplianceIdentity { id, site, site_id }))
 }

@@ -62,7 +62,7 @@ mod tests {
         let order = PendingOrder {
             id: 1,
             order_type: String::new(),
-            parameters: sqlx::types::Json(Value::Null),
+            parameters: Value::Null,
             priority: 1,
             created_at: now,
             expires_at: now,

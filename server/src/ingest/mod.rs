@@ -18,6 +18,8 @@
 //! COMMIT returns, which survives the process being killed (`kill -9`) but not a power loss or
 //! kernel crash; `synchronous=FULL` would be needed for those.
 
+mod connection;
+mod drift;
 mod write;
 
 use std::panic::AssertUnwindSafe;
@@ -25,8 +27,6 @@ use std::time::Duration;
 
 use app::cache::AggregateCache;
 use app::db::{Db, IncidentWindows};
-use app::on_db;
-use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -37,7 +37,7 @@ use crate::memory_budget::MemoryPermit;
 use app::appliance_keys::ApplianceIdentity;
 use app::domain::appliance::{CheckResult, DriftEvent};
 use app::error::DbFailure;
-use write::Connection;
+use connection::Connection;
 
 #[derive(Debug, Clone, Copy)]
 pub struct IngestSettings {
@@ -322,17 +322,6 @@ impl From<Failure> for IngestError {
             Failure::Unavailable => IngestError::Unavailable,
         }
     }
-}
-
-/// Forgets the `report_id`s received before `before`; returns how many.
-pub async fn purge_report_ids(db: &Db, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    on_db!(db, |pool| {
-        let result = sqlx::query("DELETE FROM ingest_reports WHERE received_at < $1")
-            .bind(before)
-            .execute(pool)
-            .await?;
-        Ok(result.rows_affected())
-    })
 }
 
 /// Keeps the incident list's anchors in step and tells dashboards. New incidents are counted

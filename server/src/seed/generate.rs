@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use app::db::Db;
 use app::domain::order::OrderStatus;
 use app::on_db;
-use app::scoring::{self, CATEGORY_CHECK_TYPES, all_check_types};
+use app::scoring::{self, CATEGORY_CHECK_TYPES, CheckStatus, all_check_types};
 use app::types::Severity;
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -23,7 +23,8 @@ use super::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, Volumes, Written};
 
 const DAYS: i64 = 30;
 
-struct Site {
+/// A site as the generator writes it (with what it needs to make the site's data).
+struct SeedSite {
     id: i64,
     client_id: i64,
     site_id: String,
@@ -39,7 +40,8 @@ struct Site {
     p_warn: f64,
 }
 
-struct Appliance {
+/// An appliance as the generator writes it; `site` indexes the generated sites.
+struct SeedAppliance {
     id: i64,
     site: usize,
     hostname: String,
@@ -152,7 +154,7 @@ fn client_names(rng: &mut StdRng, count: usize) -> Vec<(i64, String)> {
     clients
 }
 
-fn make_sites(rng: &mut StdRng, volumes: &Volumes, now: DateTime<Utc>) -> Vec<Site> {
+fn make_sites(rng: &mut StdRng, volumes: &Volumes, now: DateTime<Utc>) -> Vec<SeedSite> {
     let mut used_ids = HashSet::new();
     (0..volumes.sites)
         .map(|i| {
@@ -187,7 +189,7 @@ fn make_sites(rng: &mut StdRng, volumes: &Volumes, now: DateTime<Utc>) -> Vec<Si
                     )
                 })
                 .collect();
-            Site {
+            SeedSite {
                 id: i as i64 + 1,
                 client_id,
                 contact_email: format!("{}@{}.example", first.to_lowercase(), slug(town)),
@@ -208,12 +210,12 @@ fn make_sites(rng: &mut StdRng, volumes: &Volumes, now: DateTime<Utc>) -> Vec<Si
         .collect()
 }
 
-fn make_appliances(rng: &mut StdRng, sites: &[Site]) -> Vec<Appliance> {
+fn make_appliances(rng: &mut StdRng, sites: &[SeedSite]) -> Vec<SeedAppliance> {
     let mut appliances = Vec::new();
     for (index, site) in sites.iter().enumerate() {
         for n in 0..rng.random_range(1..=3) {
             let id = appliances.len() as i64 + 1;
-            appliances.push(Appliance {
+            appliances.push(SeedAppliance {
                 id,
                 site: index,
                 hostname: format!("{}-app{:02}", site.site_id, n + 1),
@@ -238,7 +240,7 @@ fn make_appliances(rng: &mut StdRng, sites: &[Site]) -> Vec<Appliance> {
 async fn insert_orders(
     db: &Db,
     rng: &mut StdRng,
-    appliances: &[Appliance],
+    appliances: &[SeedAppliance],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     struct Order {
@@ -350,7 +352,8 @@ async fn insert_runbooks(db: &Db, rng: &mut StdRng) -> anyhow::Result<usize> {
     Ok(rows.len())
 }
 
-struct Bundle {
+/// A compliance report as the generator writes it.
+struct SeedBundle {
     id: i64,
     site_id: i64,
     appliance_id: i64,
@@ -358,12 +361,13 @@ struct Bundle {
     counts: [i64; 3],
 }
 
-struct CheckResult {
+/// One check result of a generated report.
+struct SeedResult {
     bundle_id: i64,
     site_id: i64,
     check_type: &'static str,
     hostname: String,
-    status: &'static str,
+    status: CheckStatus,
     checked_at: DateTime<Utc>,
 }
 
@@ -375,13 +379,13 @@ async fn insert_reports(
     db: &Db,
     rng: &mut StdRng,
     volumes: &Volumes,
-    sites: &[Site],
-    appliances: &[Appliance],
+    sites: &[SeedSite],
+    appliances: &[SeedAppliance],
     progress: &ProgressBar,
 ) -> anyhow::Result<(usize, usize)> {
     let check_types: Vec<&'static str> = all_check_types().collect();
     let interval = Duration::seconds(86_400 / volumes.reports_per_day as i64);
-    let mut latest: HashMap<(i64, &'static str, String), (&'static str, DateTime<Utc>)> =
+    let mut latest: HashMap<(i64, &'static str, String), (CheckStatus, DateTime<Utc>)> =
         HashMap::new();
     let mut bundles = Vec::new();
     let mut results = Vec::new();
@@ -402,11 +406,11 @@ async fn insert_reports(
                 let hostname = site.hosts.choose(rng).expect("hosts").clone();
                 let roll: f64 = rng.random();
                 let (status, slot) = if roll < site.p_fail {
-                    ("fail", 2)
+                    (CheckStatus::Fail, 2)
                 } else if roll < site.p_fail + site.p_warn {
-                    ("warn", 1)
+                    (CheckStatus::Warn, 1)
                 } else {
-                    ("pass", 0)
+                    (CheckStatus::Pass, 0)
                 };
                 counts[slot] += 1;
                 let checked_at = at + Duration::seconds(rng.random_range(0..60));
@@ -418,7 +422,7 @@ async fn insert_reports(
                         }
                     })
                     .or_insert((status, checked_at));
-                results.push(CheckResult {
+                results.push(SeedResult {
                     bundle_id,
                     site_id: site.id,
                     check_type,
@@ -427,7 +431,7 @@ async fn insert_reports(
                     checked_at,
                 });
             }
-            bundles.push(Bundle {
+            bundles.push(SeedBundle {
                 id: bundle_id,
                 site_id: site.id,
                 appliance_id: appliance.id,
@@ -456,7 +460,7 @@ async fn insert_reports(
             b.push_bind(*site_id)
                 .push_bind(*check_type)
                 .push_bind(hostname)
-                .push_bind(*status)
+                .push_bind(status.as_str())
                 .push_bind(*checked_at);
         }
     );
@@ -465,8 +469,8 @@ async fn insert_reports(
 
 async fn flush_reports(
     db: &Db,
-    bundles: &mut Vec<Bundle>,
-    results: &mut Vec<CheckResult>,
+    bundles: &mut Vec<SeedBundle>,
+    results: &mut Vec<SeedResult>,
 ) -> anyhow::Result<()> {
     insert_batched!(
         db,
@@ -493,7 +497,7 @@ async fn flush_reports(
                 .push_bind(r.site_id)
                 .push_bind(r.check_type)
                 .push_bind(&r.hostname)
-                .push_bind(r.status)
+                .push_bind(r.status.as_str())
                 .push_bind(r.checked_at);
         }
     );
@@ -507,7 +511,7 @@ async fn insert_site_history(
     db: &Db,
     rng: &mut StdRng,
     volumes: &Volumes,
-    sites: &[Site],
+    sites: &[SeedSite],
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let mut snapshots = Vec::new();
@@ -599,8 +603,8 @@ async fn insert_incidents(
     db: &Db,
     rng: &mut StdRng,
     volumes: &Volumes,
-    sites: &[Site],
-    appliances: &[Appliance],
+    sites: &[SeedSite],
+    appliances: &[SeedAppliance],
     now: DateTime<Utc>,
     progress: &ProgressBar,
 ) -> anyhow::Result<usize> {
@@ -620,7 +624,7 @@ async fn insert_incidents(
     // Oldest first, so ids grow with time as they would in production.
     ages.sort_unstable_by(|a, b| b.cmp(a));
 
-    let appliances_of: Vec<Vec<&Appliance>> = {
+    let appliances_of: Vec<Vec<&SeedAppliance>> = {
         let mut by_site = vec![Vec::new(); sites.len()];
         for a in appliances {
             by_site[a.site].push(a);

@@ -1384,9 +1384,19 @@ async fn report_ids_are_forgotten_after_the_retention() {
     assert_eq!(status, StatusCode::OK);
     let db = &fleet.server.db;
     let week_ago = Utc::now() - posture_server::maintenance::REPORT_ID_RETENTION;
-    assert_eq!(ingest::purge_report_ids(db, week_ago).await.unwrap(), 0);
+    assert_eq!(
+        app::db::appliances::purge_report_ids(db, week_ago)
+            .await
+            .unwrap(),
+        0
+    );
     let later = Utc::now() + Duration::seconds(1);
-    assert_eq!(ingest::purge_report_ids(db, later).await.unwrap(), 1);
+    assert_eq!(
+        app::db::appliances::purge_report_ids(db, later)
+            .await
+            .unwrap(),
+        1
+    );
     let (status, again) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
     assert_eq!(status, StatusCode::OK);
     assert!(again.get("repeated").is_none(), "{again}");

@@ -9,6 +9,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::{Deserialize, Serialize};
 
+use crate::components::form::{FieldError, FieldMessages, TextField};
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::components::toast::Toasts;
 use crate::domain::ids::SiteSlug;
@@ -17,7 +18,7 @@ use crate::pages::clients::{client_query, clients_query};
 use crate::pages::overview::stats_query;
 use crate::pages::site_detail::site_query;
 use crate::pages::sites::sites_query;
-use crate::validation::{FieldErrors, SiteInput, SiteSaved, TIERS, slugify, validate_site};
+use crate::validation::{SiteInput, SiteSaved, TIERS, slugify, validate_site};
 
 /// What the form starts from: the site's values (empty for a new site) and the clients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,89 +61,38 @@ pub async fn get_site_form(site_id: Option<String>) -> Result<SiteFormData, AppE
 /// Creates a site (`original` = `None`) or updates the site `original` names.
 #[server(input = leptos::server_fn::codec::Json, endpoint = "save_site")]
 pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<SiteSaved, AppError> {
-    use crate::db::accounts::NewAudit;
-    use crate::db::site_admin;
-
-    let user = crate::auth::require_role(crate::auth::Role::Admin)?;
+    let actor = admin_actor()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let input = input.normalized();
-    let existing = match &original {
-        None => None,
-        Some(site_id) => match site_admin::site_input(&db, site_id).await? {
-            Some((id, _, false)) => Some(id),
-            _ => {
-                return Err(
-                    AppError::NotFound(format!("no active site with id {site_id:?}")).with_status(),
-                );
-            }
-        },
-    };
-    let mut errors = validate_site(&input);
-    if !errors.contains_key("site_id")
-        && let Some(holder) = site_admin::site_id_holder(&db, &input.site_id, existing).await?
-    {
-        errors.insert("site_id".into(), taken_message(&input.site_id, &holder));
-    }
-    match input.client_id {
-        Some(id) if !site_admin::client_exists(&db, id).await? => {
-            errors.insert(
-                "client".into(),
-                "That client does not exist (it may have been removed): pick another.".into(),
-            );
+    let change = crate::services::sites::save_site(&db, original, input, actor).await?;
+    if let SiteSaved::Saved { .. } = change.outcome {
+        if let Some(site) = change.updated {
+            forget_appliance_keys(site);
         }
-        None if !errors.contains_key("client")
-            && site_admin::client_id_by_name(&db, &input.new_client)
-                .await?
-                .is_some() =>
-        {
-            errors.insert(
-                "client".into(),
-                format!(
-                    "A client named {:?} already exists: pick it from the list.",
-                    input.new_client
-                ),
-            );
-        }
-        _ => {}
+        cache
+            .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
+            .await;
     }
-    if !errors.is_empty() {
-        return Ok(SiteSaved::Invalid(errors));
-    }
-    let audit = NewAudit {
-        actor: user.email,
-        action: if existing.is_some() {
-            "site.update"
-        } else {
-            "site.create"
-        },
-        target: input.site_id.clone(),
-        details: serde_json::json!({ "original": original, "site": input }),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
-    let client_id = match site_admin::save_site(&db, existing, &input, &audit).await {
-        Ok(client_id) => client_id,
-        // Another admin took the id between our check and the insert.
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            let mut errors = FieldErrors::new();
-            errors.insert(
-                "site_id".into(),
-                taken_message(&input.site_id, "another site"),
-            );
-            return Ok(SiteSaved::Invalid(errors));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(id) = existing {
-        forget_appliance_keys(id);
-    }
+    Ok(change.outcome)
+}
+
+/// Takes the site out of every list and statistic; its history stays in the database.
+#[server(input = leptos::server_fn::codec::Json, endpoint = "decommission_site")]
+pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
+    let actor = admin_actor()?;
+    let (db, cache) = crate::aggregates::request_state()?;
+    let site = crate::services::sites::decommission_site(&db, site_id, actor).await?;
+    forget_appliance_keys(site);
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
         .await;
-    Ok(SiteSaved::Saved {
-        site_id: input.site_id,
-        client_id,
-    })
+    Ok(())
+}
+
+/// The signed-in admin, as the audit log records them; 403 for anyone else.
+#[cfg(feature = "ssr")]
+fn admin_actor() -> Result<crate::services::Actor, AppError> {
+    let admin = crate::auth::require_role(crate::auth::Role::Admin)?;
+    Ok(crate::services::Actor::signed_in(admin))
 }
 
 /// A renamed site's appliances authenticate with the new id at once, a decommissioned
@@ -152,40 +102,6 @@ fn forget_appliance_keys(site: i64) {
     if let Some(keys) = use_context::<crate::appliance_keys::KeyCache>() {
         keys.forget_site(site);
     }
-}
-
-#[cfg(feature = "ssr")]
-fn taken_message(site_id: &str, holder: &str) -> String {
-    format!("Site id {site_id:?} is already used by {holder}: choose another.")
-}
-
-/// Takes the site out of every list and statistic; its history stays in the database.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "decommission_site")]
-pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
-    use crate::db::accounts::NewAudit;
-    use crate::db::site_admin;
-
-    let user = crate::auth::require_role(crate::auth::Role::Admin)?;
-    let (db, cache) = crate::aggregates::request_state()?;
-    let Some((id, _, false)) = site_admin::site_input(&db, &site_id).await? else {
-        return Err(
-            AppError::NotFound(format!("no active site with id {site_id:?}")).with_status(),
-        );
-    };
-    let audit = NewAudit {
-        actor: user.email,
-        action: "site.decommission",
-        target: site_id,
-        details: serde_json::json!({}),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
-    site_admin::decommission_site(&db, id, &audit).await?;
-    forget_appliance_keys(id);
-    cache
-        .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
-        .await;
-    Ok(())
 }
 
 /// Marks stale exactly what a change to `site_id` (of `client_ids`) shows up in: the site
@@ -242,70 +158,76 @@ fn SiteFormLoader(original: Option<String>) -> impl IntoView {
     }
 }
 
+/// The form's fields as typed.
+#[derive(Clone, Copy)]
+struct SiteFields {
+    clinic_name: RwSignal<String>,
+    site_id: RwSignal<String>,
+    /// The site id follows the clinic name until the admin edits it.
+    site_id_edited: RwSignal<bool>,
+    /// "" = none picked, "new" = create one, else a client id.
+    client_choice: RwSignal<String>,
+    new_client: RwSignal<String>,
+    tier: RwSignal<String>,
+    contact_name: RwSignal<String>,
+    contact_email: RwSignal<String>,
+    notes: RwSignal<String>,
+}
+
+impl SiteFields {
+    fn new(initial: &SiteInput, editing: bool) -> Self {
+        let field = |value: &str| RwSignal::new(value.to_string());
+        Self {
+            clinic_name: field(&initial.clinic_name),
+            site_id: field(&initial.site_id),
+            site_id_edited: RwSignal::new(editing),
+            client_choice: field(
+                &initial
+                    .client_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+            ),
+            new_client: field(""),
+            tier: field(&initial.tier),
+            contact_name: field(&initial.contact_name),
+            contact_email: field(&initial.contact_email),
+            notes: field(&initial.notes),
+        }
+    }
+
+    fn input(self) -> SiteInput {
+        let clinic_name = self.clinic_name.get();
+        let choice = self.client_choice.get();
+        SiteInput {
+            client_id: choice.parse().ok(),
+            new_client: if choice == "new" {
+                self.new_client.get()
+            } else {
+                String::new()
+            },
+            site_id: if self.site_id_edited.get() {
+                self.site_id.get()
+            } else {
+                slugify(&clinic_name)
+            },
+            clinic_name,
+            tier: self.tier.get(),
+            contact_name: self.contact_name.get(),
+            contact_email: self.contact_email.get(),
+            notes: self.notes.get(),
+        }
+    }
+}
+
 #[component]
 fn SiteForm(data: SiteFormData, original: Option<String>) -> impl IntoView {
     let client: QueryClient = expect_context();
     let navigate = use_navigate();
     let initial = data.input.clone();
     let editing = original.is_some();
-    let field = |value: &str| RwSignal::new(value.to_string());
-    let clinic_name = field(&initial.clinic_name);
-    let site_id = field(&initial.site_id);
-    let tier = field(&initial.tier);
-    let contact_name = field(&initial.contact_name);
-    let contact_email = field(&initial.contact_email);
-    let notes = field(&initial.notes);
-    let new_client = field("");
-    // "" = none picked, "new" = create one, else a client id.
-    let client_choice = field(
-        &initial
-            .client_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-    );
-    // The site id follows the clinic name until the admin edits it.
-    let site_id_edited = RwSignal::new(editing);
-    let touched = RwSignal::new(std::collections::BTreeSet::<&'static str>::new());
-    let submitted = RwSignal::new(false);
-    let server_errors = RwSignal::new(FieldErrors::new());
-
-    let input = Memo::new(move |_| SiteInput {
-        clinic_name: clinic_name.get(),
-        client_id: client_choice.get().parse().ok(),
-        new_client: if client_choice.get() == "new" {
-            new_client.get()
-        } else {
-            String::new()
-        },
-        site_id: if site_id_edited.get() {
-            site_id.get()
-        } else {
-            slugify(&clinic_name.get())
-        },
-        tier: tier.get(),
-        contact_name: contact_name.get(),
-        contact_email: contact_email.get(),
-        notes: notes.get(),
-    });
-    let local_errors = Memo::new(move |_| validate_site(&input.get()));
-    let error_for = move |name: &'static str| {
-        Signal::derive(move || {
-            let shown = submitted.get() || touched.read().contains(name);
-            server_errors.read().get(name).cloned().or_else(|| {
-                shown
-                    .then(|| local_errors.read().get(name).cloned())
-                    .flatten()
-            })
-        })
-    };
-    let changed = move |name: &'static str| {
-        touched.update(|t| {
-            t.insert(name);
-        });
-        server_errors.update(|e| {
-            e.remove(name);
-        });
-    };
+    let fields = SiteFields::new(&initial, editing);
+    let input = Memo::new(move |_| fields.input());
+    let messages = FieldMessages::new(Memo::new(move |_| validate_site(&input.get())));
 
     let save = ServerAction::<SaveSite>::new();
     let original_for_effect = original.clone();
@@ -330,7 +252,7 @@ fn SiteForm(data: SiteFormData, original: Option<String>) -> impl IntoView {
             Toasts::show(message);
             navigate(&path, NavigateOptions::default());
         }
-        Some(Ok(SiteSaved::Invalid(errors))) => server_errors.set(errors),
+        Some(Ok(SiteSaved::Invalid(errors))) => messages.answered(errors),
         _ => {}
     });
     let failure = move || match save.value().get() {
@@ -341,137 +263,28 @@ fn SiteForm(data: SiteFormData, original: Option<String>) -> impl IntoView {
     let original_for_submit = original.clone();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        submitted.set(true);
-        if local_errors.read_untracked().is_empty() {
+        if messages.submit() {
             save.dispatch(SaveSite {
                 original: original_for_submit.clone(),
                 input: input.get_untracked(),
             });
         }
     };
-
-    let text_input = move |name: &'static str,
-                           label: &'static str,
-                           value: RwSignal<String>,
-                           kind: &'static str| {
-        let error = error_for(name);
+    let text = move |name: &'static str, label: &'static str, value, kind: &'static str| {
         view! {
-            <label class="field">
-                <span>{label}</span>
-                <input
-                    type=kind
-                    name=name
-                    data-testid=format!("field-{name}")
-                    prop:value=move || value.get()
-                    aria-invalid=move || error.get().is_some().to_string()
-                    on:input=move |ev| {
-                        value.set(event_target_value(&ev));
-                        changed(name);
-                    }
-                />
-                <FieldError error name />
-            </label>
+            <TextField name label kind value error=messages.of(name) testid=format!("field-{name}")
+                on_edit=Callback::new(move |()| messages.edited(name)) />
         }
     };
-
-    let client_error = error_for("client");
-    let tier_error = error_for("tier");
-    let notes_error = error_for("notes");
-    let site_id_error = error_for("site_id");
     view! {
         <form class="stacked-form site-form" data-testid="site-form" on:submit=on_submit novalidate>
-            {text_input("clinic_name", "Clinic name", clinic_name, "text")}
-            <label class="field">
-                <span>"Client"</span>
-                <select
-                    name="client"
-                    data-testid="field-client"
-                    aria-invalid=move || client_error.get().is_some().to_string()
-                    on:change=move |ev| {
-                        client_choice.set(event_target_value(&ev));
-                        changed("client");
-                    }
-                >
-                    <option value="" selected=move || client_choice.get().is_empty()>"Choose a client"</option>
-                    {data
-                        .clients
-                        .into_iter()
-                        .map(|(id, name)| {
-                            let value = id.to_string();
-                            let selected = {
-                                let value = value.clone();
-                                move || client_choice.get() == value
-                            };
-                            view! { <option value=value selected=selected>{name}</option> }
-                        })
-                        .collect_view()}
-                    <option value="new" selected=move || client_choice.get() == "new">"New client…"</option>
-                </select>
-                <Show when=move || client_choice.get() == "new">
-                    <input
-                        type="text"
-                        name="new_client"
-                        placeholder="New client's name"
-                        data-testid="field-new_client"
-                        prop:value=move || new_client.get()
-                        on:input=move |ev| {
-                            new_client.set(event_target_value(&ev));
-                            changed("client");
-                        }
-                    />
-                </Show>
-                <FieldError error=client_error name="client" />
-            </label>
-            <label class="field">
-                <span>"Site id"</span>
-                <input
-                    type="text"
-                    name="site_id"
-                    data-testid="field-site_id"
-                    prop:value=move || input.read().site_id.clone()
-                    aria-invalid=move || site_id_error.get().is_some().to_string()
-                    on:input=move |ev| {
-                        site_id_edited.set(true);
-                        site_id.set(event_target_value(&ev));
-                        changed("site_id");
-                    }
-                />
-                <small class="subtle">"Used in URLs and by appliances; derived from the clinic name until you edit it."</small>
-                <FieldError error=site_id_error name="site_id" />
-            </label>
-            <label class="field">
-                <span>"Tier"</span>
-                <select
-                    name="tier"
-                    data-testid="field-tier"
-                    on:change=move |ev| {
-                        tier.set(event_target_value(&ev));
-                        changed("tier");
-                    }
-                >
-                    {TIERS
-                        .into_iter()
-                        .map(|t| view! { <option value=t selected=move || tier.get() == t>{t}</option> })
-                        .collect_view()}
-                </select>
-                <FieldError error=tier_error name="tier" />
-            </label>
-            {text_input("contact_name", "Contact name", contact_name, "text")}
-            {text_input("contact_email", "Contact email", contact_email, "email")}
-            <label class="field">
-                <span>"Notes"</span>
-                <textarea
-                    name="notes"
-                    rows="3"
-                    data-testid="field-notes"
-                    prop:value=move || notes.get()
-                    on:input=move |ev| {
-                        notes.set(event_target_value(&ev));
-                        changed("notes");
-                    }
-                ></textarea>
-                <FieldError error=notes_error name="notes" />
-            </label>
+            {text("clinic_name", "Clinic name", fields.clinic_name, "text")}
+            <ClientField fields messages clients=data.clients />
+            <SiteIdField fields messages input />
+            <TierField fields messages />
+            {text("contact_name", "Contact name", fields.contact_name, "text")}
+            {text("contact_email", "Contact email", fields.contact_email, "email")}
+            <NotesField fields messages />
             {move || failure().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             <div class="form-actions">
                 <button type="submit" class="button primary" data-testid="save-site" disabled=move || save.pending().get()>
@@ -483,13 +296,130 @@ fn SiteForm(data: SiteFormData, original: Option<String>) -> impl IntoView {
     }
 }
 
-/// A field's message, next to it.
+/// An existing client, or a new one by name.
 #[component]
-fn FieldError(error: Signal<Option<String>>, name: &'static str) -> impl IntoView {
-    move || {
-        error.get().map(|message| {
-            view! { <span class="field-error" role="alert" data-testid=format!("error-{name}")>{message}</span> }
-        })
+fn ClientField(
+    fields: SiteFields,
+    messages: FieldMessages,
+    clients: Vec<(i64, String)>,
+) -> impl IntoView {
+    let choice = fields.client_choice;
+    let error = messages.of("client");
+    view! {
+        <label class="field">
+            <span>"Client"</span>
+            <select
+                name="client"
+                data-testid="field-client"
+                aria-invalid=move || error.get().is_some().to_string()
+                on:change=move |ev| {
+                    choice.set(event_target_value(&ev));
+                    messages.edited("client");
+                }
+            >
+                <option value="" selected=move || choice.get().is_empty()>"Choose a client"</option>
+                {clients
+                    .into_iter()
+                    .map(|(id, name)| {
+                        let value = id.to_string();
+                        let selected = {
+                            let value = value.clone();
+                            move || choice.get() == value
+                        };
+                        view! { <option value=value selected=selected>{name}</option> }
+                    })
+                    .collect_view()}
+                <option value="new" selected=move || choice.get() == "new">"New client…"</option>
+            </select>
+            <Show when=move || choice.get() == "new">
+                <input
+                    type="text"
+                    name="new_client"
+                    placeholder="New client's name"
+                    data-testid="field-new_client"
+                    prop:value=move || fields.new_client.get()
+                    on:input=move |ev| {
+                        fields.new_client.set(event_target_value(&ev));
+                        messages.edited("client");
+                    }
+                />
+            </Show>
+            <FieldError error name="client" />
+        </label>
+    }
+}
+
+/// The site's public id, derived from the clinic name until edited.
+#[component]
+fn SiteIdField(
+    fields: SiteFields,
+    messages: FieldMessages,
+    input: Memo<SiteInput>,
+) -> impl IntoView {
+    let error = messages.of("site_id");
+    view! {
+        <label class="field">
+            <span>"Site id"</span>
+            <input
+                type="text"
+                name="site_id"
+                data-testid="field-site_id"
+                prop:value=move || input.read().site_id.clone()
+                aria-invalid=move || error.get().is_some().to_string()
+                on:input=move |ev| {
+                    fields.site_id_edited.set(true);
+                    fields.site_id.set(event_target_value(&ev));
+                    messages.edited("site_id");
+                }
+            />
+            <small class="subtle">"Used in URLs and by appliances; derived from the clinic name until you edit it."</small>
+            <FieldError error name="site_id" />
+        </label>
+    }
+}
+
+#[component]
+fn TierField(fields: SiteFields, messages: FieldMessages) -> impl IntoView {
+    let tier = fields.tier;
+    view! {
+        <label class="field">
+            <span>"Tier"</span>
+            <select
+                name="tier"
+                data-testid="field-tier"
+                on:change=move |ev| {
+                    tier.set(event_target_value(&ev));
+                    messages.edited("tier");
+                }
+            >
+                {TIERS
+                    .into_iter()
+                    .map(|t| view! { <option value=t selected=move || tier.get() == t>{t}</option> })
+                    .collect_view()}
+            </select>
+            <FieldError error=messages.of("tier") name="tier" />
+        </label>
+    }
+}
+
+#[component]
+fn NotesField(fields: SiteFields, messages: FieldMessages) -> impl IntoView {
+    let notes = fields.notes;
+    view! {
+        <label class="field">
+            <span>"Notes"</span>
+            <textarea
+                name="notes"
+                rows="3"
+                data-testid="field-notes"
+                prop:value=move || notes.get()
+                on:input=move |ev| {
+                    notes.set(event_target_value(&ev));
+                    messages.edited("notes");
+                }
+            ></textarea>
+            <FieldError error=messages.of("notes") name="notes" />
+        </label>
     }
 }
 

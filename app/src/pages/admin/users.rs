@@ -2,25 +2,15 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use serde::{Deserialize, Serialize};
 
-use crate::accounts::UserRow;
+use crate::accounts::{UserAdded, UserRow};
 use crate::auth::Role;
 use crate::components::badges::ago;
+use crate::components::form::TextField;
 use crate::components::query_view::{ErrorRetry, Skeleton};
 use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::validation::{FieldErrors, validate_new_user};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum UserAdded {
-    /// Added; `password` is set when the server generated it (shown once, never again).
-    Added {
-        email: String,
-        password: Option<String>,
-    },
-    Invalid(FieldErrors),
-}
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
@@ -36,41 +26,18 @@ pub async fn add_user(
     role: Role,
     password: String,
 ) -> Result<UserAdded, AppError> {
-    use crate::db::accounts::{self, NewAudit};
+    use crate::services::{Actor, users};
 
     let admin = crate::auth::require_role(Role::Admin)?;
     let (db, _) = crate::aggregates::request_state()?;
-    let (email, display_name) = (email.trim().to_string(), display_name.trim().to_string());
-    let mut errors = validate_new_user(&email, &display_name, &password);
-    if !errors.contains_key("email") && accounts::email_taken(&db, &email).await? {
-        errors.insert("email".into(), format!("{email} already has an account."));
-    }
-    if !errors.is_empty() {
-        return Ok(UserAdded::Invalid(errors));
-    }
-    let generated = password
-        .is_empty()
-        .then(crate::auth::password::generate_password);
-    let chosen = generated.clone().unwrap_or(password);
-    let hash = crate::auth::password::hash_off_worker(chosen)
-        .await
-        .map_err(|e| {
-            tracing::error!("hashing a new user's password: {e}");
-            AppError::Database("try again shortly.".into())
-        })?;
-    let audit = NewAudit {
-        actor: admin.email,
-        action: "user.add",
-        target: email.clone(),
-        details: serde_json::json!({ "display_name": display_name, "role": role }),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
-    accounts::insert_user(&db, &email, &display_name, role, &hash, &audit).await?;
-    Ok(UserAdded::Added {
+    let user = users::NewUser {
         email,
-        password: generated,
-    })
+        display_name,
+        role,
+        password,
+    };
+    let actor = Actor::signed_in(admin);
+    users::add_user(&db, user, actor).await
 }
 
 /// Sets a user's role and whether they may sign in. Admins cannot lock themselves out, and
@@ -229,14 +196,14 @@ fn AddUserForm(on_added: Callback<()>) -> impl IntoView {
         }
         errors
     });
+    // Messages show once the form was submitted.
     let error = move |name: &'static str| {
-        move || {
+        Signal::derive(move || {
             submitted
                 .get()
                 .then(|| errors.read().get(name).cloned())
                 .flatten()
-                .map(|m| view! { <span class="field-error" role="alert" data-testid=format!("error-{name}")>{m}</span> })
-        }
+        })
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -255,21 +222,13 @@ fn AddUserForm(on_added: Callback<()>) -> impl IntoView {
                       label: &'static str,
                       kind: &'static str,
                       value: RwSignal<String>| {
+        let on_edit = Callback::new(move |()| {
+            server_errors.update(|e| {
+                e.remove(name);
+            })
+        });
         view! {
-            <label class="field">
-                <span>{label}</span>
-                <input
-                    type=kind
-                    name=name
-                    data-testid=format!("user-{name}")
-                    prop:value=move || value.get()
-                    on:input=move |ev| {
-                        value.set(event_target_value(&ev));
-                        server_errors.update(|e| { e.remove(name); });
-                    }
-                />
-                {error(name)}
-            </label>
+            <TextField name label kind value error=error(name) testid=format!("user-{name}") on_edit />
         }
     };
     view! {

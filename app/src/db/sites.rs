@@ -1,17 +1,18 @@
-//! Reads behind the dashboard pages: site rows, client summaries, site detail, runbooks.
+//! Sites as the dashboard reads them: the rows of the sites table (with scores and open
+//! incident counts), their filter, and one site's detail page.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::types::Json;
 
 use super::Db;
+use super::incidents::COLUMNS as INCIDENT_COLUMNS;
 use crate::domain::ids::{SiteKey, SiteSlug};
 use crate::on_db;
 use crate::scoring::{self, CheckStatus, HealthLevel};
 use crate::types::{
-    ApplianceRow, ClientSummary, EvidenceStatus, IncidentRow, IncidentTypeCount, OrderRow, Runbook,
-    SiteDetail, SiteFilter, SiteRow, SiteScore, SiteSort, TrendPoint,
+    ApplianceRow, EvidenceStatus, IncidentRow, OrderRow, SiteDetail, SiteFilter, SiteRow,
+    SiteScore, SiteSort, TrendPoint,
 };
 
 const SITES_SQL: &str = "SELECT s.id, s.site_id, s.clinic_name, s.client_id, c.name, s.tier, \
@@ -107,75 +108,6 @@ pub fn filter_sites(rows: &[SiteRow], filter: &SiteFilter) -> Vec<SiteRow> {
     });
     selected
 }
-
-/// Clients with the health of their sites, worst first (clients without sites last).
-pub async fn client_summaries(
-    db: &Db,
-    rows: &[SiteRow],
-) -> Result<Vec<ClientSummary>, sqlx::Error> {
-    let clients: Vec<(i64, String)> = on_db!(db, |pool| {
-        sqlx::query_as("SELECT id, name FROM clients ORDER BY name")
-            .fetch_all(pool)
-            .await?
-    });
-    let mut summaries: Vec<ClientSummary> = clients
-        .into_iter()
-        .map(|(id, name)| summarise_client(id, name, rows.iter().filter(|r| r.client_id == id)))
-        .collect();
-    summaries.sort_by(|a, b| {
-        let a_health = a.health.unwrap_or(f64::INFINITY);
-        let b_health = b.health.unwrap_or(f64::INFINITY);
-        a_health.total_cmp(&b_health).then(a.name.cmp(&b.name))
-    });
-    Ok(summaries)
-}
-
-pub fn summarise_client<'a>(
-    id: i64,
-    name: String,
-    sites: impl Iterator<Item = &'a SiteRow>,
-) -> ClientSummary {
-    let sites: Vec<&SiteRow> = sites.collect();
-    let count = sites.len() as i64;
-    let worst_level = sites
-        .iter()
-        .map(|s| s.level)
-        .max_by_key(|level| match level {
-            HealthLevel::Healthy => 0,
-            HealthLevel::Warning => 1,
-            HealthLevel::Critical => 2,
-        });
-    ClientSummary {
-        id,
-        name,
-        sites: count,
-        sites_online: sites.iter().filter(|s| s.status == "online").count() as i64,
-        open_incidents: sites.iter().map(|s| s.open_incidents).sum(),
-        health: (count > 0).then(|| sites.iter().map(|s| s.health).sum::<f64>() / count as f64),
-        worst_level,
-    }
-}
-
-pub async fn top_incident_types(
-    db: &Db,
-    now: DateTime<Utc>,
-) -> Result<Vec<IncidentTypeCount>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT check_type, COUNT(*) AS n FROM incidents WHERE reported_at >= $1 \
-             GROUP BY check_type ORDER BY n DESC, check_type LIMIT 8",
-        )
-        .bind(now - Duration::days(7))
-        .fetch_all(pool)
-        .await?
-    });
-    Ok(rows
-        .into_iter()
-        .map(|(check_type, count)| IncidentTypeCount { check_type, count })
-        .collect())
-}
-
-use super::incidents::COLUMNS as INCIDENT_COLUMNS;
 
 /// Everything the detail page shows about the site `row` describes.
 pub async fn site_detail(
@@ -280,49 +212,6 @@ fn evidence_status(chain: &[(i64, String, Option<String>, DateTime<Utc>)]) -> Ev
         last_at: chain.last().map(|c| c.3),
         broken_at,
     }
-}
-
-type RunbookRecord = (
-    String,
-    String,
-    String,
-    String,
-    Json<Vec<String>>,
-    String,
-    Json<Vec<String>>,
-    Json<Vec<String>>,
-    bool,
-    i64,
-    f64,
-    f64,
-);
-
-pub async fn runbooks(db: &Db) -> Result<Vec<Runbook>, sqlx::Error> {
-    let rows: Vec<RunbookRecord> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT id, name, description, category, check_types, level, hipaa_controls, steps, \
-             disruptive, execution_count, success_rate, avg_duration_seconds FROM runbooks ORDER BY id",
-        )
-        .fetch_all(pool)
-        .await?
-    });
-    Ok(rows
-        .into_iter()
-        .map(|r| Runbook {
-            id: r.0,
-            name: r.1,
-            description: r.2,
-            category: r.3,
-            check_types: r.4.0,
-            level: r.5,
-            hipaa_controls: r.6.0,
-            steps: r.7.0,
-            disruptive: r.8,
-            execution_count: r.9,
-            success_rate: r.10,
-            avg_duration_seconds: r.11,
-        })
-        .collect())
 }
 
 #[cfg(test)]

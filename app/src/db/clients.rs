@@ -1,0 +1,54 @@
+//! Clients as the dashboard reads them: each with the health of its sites.
+
+use super::Db;
+use crate::on_db;
+use crate::scoring::HealthLevel;
+use crate::types::{ClientSummary, SiteRow};
+
+/// Clients with the health of their sites, worst first (clients without sites last).
+pub async fn client_summaries(
+    db: &Db,
+    rows: &[SiteRow],
+) -> Result<Vec<ClientSummary>, sqlx::Error> {
+    let clients: Vec<(i64, String)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT id, name FROM clients ORDER BY name")
+            .fetch_all(pool)
+            .await?
+    });
+    let mut summaries: Vec<ClientSummary> = clients
+        .into_iter()
+        .map(|(id, name)| summarise_client(id, name, rows.iter().filter(|r| r.client_id == id)))
+        .collect();
+    summaries.sort_by(|a, b| {
+        let a_health = a.health.unwrap_or(f64::INFINITY);
+        let b_health = b.health.unwrap_or(f64::INFINITY);
+        a_health.total_cmp(&b_health).then(a.name.cmp(&b.name))
+    });
+    Ok(summaries)
+}
+
+pub fn summarise_client<'a>(
+    id: i64,
+    name: String,
+    sites: impl Iterator<Item = &'a SiteRow>,
+) -> ClientSummary {
+    let sites: Vec<&SiteRow> = sites.collect();
+    let count = sites.len() as i64;
+    let worst_level = sites
+        .iter()
+        .map(|s| s.level)
+        .max_by_key(|level| match level {
+            HealthLevel::Healthy => 0,
+            HealthLevel::Warning => 1,
+            HealthLevel::Critical => 2,
+        });
+    ClientSummary {
+        id,
+        name,
+        sites: count,
+        sites_online: sites.iter().filter(|s| s.status == "online").count() as i64,
+        open_incidents: sites.iter().map(|s| s.open_incidents).sum(),
+        health: (count > 0).then(|| sites.iter().map(|s| s.health).sum::<f64>() / count as f64),
+        worst_level,
+    }
+}

@@ -1,0 +1,24 @@
+//! Use cases that more than one door leads to: server functions, the appliance API and the CLI
+//! call the same function, which validates, writes in one transaction with its audit entry,
+//! and says what happened. Server only.
+
+pub mod sites;
+pub mod users;
+
+/// Who asked for a change, as the audit log records it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The signed-in user's email, or `cli` for the command line.
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// The signed-in user of the request under way.
+    pub fn signed_in(user: crate::auth::SessionUser) -> Self {
+        Self {
+            name: user.email,
+            ip: crate::auth::client_ip(),
+        }
+    }
+}
