@@ -2,6 +2,24 @@
 
 use leptos::prelude::*;
 
+/// A page's data as it arrives: `rows` grey placeholder rows while it loads (the previous
+/// data stays during a refetch), its errors and "Try again" (which runs `retry`) when it fails,
+/// else `children`.
+#[component]
+pub fn QueryView(
+    #[prop(default = 5)] rows: usize,
+    retry: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Transition fallback=move || view! { <Skeleton rows /> }>
+            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
+                {children()}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
+
 /// Grey placeholder rows shown while data loads.
 #[component]
 pub fn Skeleton(#[prop(default = 5)] rows: usize) -> impl IntoView {

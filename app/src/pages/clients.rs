@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::sites::SitesTable;
 use crate::components::charts::HealthGauge;
-use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::query_view::{EmptyState, QueryView};
 use crate::error::AppError;
 use crate::queries::fleet_options;
 use crate::types::{ClientDetail, ClientSummary};
@@ -56,21 +56,19 @@ pub fn ClientsPage() -> impl IntoView {
     });
     view! {
         <Title text="Clients" />
-        <Transition fallback=|| view! { <Skeleton /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    clients
-                        .await
-                        .map(|clients| {
-                            if clients.is_empty() {
-                                view! { <EmptyState message="No clients yet.".to_string() /> }.into_any()
-                            } else {
-                                view! { <ClientCards clients /> }.into_any()
-                            }
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView retry>
+            {move || Suspend::new(async move {
+                clients
+                    .await
+                    .map(|clients| {
+                        if clients.is_empty() {
+                            view! { <EmptyState message="No clients yet.".to_string() /> }.into_any()
+                        } else {
+                            view! { <ClientCards clients /> }.into_any()
+                        }
+                    })
+            })}
+        </QueryView>
     }
 }
 
@@ -91,31 +89,29 @@ pub fn ClientDetailPage() -> impl IntoView {
         client.invalidate_query(client_query(), id());
     });
     view! {
-        <Transition fallback=|| view! { <Skeleton /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    detail
-                        .await
-                        .map(|detail| {
-                            let summary = detail.client;
-                            view! {
-                                <Title text=summary.name.clone() />
-                                <div class="detail-head">
-                                    <HealthGauge value=summary.health size=80 />
-                                    <div>
-                                        <h2 data-testid="client-name">{summary.name}</h2>
-                                        <p class="card-meta">
-                                            {summary.sites}" sites, "{summary.sites_online}" online · "
-                                            {summary.open_incidents}" open incidents"
-                                        </p>
-                                    </div>
+        <QueryView retry>
+            {move || Suspend::new(async move {
+                detail
+                    .await
+                    .map(|detail| {
+                        let summary = detail.client;
+                        view! {
+                            <Title text=summary.name.clone() />
+                            <div class="detail-head">
+                                <HealthGauge value=summary.health size=80 />
+                                <div>
+                                    <h2 data-testid="client-name">{summary.name}</h2>
+                                    <p class="card-meta">
+                                        {summary.sites}" sites, "{summary.sites_online}" online · "
+                                        {summary.open_incidents}" open incidents"
+                                    </p>
                                 </div>
-                                <SitesTable rows=detail.sites sort_links=None />
-                            }
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+                            </div>
+                            <SitesTable rows=detail.sites sort_links=None />
+                        }
+                    })
+            })}
+        </QueryView>
     }
 }
 

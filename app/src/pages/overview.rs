@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use crate::components::badges::{LevelBadge, StatusBadge, percent};
 use crate::components::charts::Sparkline;
 use crate::components::freshness::DataFreshness;
-use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::components::query_view::QueryView;
 use crate::error::AppError;
 use crate::pages::clients::{ClientCards, clients_query};
 use crate::queries::fleet_options;
@@ -40,27 +40,23 @@ pub fn OverviewPage() -> impl IntoView {
 
     view! {
         <Title text="Overview" />
-        <Transition fallback=|| view! { <Skeleton rows=3 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry=retry_overview /> }>
-                {move || Suspend::new(async move {
-                    overview
-                        .await
-                        .map(|data| {
-                            DataFreshness::record(data.stats.as_of_ms);
-                            view! { <OverviewSections data /> }
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=3 retry=retry_overview>
+            {move || Suspend::new(async move {
+                overview
+                    .await
+                    .map(|data| {
+                        DataFreshness::record(data.stats.as_of_ms);
+                        view! { <OverviewSections data /> }
+                    })
+            })}
+        </QueryView>
         <section aria-labelledby="clients-heading">
             <h2 id="clients-heading">"Clients, least healthy first"</h2>
-            <Transition fallback=|| view! { <Skeleton rows=2 /> }>
-                <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry=retry_clients /> }>
-                    {move || Suspend::new(async move {
-                        clients.await.map(|clients| view! { <ClientCards clients /> })
-                    })}
-                </ErrorBoundary>
-            </Transition>
+            <QueryView rows=2 retry=retry_clients>
+                {move || Suspend::new(async move {
+                    clients.await.map(|clients| view! { <ClientCards clients /> })
+                })}
+            </QueryView>
         </section>
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::params::ParamsMap;
 
-use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::query_view::{EmptyState, QueryView};
 use crate::components::search_box::SearchBox;
 use crate::error::AppError;
 use crate::queries::runbook_options;
@@ -133,43 +133,41 @@ pub fn RunbooksPage() -> impl IntoView {
             <label>"Category "{select("category", &CATEGORIES)}</label>
             <noscript><button type="submit" class="button">"Apply"</button></noscript>
         </form>
-        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    runbooks
-                        .await
-                        .map(|runbooks| {
-                            if runbooks.is_empty() {
-                                return view! { <EmptyState message="No runbooks match.".to_string() /> }.into_any();
-                            }
-                            view! {
-                                <p class="result-count" data-testid="runbook-count">{runbooks.len()}" runbooks"</p>
-                                <table class="data-table" data-testid="runbooks-table">
-                                    <thead><tr><th>"Id"</th><th>"Name"</th><th>"Category"</th><th>"Level"</th><th>"Runs"</th><th>"Success"</th></tr></thead>
-                                    <tbody>
-                                        {runbooks
-                                            .into_iter()
-                                            .map(|r| {
-                                                view! {
-                                                    <tr>
-                                                        <td>{r.id.clone()}</td>
-                                                        <td><A href=format!("/runbooks/{}", r.id)>{r.name}</A></td>
-                                                        <td>{r.category.replace('_', " ")}</td>
-                                                        <td>{r.level}</td>
-                                                        <td>{r.execution_count}</td>
-                                                        <td>{format!("{:.0}%", r.success_rate * 100.0)}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
-                            }
-                            .into_any()
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=8 retry>
+            {move || Suspend::new(async move {
+                runbooks
+                    .await
+                    .map(|runbooks| {
+                        if runbooks.is_empty() {
+                            return view! { <EmptyState message="No runbooks match.".to_string() /> }.into_any();
+                        }
+                        view! {
+                            <p class="result-count" data-testid="runbook-count">{runbooks.len()}" runbooks"</p>
+                            <table class="data-table" data-testid="runbooks-table">
+                                <thead><tr><th>"Id"</th><th>"Name"</th><th>"Category"</th><th>"Level"</th><th>"Runs"</th><th>"Success"</th></tr></thead>
+                                <tbody>
+                                    {runbooks
+                                        .into_iter()
+                                        .map(|r| {
+                                            view! {
+                                                <tr>
+                                                    <td>{r.id.clone()}</td>
+                                                    <td><A href=format!("/runbooks/{}", r.id)>{r.name}</A></td>
+                                                    <td>{r.category.replace('_', " ")}</td>
+                                                    <td>{r.level}</td>
+                                                    <td>{r.execution_count}</td>
+                                                    <td>{format!("{:.0}%", r.success_rate * 100.0)}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                        .into_any()
+                    })
+            })}
+        </QueryView>
     }
 }
 
@@ -183,32 +181,30 @@ pub fn RunbookDetailPage() -> impl IntoView {
         client.invalidate_query(runbook_query(), id());
     });
     view! {
-        <Transition fallback=|| view! { <Skeleton rows=6 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    runbook
-                        .await
-                        .map(|r| {
-                            view! {
-                                <Title text=r.name.clone() />
-                                <h2 data-testid="runbook-name">{r.id.clone()}" · "{r.name}</h2>
-                                <p>{r.description}</p>
-                                <dl class="facts">
-                                    <dt>"Category"</dt><dd>{r.category.replace('_', " ")}</dd>
-                                    <dt>"Level"</dt><dd>{r.level}</dd>
-                                    <dt>"Check types"</dt><dd>{r.check_types.join(", ")}</dd>
-                                    <dt>"HIPAA controls"</dt><dd>{r.hipaa_controls.join(", ")}</dd>
-                                    <dt>"Disruptive"</dt><dd>{if r.disruptive { "yes: schedule outside clinic hours" } else { "no" }}</dd>
-                                    <dt>"Executions"</dt><dd>{r.execution_count}</dd>
-                                    <dt>"Success rate"</dt><dd>{format!("{:.1}%", r.success_rate * 100.0)}</dd>
-                                    <dt>"Average duration"</dt><dd>{format!("{:.0} s", r.avg_duration_seconds)}</dd>
-                                </dl>
-                                <h3>"Steps"</h3>
-                                <ol class="steps">{r.steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ol>
-                            }
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=6 retry>
+            {move || Suspend::new(async move {
+                runbook
+                    .await
+                    .map(|r| {
+                        view! {
+                            <Title text=r.name.clone() />
+                            <h2 data-testid="runbook-name">{r.id.clone()}" · "{r.name}</h2>
+                            <p>{r.description}</p>
+                            <dl class="facts">
+                                <dt>"Category"</dt><dd>{r.category.replace('_', " ")}</dd>
+                                <dt>"Level"</dt><dd>{r.level}</dd>
+                                <dt>"Check types"</dt><dd>{r.check_types.join(", ")}</dd>
+                                <dt>"HIPAA controls"</dt><dd>{r.hipaa_controls.join(", ")}</dd>
+                                <dt>"Disruptive"</dt><dd>{if r.disruptive { "yes: schedule outside clinic hours" } else { "no" }}</dd>
+                                <dt>"Executions"</dt><dd>{r.execution_count}</dd>
+                                <dt>"Success rate"</dt><dd>{format!("{:.1}%", r.success_rate * 100.0)}</dd>
+                                <dt>"Average duration"</dt><dd>{format!("{:.0} s", r.avg_duration_seconds)}</dd>
+                            </dl>
+                            <h3>"Steps"</h3>
+                            <ol class="steps">{r.steps.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ol>
+                        }
+                    })
+            })}
+        </QueryView>
     }
 }

@@ -15,7 +15,7 @@ use leptos_router::params::ParamsMap;
 use crate::auth::Role;
 use crate::components::badges::{LevelBadge, StatusBadge, ago, percent};
 use crate::components::current_user::use_can;
-use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::query_view::{EmptyState, QueryView};
 use crate::components::search_box::SearchBox;
 use crate::error::AppError;
 use crate::pages::site_detail::site_query;
@@ -131,21 +131,19 @@ pub fn SitesPage() -> impl IntoView {
                 <A href="/admin/sites/new" attr:class="button primary" attr:data-testid="new-site">"New site"</A>
             })}
         </form>
-        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    sites
-                        .await
-                        .map(|rows| {
-                            let count = rows.len();
-                            view! {
-                                <p class="result-count" data-testid="site-count">{count}" sites"</p>
-                                <SitesTable rows sort_links=Some(filter.get_untracked()) />
-                            }
-                        })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=8 retry>
+            {move || Suspend::new(async move {
+                sites
+                    .await
+                    .map(|rows| {
+                        let count = rows.len();
+                        view! {
+                            <p class="result-count" data-testid="site-count">{count}" sites"</p>
+                            <SitesTable rows sort_links=Some(filter.get_untracked()) />
+                        }
+                    })
+            })}
+        </QueryView>
     }
 }
 

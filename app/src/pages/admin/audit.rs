@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::accounts::{AuditFilter, AuditPage};
 use crate::components::badges::ago;
-use crate::components::query_view::{EmptyState, ErrorRetry, Skeleton};
+use crate::components::query_view::{EmptyState, QueryView};
 use crate::error::AppError;
 
 /// Entries per page of the audit list.
@@ -140,38 +140,36 @@ pub fn AuditLogPage() -> impl IntoView {
             <noscript><button type="submit" class="button">"Apply"</button></noscript>
             <a class="button" href=csv_href download data-testid="audit-csv" rel="external">"Export CSV"</a>
         </form>
-        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    page.await.map(|page| {
-                        if page.entries.is_empty() {
-                            return view! { <EmptyState message="No audit entries match.".to_string() /> }.into_any();
-                        }
-                        let older = page.older.map(|before| {
-                            let next = AuditFilter { before, ..filter.get_untracked() };
-                            view! { <A href=format!("/admin/audit{}", filter_query(&next))>"Older entries →"</A> }
-                        });
-                        view! {
-                            <table class="data-table" data-testid="audit-table">
-                                <thead><tr><th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Target"</th><th>"Details"</th><th>"IP"</th></tr></thead>
-                                <tbody>
-                                    {page.entries.into_iter().map(|e| view! {
-                                        <tr data-testid="audit-row">
-                                            <td title=e.at.to_rfc3339()>{ago(Some(e.at))}</td>
-                                            <td>{e.actor}</td>
-                                            <td><code>{e.action}</code></td>
-                                            <td>{e.target}</td>
-                                            <td class="details-cell"><code>{e.details}</code></td>
-                                            <td>{e.ip.unwrap_or_default()}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                            {older}
-                        }.into_any()
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=8 retry>
+            {move || Suspend::new(async move {
+                page.await.map(|page| {
+                    if page.entries.is_empty() {
+                        return view! { <EmptyState message="No audit entries match.".to_string() /> }.into_any();
+                    }
+                    let older = page.older.map(|before| {
+                        let next = AuditFilter { before, ..filter.get_untracked() };
+                        view! { <A href=format!("/admin/audit{}", filter_query(&next))>"Older entries →"</A> }
+                    });
+                    view! {
+                        <table class="data-table" data-testid="audit-table">
+                            <thead><tr><th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Target"</th><th>"Details"</th><th>"IP"</th></tr></thead>
+                            <tbody>
+                                {page.entries.into_iter().map(|e| view! {
+                                    <tr data-testid="audit-row">
+                                        <td title=e.at.to_rfc3339()>{ago(Some(e.at))}</td>
+                                        <td>{e.actor}</td>
+                                        <td><code>{e.action}</code></td>
+                                        <td>{e.target}</td>
+                                        <td class="details-cell"><code>{e.details}</code></td>
+                                        <td>{e.ip.unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {older}
+                    }.into_any()
+                })
+            })}
+        </QueryView>
     }
 }

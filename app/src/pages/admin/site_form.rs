@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::{Deserialize, Serialize};
 
 use crate::components::form::{FieldError, FieldMessages, TextField};
-use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::components::query_view::QueryView;
 use crate::components::toast::Toasts;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
@@ -142,19 +142,17 @@ fn SiteFormLoader(original: Option<String>) -> impl IntoView {
     let data = Resource::new_blocking(move || key.clone(), get_site_form);
     let retry = Callback::new(move |_| data.refetch());
     view! {
-        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {
+        <QueryView rows=8 retry>
+            {
+                let original = original.clone();
+                move || {
                     let original = original.clone();
-                    move || {
-                        let original = original.clone();
-                        Suspend::new(async move {
-                            data.await.map(|data| view! { <SiteForm data original /> })
-                        })
-                    }
+                    Suspend::new(async move {
+                        data.await.map(|data| view! { <SiteForm data original /> })
+                    })
                 }
-            </ErrorBoundary>
-        </Transition>
+            }
+        </QueryView>
     }
 }
 

@@ -7,7 +7,7 @@ use crate::accounts::{UserAdded, UserRow};
 use crate::auth::Role;
 use crate::components::badges::ago;
 use crate::components::form::TextField;
-use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::components::query_view::QueryView;
 use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::validation::{FieldErrors, validate_new_user};
@@ -89,20 +89,18 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <Title text="Users" />
         <AddUserForm on_added=Callback::new(move |_| users.refetch()) />
-        <Transition fallback=|| view! { <Skeleton rows=6 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    users.await.map(|users| view! {
-                        <table class="data-table" data-testid="users-table">
-                            <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th><th></th></tr></thead>
-                            <tbody>
-                                {users.into_iter().map(|user| view! { <UserRowView user on_change=retry /> }).collect_view()}
-                            </tbody>
-                        </table>
-                    })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=6 retry>
+            {move || Suspend::new(async move {
+                users.await.map(|users| view! {
+                    <table class="data-table" data-testid="users-table">
+                        <thead><tr><th>"Email"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th><th></th></tr></thead>
+                        <tbody>
+                            {users.into_iter().map(|user| view! { <UserRowView user on_change=retry /> }).collect_view()}
+                        </tbody>
+                    </table>
+                })
+            })}
+        </QueryView>
     }
 }
 

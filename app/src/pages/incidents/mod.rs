@@ -22,7 +22,7 @@ use leptos_router::hooks::use_query_map;
 
 use self::filters::FilterBar;
 use self::list::{IncidentList, ListState};
-use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::components::query_view::QueryView;
 use crate::error::AppError;
 use crate::incident_filter::filter_from_query;
 use crate::queries::fleet_options;
@@ -108,14 +108,12 @@ pub fn IncidentsPage() -> impl IntoView {
     view! {
         <Title text="Incidents" />
         <FilterBar filter />
-        <Transition fallback=|| view! { <Skeleton rows=10 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move {
-                    let total = count.await?;
-                    let first_rows = first.await?;
-                    Ok::<_, AppError>(view! { <IncidentList filter=filter.get_untracked() total first_rows state=view_state /> })
-                })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=10 retry>
+            {move || Suspend::new(async move {
+                let total = count.await?;
+                let first_rows = first.await?;
+                Ok::<_, AppError>(view! { <IncidentList filter=filter.get_untracked() total first_rows state=view_state /> })
+            })}
+        </QueryView>
     }
 }

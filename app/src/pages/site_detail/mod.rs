@@ -13,7 +13,7 @@ use crate::auth::Role;
 use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
 use crate::components::charts::{HealthGauge, TrendChart, health_class};
 use crate::components::current_user::use_can;
-use crate::components::query_view::{ErrorRetry, Skeleton};
+use crate::components::query_view::QueryView;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::queries::fleet_options;
@@ -48,11 +48,9 @@ pub fn SiteDetailPage() -> impl IntoView {
         client.invalidate_query(site_query(), site_id());
     });
     view! {
-        <Transition fallback=|| view! { <Skeleton rows=8 /> }>
-            <ErrorBoundary fallback=move |errors| view! { <ErrorRetry errors retry /> }>
-                {move || Suspend::new(async move { detail.await.map(|detail| view! { <SiteDetailView detail /> }) })}
-            </ErrorBoundary>
-        </Transition>
+        <QueryView rows=8 retry>
+            {move || Suspend::new(async move { detail.await.map(|detail| view! { <SiteDetailView detail /> }) })}
+        </QueryView>
     }
 }
 
