@@ -71,10 +71,12 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
         <div class="detail-head">
             <HealthGauge value=Some(site.health) size=80 />
             <div>
-                <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
-                {can_edit.then(|| view! {
-                    <A href=format!("/sites/{site_id}/edit") attr:class="button" attr:data-testid="edit-site">"Edit"</A>
-                })}
+                <div class="title-row">
+                    <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
+                    {can_edit.then(|| view! {
+                        <A href=format!("/sites/{site_id}/edit") attr:class="button" attr:data-testid="edit-site">"Edit"</A>
+                    })}
+                </div>
                 <p class="card-meta">
                     {site.site_id.to_string()}" · "
                     <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "
