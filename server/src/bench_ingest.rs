@@ -16,9 +16,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
 use app::cache::AggregateCache;
+use app::db::site_admin;
 use app::db::{Db, IncidentWindows};
-use app::on_db;
+use app::services::{Actor, sites};
+use app::validation::{SiteInput, SiteSaved};
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
@@ -142,26 +145,33 @@ async fn fleet(
     appliances: usize,
 ) -> anyhow::Result<Vec<(Identity, ApplianceIdentity)>> {
     let run = Utc::now().timestamp_millis();
-    let client: i64 = on_db!(db, |pool| {
-        sqlx::query_scalar("INSERT INTO clients (name) VALUES ($1) RETURNING id")
-            .bind(format!("bench-ingest {run}"))
-            .fetch_one(pool)
-            .await?
-    });
+    let mut client = None;
     let mut created = Vec::with_capacity(sites);
     for i in 0..sites.max(1) {
-        let site_id = format!("bench-{run}-{i}");
-        let site: i64 = on_db!(db, |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO sites (site_id, client_id, clinic_name, tier) \
-                 VALUES ($1, $2, $1, 'small') RETURNING id",
-            )
-            .bind(&site_id)
-            .bind(client)
-            .fetch_one(pool)
+        let slug = format!("bench-{run}-{i}");
+        let input = SiteInput {
+            clinic_name: slug.clone(),
+            client_id: client,
+            new_client: match client {
+                None => format!("bench-ingest {run}"),
+                Some(_) => String::new(),
+            },
+            site_id: slug.clone(),
+            tier: "small".into(),
+            ..SiteInput::default()
+        };
+        let actor = Actor {
+            name: "bench-ingest".into(),
+            ip: None,
+        };
+        match sites::save_site(db, None, input, actor).await?.outcome {
+            SiteSaved::Saved { client_id, .. } => client = Some(client_id),
+            SiteSaved::Invalid(errors) => bail!("the benchmark's site {slug}: {errors:?}"),
+        }
+        let (site, _, _) = site_admin::site_input(db, &slug)
             .await?
-        });
-        created.push((site, site_id));
+            .context("the site just saved")?;
+        created.push((site, slug));
     }
     let mut fleet = Vec::with_capacity(appliances);
     for i in 0..appliances {

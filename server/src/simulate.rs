@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use app::db::Db;
-use app::on_db;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -192,11 +191,7 @@ async fn print_progress(counters: Arc<Counters>) {
 
 /// `count` new appliances spread over the existing sites.
 pub async fn provision(db: &Db, count: usize) -> anyhow::Result<Vec<Identity>> {
-    let sites: Vec<String> = on_db!(db, |pool| {
-        sqlx::query_scalar("SELECT site_id FROM sites ORDER BY id")
-            .fetch_all(pool)
-            .await?
-    });
+    let sites = app::db::site_admin::site_slugs(db).await?;
     if sites.is_empty() {
         bail!("the database has no sites: run `posture seed` first");
     }

@@ -52,3 +52,11 @@ pub fn summarise_client<'a>(
         worst_level,
     }
 }
+
+pub async fn count_clients(db: &Db) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM clients")
+            .fetch_one(pool)
+            .await
+    })
+}

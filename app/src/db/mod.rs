@@ -20,7 +20,7 @@ mod stats;
 pub mod triage;
 
 pub use bundles::latest_bundles_per_site;
-pub use clients::{client_summaries, summarise_client};
+pub use clients::{client_summaries, count_clients, summarise_client};
 pub use incidents::{IncidentFacts, IncidentWindows, WINDOW_ANCHOR_STRIDE};
 pub use runbooks::runbooks;
 pub use scores::all_site_scores;

@@ -50,6 +50,15 @@ pub async fn site_input(
 }
 
 /// Every client as (id, name), by name: the form's client picker.
+/// The public ids of the active sites, oldest first.
+pub async fn site_slugs(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query_scalar("SELECT site_id FROM sites WHERE decommissioned_at IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await
+    })
+}
+
 pub async fn client_names(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query_as("SELECT id, name FROM clients ORDER BY name")

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::bail;
 use app::db::Db;
-use app::on_db;
 
 use crate::config::{SeedArgs, SeedProfile};
 
@@ -63,11 +62,7 @@ pub struct Written {
 }
 
 pub async fn run(db: &Db, args: &SeedArgs) -> anyhow::Result<()> {
-    let existing: i64 = on_db!(db, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM clients")
-            .fetch_one(pool)
-            .await?
-    });
+    let existing = app::db::count_clients(db).await?;
     if existing > 0 {
         if args.if_empty {
             println!("The database already holds {existing} clients: not seeding.");
