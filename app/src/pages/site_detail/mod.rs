@@ -18,7 +18,7 @@ use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::queries::fleet_options;
 use crate::scoring::category_weight;
-use crate::types::SiteDetail;
+use crate::types::{SiteDetail, SiteRow};
 use orders::NewOrderForm;
 
 #[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_site")]
@@ -54,20 +54,17 @@ pub fn SiteDetailPage() -> impl IntoView {
     }
 }
 
+/// The site's gauge, name and facts, with Edit for admins.
 #[component]
-fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
-    let site = detail.site;
-    let evidence = detail.evidence;
+fn SiteHead(
+    site: SiteRow,
+    onboarding_stage: String,
+    contact_name: Option<String>,
+    contact_email: Option<String>,
+) -> impl IntoView {
     let can_edit = use_can(Role::Admin);
     let site_id = site.site_id.clone();
-    let site_id_for_orders = site.site_id.clone();
-    let hostnames: Vec<String> = detail
-        .appliances
-        .iter()
-        .map(|a| a.hostname.clone())
-        .collect();
     view! {
-        <Title text=site.clinic_name.clone() />
         <div class="detail-head">
             <HealthGauge value=Some(site.health) size=80 />
             <div>
@@ -80,16 +77,39 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                 <p class="card-meta">
                     {site.site_id.to_string()}" · "
                     <A href=format!("/clients/{}", site.client_id)>{site.client_name.clone()}</A>" · "
-                    {site.tier.clone()}" tier · onboarding: "{detail.onboarding_stage}
+                    {site.tier.clone()}" tier · onboarding: "{onboarding_stage}
                 </p>
                 <p class="card-meta">
                     <StatusBadge status=site.status.clone() />" last check-in "{ago(site.last_checkin)}" · "
                     <LevelBadge level=site.level />
-                    {detail.contact_name.map(|name| format!(" · contact {name}"))}
-                    {detail.contact_email.map(|email| format!(" <{email}>"))}
+                    {contact_name.map(|name| format!(" · contact {name}"))}
+                    {contact_email.map(|email| format!(" <{email}>"))}
                 </p>
             </div>
         </div>
+    }
+}
+
+/// The page once its data is in; type-erased, like [`SiteHead`], to stay within the
+/// compiler's depth limit.
+#[component]
+fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
+    let site = detail.site;
+    let evidence = detail.evidence;
+    let site_id_for_orders = site.site_id.clone();
+    let hostnames: Vec<String> = detail
+        .appliances
+        .iter()
+        .map(|a| a.hostname.clone())
+        .collect();
+    view! {
+        <Title text=site.clinic_name.clone() />
+        <SiteHead
+            site=site.clone()
+            onboarding_stage=detail.onboarding_stage
+            contact_name=detail.contact_name
+            contact_email=detail.contact_email
+        />
         <div class="two-columns">
             <section aria-labelledby="compliance-heading">
                 <h2 id="compliance-heading">"Compliance "<span data-testid="overall-compliance">{percent(site.compliance)}</span></h2>
@@ -204,4 +224,5 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
             </section>
         </div>
     }
+    .into_any()
 }
