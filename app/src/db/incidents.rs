@@ -379,16 +379,7 @@ impl IncidentWindows {
             }
             None => offset,
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
-            conditions.where_clause(),
-            order_by(filter.sort)
-        );
-        on_db!(db, |pool| {
-            sql::query_as(&sql, conditions.binds())?
-                .fetch_all(pool)
-                .await
-        })
+        select_rows(db, &conditions, filter.sort, limit, skip).await
     }
 
     fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
@@ -604,10 +595,21 @@ pub async fn rows_after(
         };
         add_keyset(&mut conditions, filter.sort, key);
     }
+    select_rows(db, &conditions, filter.sort, limit, 0).await
+}
+
+/// Up to `limit` incidents matching `conditions` in `sort` order, the first `skip` skipped.
+async fn select_rows(
+    db: &Db,
+    conditions: &Conditions,
+    sort: IncidentSort,
+    limit: i64,
+    skip: i64,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit}",
+        "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
         conditions.where_clause(),
-        order_by(filter.sort)
+        order_by(sort)
     );
     on_db!(db, |pool| {
         sql::query_as(&sql, conditions.binds())?

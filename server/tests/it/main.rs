@@ -11,3 +11,4 @@ mod health;
 mod incidents;
 mod leptos_settings;
 mod pages;
+mod store;
