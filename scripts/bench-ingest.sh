@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Appliance API ingest figures on SQLite (a fresh file) and, when TEST_DATABASE_URL names a
 # PostgreSQL server (scripts/test-services.sh sets it), on a fresh PostgreSQL database.
-# Extra arguments go to `posture bench-ingest` (e.g. --duration 20s).
+# Extra arguments go to `posture-dev bench-ingest` (e.g. --duration 20s).
 set -euo pipefail
 
-bin="${POSTURE_BIN:-target/release/posture}"
+bin="${POSTURE_DEV_BIN:-target/release/posture-dev}"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 

@@ -2,11 +2,11 @@
 //! A library so integration tests can start the real router on a throwaway database.
 
 pub mod api;
-pub mod bench;
-pub mod bench_ingest;
 pub mod client_ip;
 pub mod config;
 pub mod database;
+#[cfg(feature = "dev-tools")]
+pub mod dev;
 pub mod etag;
 pub mod export;
 pub mod health;
@@ -19,6 +19,15 @@ pub mod routes;
 pub mod seed;
 pub mod session;
 pub mod sign_in;
-pub mod simulate;
 pub mod state;
 pub mod users;
+
+/// Logs to stderr, at `RUST_LOG` or `info` (sqlx at `warn`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+}

@@ -1,28 +1,19 @@
 use clap::Parser;
 use posture_server::api::auth::KEY_CACHE_TTL;
 use posture_server::config::{ApplianceCommand, Cli, Command, UserCommand};
-use posture_server::{bench, bench_ingest, database, provision, routes, seed, simulate, users};
+use posture_server::{database, provision, routes, seed, users};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    posture_server::init_logging();
 
     let cli = Cli::parse();
-    if let Command::Simulate(args) = &cli.command {
-        return simulate::run(&cli.database, args).await;
-    }
     let db = database::open(&cli.database).await?;
     match cli.command {
         Command::Migrate => println!("Migrations applied to {}.", db.backend_name()),
         Command::Seed(args) => {
             seed::run(&db, &args).await?;
         }
-        Command::Bench(args) => bench::run(&db, &args).await?,
         Command::User(UserCommand::Add(args)) => users::add(&db, &args).await?,
         Command::User(UserCommand::Unlock(args)) => users::unlock(&db, &args).await?,
         Command::Appliance(ApplianceCommand::Add(args)) => {
@@ -48,8 +39,6 @@ async fn main() -> anyhow::Result<()> {
                 args.id
             );
         }
-        Command::Simulate(_) => unreachable!("handled above: it opens no database of its own"),
-        Command::BenchIngest(args) => bench_ingest::run(&db, &args).await?,
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

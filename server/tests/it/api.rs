@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use app::db::Db;
@@ -14,24 +13,24 @@ use common::{TestServer, count, fixture};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use posture_server::health::Readiness;
-use posture_server::ingest::{self, IngestQueue, IngestSettings};
+use posture_server::ingest::{self, IngestQueue};
 use posture_server::provision::{provision_appliance, revoke_keys, rotate_key};
-use posture_server::simulate::{self, Counters, Identity, Plan};
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 /// Two sites (`site-1`, `site-2`) with an appliance each.
-struct Fleet {
-    server: TestServer,
-    key1: String,
-    key2: String,
+pub(crate) struct Fleet {
+    pub(crate) server: TestServer,
+    pub(crate) key1: String,
+    pub(crate) key2: String,
     appliance1: i64,
     client: reqwest::Client,
 }
 
-async fn populate(db: &Db) -> (String, String, i64) {
+pub(crate) async fn populate(db: &Db) -> (String, String, i64) {
     fixture::client(db, 1, "Acme").await;
     fixture::site(db, 1, 1, None).await;
     fixture::site(db, 2, 1, None).await;
@@ -54,7 +53,7 @@ async fn fleet_on(db: Db, dir: TempDir) -> Fleet {
     }
 }
 
-async fn sqlite_fleet() -> Fleet {
+pub(crate) async fn sqlite_fleet() -> Fleet {
     let (db, _, dir) = common::temp_database().await;
     fleet_on(db, dir).await
 }
@@ -110,7 +109,7 @@ impl Fleet {
         self.post(key, "/api/v1/reports", &body).await.0
     }
 
-    async fn count(&self, table: &str) -> i64 {
+    pub(crate) async fn count(&self, table: &str) -> i64 {
         count(&self.server.db, table).await
     }
 }
@@ -818,97 +817,6 @@ async fn a_full_queue_answers_429_with_retry_after() {
         "the queued report is only answered once written"
     );
     waiting.abort();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_simulator_retries_429s_until_everything_is_acknowledged() {
-    let settings = IngestSettings {
-        queue: 2,
-        batch: 2,
-        flush: StdDuration::from_millis(1),
-        ack_timeout: StdDuration::from_secs(10),
-    };
-    let server = common::start_with_ingest(|sink| ingest::start(settings, sink).0).await;
-    let (key1, key2, _) = populate(&server.db).await;
-    let appliances = (0..40)
-        .map(|i| match i % 2 {
-            0 => Identity {
-                site_id: "site-1".into(),
-                key: key1.clone(),
-            },
-            _ => Identity {
-                site_id: "site-2".into(),
-                key: key2.clone(),
-            },
-        })
-        .collect();
-    let plan = Plan {
-        url: server.url(""),
-        appliances,
-        rate: None,
-        duration: StdDuration::from_secs(2),
-        checks_per_report: 5,
-        max_retries: 100,
-        mixed: true,
-    };
-    let summary = simulate::load(&plan, Arc::new(Counters::default())).await;
-    assert!(summary.throttled > 0, "{summary:?}");
-    assert!(summary.retried >= summary.throttled, "{summary:?}");
-    assert_eq!(
-        (summary.failed, summary.acknowledged),
-        (0, summary.sent),
-        "{summary:?}"
-    );
-    assert!(count(&server.db, "compliance_bundles").await > 0);
-    assert!(count(&server.db, "evidence_bundles").await > 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posture_simulate_prints_progress_and_what_was_acknowledged() {
-    let fleet = sqlite_fleet().await;
-    let dir = tempfile::tempdir().unwrap();
-    let keys = dir.path().join("keys.txt");
-    std::fs::write(
-        &keys,
-        format!("site-1 {}\nsite-2 {}\n", fleet.key1, fleet.key2),
-    )
-    .unwrap();
-    let url = fleet.server.url("");
-    let database = format!("sqlite://{}", dir.path().join("cli.db").display());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_posture"))
-            .args([
-                "simulate",
-                "--url",
-                &url,
-                "--rate",
-                "20/s",
-                "--duration",
-                "2500ms",
-            ])
-            .arg("--keys")
-            .arg(&keys)
-            .env("DATABASE_URL", database)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    let progress: Vec<&str> = stdout.lines().filter(|l| l.contains("/s), 429 ")).collect();
-    assert!(progress.len() >= 2, "a line each second: {stdout}");
-    assert!(progress[0].trim_start().starts_with("1 s:"), "{stdout}");
-    let summary = stdout.lines().last().unwrap();
-    assert!(summary.contains("failed 0"), "{summary}");
-    let acknowledged: u64 = summary
-        .split("acknowledged ")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no acknowledged count in {summary:?}"));
-    assert!(acknowledged >= 30, "{summary}");
-    assert!(fleet.count("compliance_bundles").await > 0);
 }
 
 #[tokio::test]

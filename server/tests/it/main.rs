@@ -7,6 +7,8 @@ mod api;
 mod common;
 mod crash;
 mod data;
+#[cfg(feature = "dev-tools")]
+mod dev;
 mod health;
 mod incidents;
 mod leptos_settings;

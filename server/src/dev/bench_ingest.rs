@@ -1,4 +1,4 @@
-//! `posture bench-ingest`: how many events per second the appliance API acknowledges, with the
+//! `posture-dev bench-ingest`: how many events per second the appliance API acknowledges, with the
 //! batcher and without it, on the configured database. For each mode the real router runs in
 //! this process on a local port and simulated appliances send reports:
 //!
@@ -25,15 +25,15 @@ use app::validation::{SiteInput, SiteSaved};
 use chrono::Utc;
 use leptos::config::LeptosOptions;
 
+use super::BenchIngestArgs;
+use super::simulate::{self, Counters, Identity, Plan, Summary};
 use crate::api::auth::KEY_CACHE_TTL;
 use crate::api::limits::LimitSettings;
-use crate::config::BenchIngestArgs;
 use crate::health::Readiness;
 use crate::hints::Hints;
 use crate::ingest::{self, IngestSettings, Report, Sink};
 use crate::provision::provision_appliance;
 use crate::routes;
-use crate::simulate::{self, Counters, Identity, Plan, Summary};
 use crate::state::{AppState, StateParts};
 use app::appliance_keys::ApplianceIdentity;
 use app::domain::appliance::CheckResult;

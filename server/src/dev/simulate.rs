@@ -1,4 +1,4 @@
-//! `posture simulate`: many appliances against a running server. Each appliance checks in,
+//! `posture-dev simulate`: many appliances against a running server. Each appliance checks in,
 //! reports (mostly passing checks, occasional drift and its remediation) and, for one
 //! appliance per site, sends gzip'ed evidence batches continuing its site's chain. Requests
 //! answered 429, 5xx or not at all are retried with capped exponential backoff and full
@@ -24,7 +24,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::config::{DatabaseArgs, SimulateArgs};
+use super::SimulateArgs;
+use crate::config::DatabaseArgs;
 use crate::provision::provision_appliance;
 
 /// One simulated appliance's identity.

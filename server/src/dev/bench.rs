@@ -1,4 +1,4 @@
-//! `posture bench`: times the hot queries on whatever database is configured and prints
+//! `posture-dev bench`: times the hot queries on whatever database is configured and prints
 //! p50/p95 per query. Seed first (`posture seed --large` for the figures in the README).
 
 use std::time::Instant;
@@ -8,7 +8,7 @@ use app::db::{self, Db, IncidentWindows};
 use app::types::{IncidentFilter, IncidentSort};
 use chrono::Utc;
 
-use crate::config::BenchArgs;
+use super::BenchArgs;
 
 pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
     let cache = args.cache.build()?;
