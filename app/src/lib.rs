@@ -1,5 +1,6 @@
-//! The Posture web app: pages, components, server functions and the types they share.
-//! Compiled twice: with `ssr` into the server, with `hydrate` into the browser's WASM.
+//! The Posture web app: the domain's types, the store (`db`) and services (server only), and
+//! the pages, components and server functions. Compiled twice: with `ssr` into the server,
+//! with `hydrate` into the browser's WASM.
 
 pub mod accounts;
 #[cfg(feature = "ssr")]

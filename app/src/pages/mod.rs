@@ -1,4 +1,4 @@
-//! One module per page; each holds the server functions it reads through.
+//! One module per page; each holds the server functions it reads through and their query scopes.
 
 pub mod admin;
 pub mod clients;
