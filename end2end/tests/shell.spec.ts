@@ -72,3 +72,14 @@ test("an unknown route shows the 404 page", async ({ page, consoleErrors }) => {
   // The browser itself logs the 404 status of the document; nothing else may fail.
   consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !e.includes("404")));
 });
+
+test("another origin cannot frame the dashboard", async ({ page, baseURL, consoleErrors }) => {
+  await page.setContent(`<iframe src="${baseURL}/login"></iframe>`);
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  expect(frame).toBeDefined();
+  await frame!.waitForLoadState();
+  await expect(frame!.getByTestId("login-form")).toHaveCount(0);
+  expect(consoleErrors.some((e) => e.includes("X-Frame-Options"))).toBe(true);
+  // The browser reports the refusal; that is the point here, not a failure.
+  consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !e.includes("X-Frame-Options")));
+});

@@ -16,6 +16,7 @@ pub mod maintenance;
 pub mod memory_budget;
 pub mod provision;
 pub mod routes;
+pub mod security_headers;
 pub mod seed;
 pub mod session;
 pub mod sign_in;

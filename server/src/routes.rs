@@ -18,7 +18,9 @@ use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::ingest;
 use crate::state::{Accounts, AppState, StateParts};
-use crate::{api, client_ip, database, etag, export, maintenance, session, sign_in};
+use crate::{
+    api, client_ip, database, etag, export, maintenance, security_headers, session, sign_in,
+};
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             client_ip::resolve,
         ))
         .layer(axum::middleware::from_fn(etag::etag))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -13,4 +13,5 @@ mod health;
 mod incidents;
 mod leptos_settings;
 mod pages;
+mod security;
 mod store;
