@@ -8,16 +8,16 @@ use super::sql::rows_per_statement;
 use crate::domain::appliance::EvidenceBundle;
 use crate::on_db;
 
+const HEAD_SQL: &str = "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 \
+    ORDER BY position DESC LIMIT 1";
+
 /// Where a site's chain ends: its last position and hash, `None` before its first bundle.
 pub async fn chain_head(db: &Db, site: i64) -> Result<Option<(i64, String)>, sqlx::Error> {
     on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 \
-             ORDER BY position DESC LIMIT 1",
-        )
-        .bind(site)
-        .fetch_optional(pool)
-        .await
+        sqlx::query_as(HEAD_SQL)
+            .bind(site)
+            .fetch_optional(pool)
+            .await
     })
 }
 
@@ -53,13 +53,10 @@ pub async fn append_chain(
     };
     on_db!(db, |pool| {
         let mut tx = pool.begin_with(begin).await?;
-        let head: Option<(i64, String)> = sqlx::query_as(
-            "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 \
-             ORDER BY position DESC LIMIT 1",
-        )
-        .bind(site)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
+            .bind(site)
+            .fetch_optional(&mut *tx)
+            .await?;
         let (position, hash) = head.map_or((0, None), |(p, h)| (p, Some(h)));
         if first.position != position + 1 || first.prev_hash != hash {
             return Ok(Appended::Elsewhere { position, hash });

@@ -122,7 +122,9 @@ pub async fn advance_order(
         None => Transition::NoSuchOrder,
         Some((owner, _, _)) if owner != appliance_id => Transition::OtherAppliance,
         Some((_, status, _)) if Some(status.as_str()) != from.map(OrderStatus::as_str) => {
-            Transition::WrongStatus(OrderStatus::parse(&status).unwrap_or(OrderStatus::Expired))
+            Transition::WrongStatus(OrderStatus::parse(&status).ok_or_else(|| {
+                sqlx::Error::Decode(format!("order {id} has an unknown status {status:?}").into())
+            })?)
         }
         Some(_) => Transition::Expired,
     })

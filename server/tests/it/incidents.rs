@@ -5,7 +5,7 @@ use crate::common;
 
 use app::auth::Role;
 use app::db::incidents::{MAX_FILTERS, filter_sql, order_by};
-use app::db::sql;
+use app::db::sql::Bind;
 use app::on_db;
 use app::types::{IncidentFilter, IncidentSort};
 use common::TestServer;
@@ -41,22 +41,18 @@ async fn count(client: &reqwest::Client, server: &TestServer, query: &str) -> i6
 }
 
 async fn open_ids(server: &TestServer, n: i64) -> Vec<i64> {
-    on_db!(&server.db, |pool| sqlx::query_scalar(
-        "SELECT id FROM incidents WHERE status = 'open' ORDER BY reported_at DESC, id DESC LIMIT $1"
+    common::column(
+        &server.db,
+        "SELECT id FROM incidents WHERE status = 'open' ORDER BY reported_at DESC, id DESC LIMIT $1",
+        &[Bind::Int(n)],
     )
-    .bind(n)
-    .fetch_all(pool)
     .await
-    .unwrap())
 }
 
 async fn statuses(server: &TestServer, ids: &[i64]) -> Vec<String> {
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let sql = format!("SELECT status FROM incidents WHERE id IN ({list}) ORDER BY id");
-    on_db!(&server.db, |pool| sqlx::query_scalar(&sql)
-        .fetch_all(pool)
-        .await
-        .unwrap())
+    common::column(&server.db, &sql, &[]).await
 }
 
 #[tokio::test]
@@ -418,26 +414,15 @@ async fn offset_window(server: &TestServer, pairs: &[(String, String)], window: 
         order_by(filter.sort),
         window * 100
     );
-    on_db!(&server.db, |pool| sql::query_scalar(
-        &sql,
-        conditions.binds()
-    )
-    .unwrap()
-    .fetch_all(pool)
-    .await
-    .unwrap())
+    common::column(&server.db, &sql, conditions.binds()).await
 }
 
 #[tokio::test]
 async fn random_filters_deep_in_the_list_keep_the_anchor_cache_at_its_bound() {
     let server = seeded().await;
     let reader = server.client_as(Role::Readonly).await;
-    let sites: Vec<String> = on_db!(&server.db, |pool| sqlx::query_scalar(
-        "SELECT site_id FROM sites ORDER BY id"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap());
+    let sites: Vec<String> =
+        common::column(&server.db, "SELECT site_id FROM sites ORDER BY id", &[]).await;
     let mut rng = StdRng::seed_from_u64(21);
     let mut deep_rows = 0;
     for i in 0..2 * MAX_FILTERS {
@@ -488,12 +473,8 @@ async fn an_action_racing_a_resolve_changes_nothing_the_resolve_settled() {
             )
             .await;
         }
-        let ids: Vec<i64> = on_db!(&server.db, |pool| sqlx::query_scalar(
-            "SELECT id FROM incidents ORDER BY id"
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap());
+        let ids: Vec<i64> =
+            common::column(&server.db, "SELECT id FROM incidents ORDER BY id", &[]).await;
         // Ingestion resolves the first while the operator's action runs: its transaction
         // holds the row when the action starts and commits while the action waits for it.
         let operator = server.client_as(Role::Operator).await;
@@ -596,12 +577,12 @@ async fn actions_under_ingest_load_never_fail_and_never_escalate_a_resolved_inci
             .await
             .unwrap();
         assert_eq!(opened.status(), 200, "{}", db.name);
-        let ids: Vec<i64> = on_db!(&server.db, |pool| sqlx::query_scalar(
-            "SELECT id FROM incidents ORDER BY hostname"
+        let ids: Vec<i64> = common::column(
+            &server.db,
+            "SELECT id FROM incidents ORDER BY hostname",
+            &[],
         )
-        .fetch_all(pool)
-        .await
-        .unwrap());
+        .await;
         assert_eq!(ids.len(), hosts.len());
 
         // Ingestion resolves the incidents one by one (with busy reports of 50 checks in

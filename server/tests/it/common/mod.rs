@@ -10,6 +10,7 @@ use std::time::Duration;
 use app::auth::Role;
 use app::cache::AggregateCache;
 use app::db::accounts;
+use app::db::sql::Bind;
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::api::limits::LimitSettings;
@@ -83,6 +84,20 @@ impl TestServer {
             .await;
         client.get(self.url(path)).send().await.unwrap()
     }
+}
+
+/// The one column `sql` selects, a value per row, with `binds` as its parameters.
+pub async fn column<T>(db: &Db, sql: &str, binds: &[Bind]) -> Vec<T>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    app::on_db!(db, |pool| app::db::sql::query_scalar(sql, binds)
+        .unwrap()
+        .fetch_all(pool)
+        .await
+        .unwrap())
 }
 
 /// Rows in `table`.
