@@ -24,7 +24,14 @@ pub enum AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// On the server, the errors server functions raise before our code runs are about the
+    /// request: arguments that cannot be read (400, with the field named by `codec`). In the
+    /// browser, they are about reaching the server.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(invalid) = AppError::of_bad_arguments(&value) {
+            return invalid.with_status();
+        }
         AppError::Transport(value.to_string())
     }
 }
@@ -123,6 +130,19 @@ fn set_status(status: http::StatusCode) {
 
 #[cfg(feature = "ssr")]
 impl AppError {
+    fn of_bad_arguments(error: &ServerFnErrorErr) -> Option<Self> {
+        let problem = match error {
+            ServerFnErrorErr::Args(problem) | ServerFnErrorErr::Deserialization(problem) => {
+                problem.clone()
+            }
+            ServerFnErrorErr::MissingArg(name) => format!("{name}: missing"),
+            _ => return None,
+        };
+        Some(AppError::Invalid(format!(
+            "the arguments could not be read: {problem}"
+        )))
+    }
+
     /// Sets the HTTP status this error deserves on the response under way, then returns the
     /// error.
     pub fn with_status(self) -> Self {

@@ -11,6 +11,7 @@ pub mod appliance_keys;
 pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod cache;
+pub mod codec;
 pub mod components;
 pub mod domain;
 pub mod error;

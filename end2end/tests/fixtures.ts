@@ -1,10 +1,17 @@
 import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 
-/** Fails the test if the page logs a console error or throws. */
+/** Fails the test if the page logs a console error or throws, or if the browser reports a
+ * Content Security Policy violation (each is turned into a console error by an init script,
+ * which the policy does not govern). */
 export const test = base.extend<{ consoleErrors: string[] }>({
   consoleErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
+      await page.addInitScript(() => {
+        document.addEventListener("securitypolicyviolation", (e) => {
+          console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+        });
+      });
       page.on("console", (msg) => {
         if (msg.type() === "error") errors.push(msg.text());
       });

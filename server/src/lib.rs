@@ -18,6 +18,7 @@ pub mod provision;
 pub mod routes;
 pub mod security_headers;
 pub mod seed;
+pub mod server_fn_body;
 pub mod session;
 pub mod sign_in;
 pub mod state;

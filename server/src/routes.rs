@@ -17,6 +17,7 @@ use crate::api::auth::KEY_CACHE_TTL;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::health::{self, Readiness};
 use crate::ingest;
+use crate::server_fn_body::{self, ServerFnPaths};
 use crate::state::{Accounts, AppState, StateParts};
 use crate::{
     api, client_ip, database, etag, export, maintenance, security_headers, session, sign_in,
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         provide_context(windows.clone());
         provide_context(keys.clone());
         provide_context(streams.clone());
+        security_headers::provide_nonce();
     };
     let options = state.leptos_options.clone();
     // The release build leaves brotli (quality 11) and gzip copies next to the WASM, JS and CSS;
@@ -53,6 +55,10 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            ServerFnPaths::registered(),
+            server_fn_body::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -13,14 +13,18 @@ use crate::error::AppError;
 use crate::queries::fleet_options;
 use crate::types::{ClientDetail, ClientSummary};
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_clients")]
+crate::query_args!(ListClients);
+
+#[server(input = crate::codec::Query, endpoint = "list_clients")]
 pub async fn list_clients() -> Result<Vec<ClientSummary>, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     let rows = crate::aggregates::site_rows(&db, &cache).await?;
     Ok(crate::db::client_summaries(&db, &rows).await?)
 }
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_client")]
+crate::query_args!(GetClient);
+
+#[server(input = crate::codec::Query, endpoint = "get_client")]
 pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     let name: Option<String> = crate::on_db!(&db, |pool| {

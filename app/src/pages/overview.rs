@@ -14,8 +14,10 @@ use crate::pages::clients::{ClientCards, clients_query};
 use crate::queries::fleet_options;
 use crate::types::OverviewData;
 
+crate::query_args!(GetOverview);
+
 /// Fleet statistics, top incident types and the sites needing attention (cached aggregates).
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_overview")]
+#[server(input = crate::codec::Query, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<OverviewData, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     crate::aggregates::overview(&db, &cache).await

@@ -17,14 +17,18 @@ use crate::types::{Runbook, RunbookFilter};
 
 const LEVELS: [&str; 3] = ["L1", "L2", "L3"];
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_runbooks")]
+crate::query_args!(ListRunbooks);
+
+#[server(input = crate::codec::Query, endpoint = "list_runbooks")]
 pub async fn list_runbooks(filter: RunbookFilter) -> Result<Vec<Runbook>, AppError> {
     let (db, _) = crate::aggregates::request_state()?;
     let runbooks = crate::db::runbooks(&db).await?;
     Ok(runbooks.into_iter().filter(|r| filter.matches(r)).collect())
 }
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_runbook")]
+crate::query_args!(GetRunbook);
+
+#[server(input = crate::codec::Query, endpoint = "get_runbook")]
 pub async fn get_runbook(id: String) -> Result<Runbook, AppError> {
     let (db, _) = crate::aggregates::request_state()?;
     crate::db::runbooks(&db)

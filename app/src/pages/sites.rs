@@ -26,7 +26,9 @@ const STATUSES: [&str; 4] = ["online", "stale", "offline", "pending"];
 /// How long the pointer must rest on a row before its detail is prefetched.
 const HOVER_PREFETCH_DELAY: Duration = Duration::from_millis(150);
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_sites")]
+crate::query_args!(ListSites);
+
+#[server(input = crate::codec::Query, endpoint = "list_sites")]
 pub async fn list_sites(filter: SiteFilter) -> Result<Vec<SiteRow>, AppError> {
     if !filter.status.is_empty() && !STATUSES.contains(&filter.status.as_str()) {
         return Err(AppError::Invalid(format!(

@@ -14,4 +14,5 @@ mod incidents;
 mod leptos_settings;
 mod pages;
 mod security;
+mod server_fns;
 mod store;

@@ -41,3 +41,47 @@ async fn every_response_carries_the_security_headers_and_hsts_only_over_tls() {
         "max-age=31536000; includeSubDomains"
     );
 }
+
+#[tokio::test]
+async fn pages_carry_a_fresh_csp_nonce_on_every_inline_script() {
+    let server = common::start().await;
+    let mut nonces = Vec::new();
+    for path in ["/login", "/sites", "/incidents", "/no/such/page"] {
+        let response = server.get(path).await;
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "'wasm-unsafe-eval'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap()
+            .to_owned();
+        let html = response.text().await.unwrap();
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path} has scripts");
+        let with_nonce = html.matches(&format!("<script nonce=\"{nonce}\"")).count()
+            + html
+                .matches(&format!("<script type=\"module\" nonce=\"{nonce}\""))
+                .count();
+        assert_eq!(
+            with_nonce, scripts,
+            "{path}: every script carries the nonce"
+        );
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a nonce is never reused");
+}

@@ -16,7 +16,9 @@ use crate::error::AppError;
 /// Entries per page of the audit list.
 pub const AUDIT_PAGE_SIZE: i64 = 100;
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_audit")]
+crate::query_args!(ListAudit);
+
+#[server(input = crate::codec::Query, endpoint = "list_audit")]
 pub async fn list_audit(filter: AuditFilter) -> Result<AuditPage, AppError> {
     crate::auth::require_role(crate::auth::Role::Admin)?;
     check_days(&filter)?;

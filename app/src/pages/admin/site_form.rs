@@ -27,7 +27,9 @@ pub struct SiteFormData {
     pub clients: Vec<(i64, String)>,
 }
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_site_form")]
+crate::query_args!(GetSiteForm);
+
+#[server(input = crate::codec::Query, endpoint = "get_site_form")]
 pub async fn get_site_form(site_id: Option<String>) -> Result<SiteFormData, AppError> {
     use crate::db::site_admin;
 
@@ -59,7 +61,7 @@ pub async fn get_site_form(site_id: Option<String>) -> Result<SiteFormData, AppE
 }
 
 /// Creates a site (`original` = `None`) or updates the site `original` names.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "save_site")]
+#[server(input = crate::codec::Json, endpoint = "save_site")]
 pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<SiteSaved, AppError> {
     let actor = admin_actor()?;
     let (db, cache) = crate::aggregates::request_state()?;
@@ -76,7 +78,7 @@ pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<Sit
 }
 
 /// Takes the site out of every list and statistic; its history stays in the database.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "decommission_site")]
+#[server(input = crate::codec::Json, endpoint = "decommission_site")]
 pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
     let actor = admin_actor()?;
     let (db, cache) = crate::aggregates::request_state()?;

@@ -12,14 +12,16 @@ use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::validation::{FieldErrors, validate_new_user};
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_users")]
+crate::query_args!(ListUsers);
+
+#[server(input = crate::codec::Query, endpoint = "list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     crate::auth::require_role(Role::Admin)?;
     let (db, _) = crate::aggregates::request_state()?;
     Ok(crate::db::accounts::list_users(&db, chrono::Utc::now()).await?)
 }
 
-#[server(input = leptos::server_fn::codec::Json, endpoint = "add_user")]
+#[server(input = crate::codec::Json, endpoint = "add_user")]
 pub async fn add_user(
     email: String,
     display_name: String,
@@ -42,7 +44,7 @@ pub async fn add_user(
 
 /// Sets a user's role and whether they may sign in. Admins cannot lock themselves out, and
 /// the last active admin stays one.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "update_user")]
+#[server(input = crate::codec::Json, endpoint = "update_user")]
 pub async fn update_user(id: i64, role: Role, disabled: bool) -> Result<(), AppError> {
     use crate::db::accounts::{self, NewAudit};
 

@@ -24,7 +24,7 @@ pub struct ActionResult {
     pub skipped: usize,
 }
 
-#[server(input = leptos::server_fn::codec::Json, endpoint = "act_on_incidents")]
+#[server(input = crate::codec::Json, endpoint = "act_on_incidents")]
 pub async fn act_on_incidents(
     ids: Vec<i64>,
     action: IncidentAction,

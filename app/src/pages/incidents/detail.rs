@@ -11,7 +11,9 @@ use crate::components::badges::{SeverityBadge, StatusBadge};
 use crate::error::AppError;
 use crate::types::IncidentDetail;
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_incident")]
+crate::query_args!(GetIncident);
+
+#[server(input = crate::codec::Query, endpoint = "get_incident")]
 pub async fn get_incident(id: i64) -> Result<IncidentDetail, AppError> {
     let (db, _) = crate::aggregates::request_state()?;
     crate::db::triage::incident_detail(&db, id)

@@ -39,14 +39,18 @@ pub(crate) fn windows_state() -> Result<(crate::db::Db, crate::db::IncidentWindo
     Ok((db, windows))
 }
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "count_incidents")]
+crate::query_args!(CountIncidents);
+
+#[server(input = crate::codec::Query, endpoint = "count_incidents")]
 pub async fn count_incidents(filter: IncidentFilter) -> Result<i64, AppError> {
     crate::incident_filter::checked(&filter)?;
     let (db, windows) = windows_state()?;
     Ok(windows.count(&db, &filter).await?)
 }
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "list_incident_window")]
+crate::query_args!(ListIncidentWindow);
+
+#[server(input = crate::codec::Query, endpoint = "list_incident_window")]
 pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<IncidentRow>, AppError> {
     crate::incident_filter::checked(&key.filter)?;
     if key.window < 0 {

@@ -21,7 +21,9 @@ use crate::scoring::category_weight;
 use crate::types::{SiteDetail, SiteRow};
 use orders::NewOrderForm;
 
-#[server(input = leptos::server_fn::codec::GetUrl, endpoint = "get_site")]
+crate::query_args!(GetSite);
+
+#[server(input = crate::codec::Query, endpoint = "get_site")]
 pub async fn get_site(site_id: SiteSlug) -> Result<SiteDetail, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     let rows = crate::aggregates::site_rows(&db, &cache).await?;

@@ -14,7 +14,7 @@ use crate::error::AppError;
 pub const ORDER_TYPES: [&str; 3] = ["run_runbook", "rescan", "collect_evidence"];
 
 /// Queues an order for one appliance of a site; returns the order's id.
-#[server(input = leptos::server_fn::codec::Json, endpoint = "create_order")]
+#[server(input = crate::codec::Json, endpoint = "create_order")]
 pub async fn create_order(
     site_id: SiteSlug,
     hostname: String,
