@@ -35,19 +35,16 @@ impl CspNonce {
     }
 }
 
-/// The one inline style sheet the app writes: leptos-use's colour-mode switch adds it for a
-/// moment so that changing theme does not animate every colour. Allowed by its hash, so no
-/// other inline sheet is.
-const THEME_SWITCH_STYLE: &str = "*,*::before,*::after{-webkit-transition:none!important;\
-     -moz-transition:none!important;-o-transition:none!important;-ms-transition:none!important;\
-     transition:none!important}";
+/// The hash of the one inline style sheet the app writes: leptos-use's colour-mode switch adds
+/// it for a moment so that changing theme does not animate every colour (the sheet is in the
+/// test below). Allowed by its hash, so no other inline sheet is.
 const THEME_SWITCH_STYLE_SHA256: &str = "skqujXORqzxt1aE0NNXxujEanPTX6raoqSscTV/Ww/Y=";
 
 /// Only our own files, the inline scripts Leptos writes with this response's nonce, and WASM
 /// compiled from our own file. Style *attributes* stay allowed: Leptos renders `style:` on the
 /// server as attributes (the incident list's sizes depend on the data); they cannot run code,
 /// and anything they could load is held to `img-src`/`font-src 'self'`. Style *elements* other
-/// than [`THEME_SWITCH_STYLE`] and sheets from anywhere else stay blocked.
+/// than the theme switch's and sheets from anywhere else stay blocked.
 fn content_security_policy(nonce: &CspNonce) -> String {
     format!(
         "default-src 'none'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; \
@@ -102,6 +99,11 @@ mod tests {
     use super::*;
     use base64::Engine;
     use sha2::{Digest, Sha256};
+
+    /// As `leptos_use_color_mode::use_color_mode` writes it.
+    const THEME_SWITCH_STYLE: &str = "*,*::before,*::after{-webkit-transition:none!important;\
+         -moz-transition:none!important;-o-transition:none!important;\
+         -ms-transition:none!important;transition:none!important}";
 
     #[test]
     fn the_allowed_style_hash_is_the_theme_switch_sheet() {
