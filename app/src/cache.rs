@@ -1,7 +1,8 @@
 //! The cache of expensive aggregates (all-site scores, site rows, the overview's stats), 120 s
 //! by default.
 //! In process unless `REDIS_URL` is set, then in Redis so several servers share it. Redis
-//! trouble never becomes an error page: the value is computed instead, and a warning logged.
+//! trouble never becomes an error page nor a wait: a circuit breaker ([`crate::breaker`])
+//! skips Redis after a failure, and a copy in process memory serves meanwhile.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +15,8 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
+
+use crate::breaker::{Breaker, BreakerState};
 
 /// Keys of the cached aggregates. A new report for a site invalidates [`KEYS_AFFECTED_BY_REPORT`].
 pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
@@ -39,21 +42,30 @@ pub struct AggregateCache {
     generation: Arc<AtomicU64>,
 }
 
+type LocalCache = moka::future::Cache<String, Arc<str>>;
+
 enum Backend {
-    InProcess(moka::future::Cache<String, Arc<str>>),
+    InProcess(LocalCache),
     Redis {
         client: redis::Client,
         connection: OnceCell<ConnectionManager>,
+        breaker: Breaker,
+        /// Serves while the breaker keeps Redis out; emptied when Redis is back, since other
+        /// servers' changes reached only Redis.
+        fallback: LocalCache,
     },
+}
+
+fn local_cache(ttl: Duration) -> LocalCache {
+    moka::future::Cache::builder()
+        .max_capacity(1_000)
+        .time_to_live(ttl)
+        .build()
 }
 
 impl AggregateCache {
     pub fn in_process(ttl: Duration) -> Self {
-        let cache = moka::future::Cache::builder()
-            .max_capacity(1_000)
-            .time_to_live(ttl)
-            .build();
-        Self::with_backend(Backend::InProcess(cache), ttl)
+        Self::with_backend(Backend::InProcess(local_cache(ttl)), ttl)
     }
 
     /// A Redis-backed cache. The connection is made on first use, so a Redis that is down at
@@ -64,6 +76,8 @@ impl AggregateCache {
             Backend::Redis {
                 client,
                 connection: OnceCell::new(),
+                breaker: Breaker::new("Redis"),
+                fallback: local_cache(ttl),
             },
             ttl,
         ))
@@ -127,12 +141,9 @@ impl AggregateCache {
     pub async fn invalidate(&self, keys: &[&str]) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match &*self.backend {
-            Backend::InProcess(cache) => {
-                for key in keys {
-                    cache.invalidate(*key).await;
-                }
-            }
-            Backend::Redis { .. } => {
+            Backend::InProcess(cache) => forget(cache, keys).await,
+            Backend::Redis { fallback, .. } => {
+                forget(fallback, keys).await;
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
                     .await;
@@ -140,29 +151,58 @@ impl AggregateCache {
         }
     }
 
-    /// For readiness: whether the cache answers, and how.
+    /// For readiness: whether the cache answers, and how. Redis is asked even while the
+    /// breaker keeps requests off it, and the answer tells the breaker.
     pub async fn ping(&self) -> Result<String, redis::RedisError> {
         match &*self.backend {
             Backend::InProcess(cache) => Ok(format!("in-process, {} entries", cache.entry_count())),
-            Backend::Redis { .. } => {
-                let mut connection = self.connection().await?;
-                let pong: String = redis::cmd("PING").query_async(&mut connection).await?;
-                Ok(format!("redis {pong}"))
+            Backend::Redis { breaker, .. } => {
+                let answer = async {
+                    let mut connection = self.connection().await?;
+                    tokio::time::timeout(
+                        REDIS_TIMEOUT,
+                        redis::cmd("PING").query_async::<String>(&mut connection),
+                    )
+                    .await
+                    .map_err(|_| timed_out("PING"))?
+                }
+                .await;
+                match answer {
+                    Ok(pong) => {
+                        breaker.succeeded();
+                        Ok(format!("redis {pong}, breaker closed"))
+                    }
+                    Err(err) => {
+                        breaker.failed(&format_args!("PING: {err}"));
+                        Err(err)
+                    }
+                }
             }
+        }
+    }
+
+    /// The Redis breaker's state; `None` without Redis.
+    pub fn breaker_state(&self) -> Option<BreakerState> {
+        match &*self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Redis { breaker, .. } => Some(breaker.current()),
         }
     }
 
     async fn get(&self, key: &str) -> Option<Arc<str>> {
         match &*self.backend {
             Backend::InProcess(cache) => cache.get(key).await,
-            Backend::Redis { .. } => {
-                let key = key.to_string();
-                self.redis_op("GET", |mut c| async move {
-                    c.get::<_, Option<String>>(key).await
-                })
-                .await
-                .flatten()
-                .map(Arc::from)
+            Backend::Redis { fallback, .. } => {
+                let owned = key.to_string();
+                let answer = self
+                    .redis_op("GET", |mut c| async move {
+                        c.get::<_, Option<String>>(owned).await
+                    })
+                    .await;
+                match answer {
+                    Some(value) => value.map(Arc::from),
+                    None => fallback.get(key).await,
+                }
             }
         }
     }
@@ -170,19 +210,27 @@ impl AggregateCache {
     async fn set(&self, key: &str, json: String) {
         match &*self.backend {
             Backend::InProcess(cache) => cache.insert(key.to_string(), Arc::from(json)).await,
-            Backend::Redis { .. } => {
-                let key = key.to_string();
+            Backend::Redis { fallback, .. } => {
+                let owned = key.to_string();
                 let seconds = self.ttl.as_secs().max(1);
-                self.redis_op("SET", |mut c| async move {
-                    c.set_ex::<_, _, ()>(key, json, seconds).await
-                })
-                .await;
+                let value = json.clone();
+                let stored = self
+                    .redis_op("SET", |mut c| async move {
+                        c.set_ex::<_, _, ()>(owned, value, seconds).await
+                    })
+                    .await;
+                if stored.is_none() {
+                    fallback.insert(key.to_string(), Arc::from(json)).await;
+                }
             }
         }
     }
 
     async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let Backend::Redis { client, connection } = &*self.backend else {
+        let Backend::Redis {
+            client, connection, ..
+        } = &*self.backend
+        else {
             unreachable!("only called for Redis");
         };
         let manager = tokio::time::timeout(
@@ -194,7 +242,8 @@ impl AggregateCache {
         Ok(manager.clone())
     }
 
-    /// Runs one Redis command under [`REDIS_TIMEOUT`]; any failure is logged and yields `None`.
+    /// Runs one Redis command under [`REDIS_TIMEOUT`] if the breaker lets it; `None` when it
+    /// did not run or failed (the breaker hears of either outcome).
     async fn redis_op<T, Fut>(
         &self,
         name: &str,
@@ -203,15 +252,40 @@ impl AggregateCache {
     where
         Fut: Future<Output = Result<T, redis::RedisError>>,
     {
+        let Backend::Redis {
+            breaker, fallback, ..
+        } = &*self.backend
+        else {
+            unreachable!("only called for Redis");
+        };
+        if !breaker.allow() {
+            return None;
+        }
         let outcome = match self.connection().await {
             Ok(connection) => tokio::time::timeout(REDIS_TIMEOUT, op(connection))
                 .await
                 .unwrap_or_else(|_| Err(timed_out(name))),
             Err(err) => Err(err),
         };
-        outcome
-            .map_err(|err| tracing::warn!("redis {name} failed, computing instead: {err}"))
-            .ok()
+        match outcome {
+            Ok(value) => {
+                if breaker.current() != BreakerState::Closed {
+                    fallback.invalidate_all();
+                }
+                breaker.succeeded();
+                Some(value)
+            }
+            Err(err) => {
+                breaker.failed(&format_args!("{name}: {err}"));
+                None
+            }
+        }
+    }
+}
+
+async fn forget(cache: &LocalCache, keys: &[&str]) {
+    for key in keys {
+        cache.invalidate(*key).await;
     }
 }
 

@@ -102,6 +102,10 @@ impl DbFailure {
     }
 }
 
+/// Seconds a caller is asked to wait after a 503 for a database that is away or busy.
+#[cfg(feature = "ssr")]
+pub const RETRY_AFTER_SECS: u64 = 5;
+
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     /// What went wrong stays in the log: the error's text can name hosts, users, tables and
@@ -109,12 +113,17 @@ impl From<sqlx::Error> for AppError {
     /// connection) answers 503, so clients and proxies know to retry; any other failure 500.
     fn from(err: sqlx::Error) -> Self {
         tracing::error!("database error: {err}");
-        let status = if DbFailure::of(&err).is_transient() {
-            http::StatusCode::SERVICE_UNAVAILABLE
+        if DbFailure::of(&err).is_transient() {
+            set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(RETRY_AFTER_SECS),
+                );
+            }
         } else {
-            http::StatusCode::INTERNAL_SERVER_ERROR
-        };
-        set_status(status);
+            set_status(http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
         AppError::Database("try again shortly.".into())
     }
 }

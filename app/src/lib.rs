@@ -10,6 +10,8 @@ pub mod app;
 pub mod appliance_keys;
 pub mod auth;
 #[cfg(feature = "ssr")]
+pub mod breaker;
+#[cfg(feature = "ssr")]
 pub mod cache;
 pub mod codec;
 pub mod components;

@@ -102,6 +102,43 @@ pub struct DatabaseArgs {
         global = true
     )]
     pub database_url: String,
+    /// Longest a request waits for a free database connection before it is answered 503.
+    #[arg(
+        long,
+        env = "POSTURE_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 1500,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+    /// PostgreSQL: longest one statement of `serve` may run before the database cancels it
+    /// and the request is answered 503 (0: no limit). Other subcommands run without a limit.
+    #[arg(
+        long,
+        env = "POSTURE_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    /// The database at `url` with the default waits (tests and tools).
+    pub fn at(url: impl Into<String>) -> Self {
+        DatabaseArgs {
+            database_url: url.into(),
+            db_acquire_timeout_ms: 1500,
+            db_statement_timeout_ms: 5000,
+        }
+    }
+
+    /// The same database with no statement timeout: for migrations, seeding and the other
+    /// one-off subcommands, whose statements may rightly run long.
+    pub fn for_tools(&self) -> Self {
+        DatabaseArgs {
+            db_statement_timeout_ms: 0,
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

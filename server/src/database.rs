@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use app::db::{Db, schema};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseArgs;
@@ -21,10 +21,12 @@ pub async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
 
 pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<Db> {
     let url = args.database_url.as_str();
+    let acquire_timeout = Duration::from_millis(args.db_acquire_timeout_ms);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        connect_postgres(url).await
+        let statement_timeout = Duration::from_millis(args.db_statement_timeout_ms);
+        connect_postgres(url, acquire_timeout, statement_timeout).await
     } else if url.starts_with("sqlite:") {
-        connect_sqlite(url).await
+        connect_sqlite(url, acquire_timeout).await
     } else {
         anyhow::bail!(
             "DATABASE_URL must start with sqlite:// or postgres:// (got {:?})",
@@ -33,7 +35,7 @@ pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<Db> {
     }
 }
 
-async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
+async fn connect_sqlite(url: &str, acquire_timeout: Duration) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid SQLite URL {url:?}"))?
         .create_if_missing(true)
@@ -55,19 +57,33 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     }
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open SQLite database {url:?}"))?;
     Ok(Db::Sqlite(pool))
 }
 
-async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+/// A connection that cannot be had within `acquire_timeout` (the database is down, or every
+/// connection is busy) fails the request with 503 instead of holding it; a statement running
+/// past `statement_timeout` is cancelled by PostgreSQL itself (SQLSTATE 57014), also 503.
+async fn connect_postgres(
+    url: &str,
+    acquire_timeout: Duration,
+    statement_timeout: Duration,
+) -> anyhow::Result<Db> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("invalid PostgreSQL URL {}", redact(url)))?
+        .options([(
+            "statement_timeout",
+            statement_timeout.as_millis().to_string(),
+        )]);
     let pool = PgPoolOptions::new()
         .min_connections(2)
         .max_connections(10)
         .idle_timeout(Duration::from_secs(300))
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .acquire_timeout(acquire_timeout)
+        .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
     Ok(Db::Postgres(pool))

@@ -24,6 +24,9 @@ type CheckFn = dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + S
 pub struct HealthCheck {
     name: &'static str,
     run: Arc<CheckFn>,
+    /// A dependency the server can do without (Redis) is reported but does not make the
+    /// server unready: taking every server out of the balancer over it would be worse.
+    required: bool,
 }
 
 impl HealthCheck {
@@ -35,6 +38,14 @@ impl HealthCheck {
         Self {
             name,
             run: Arc::new(move || Box::pin(check())),
+            required: true,
+        }
+    }
+
+    pub fn optional(self) -> Self {
+        Self {
+            required: false,
+            ..self
         }
     }
 }
@@ -55,6 +66,8 @@ pub struct HealthReport {
 pub struct CheckReport {
     /// "ok", "fail" or "timeout".
     pub status: &'static str,
+    /// Whether a failure makes the server unready.
+    pub required: bool,
     pub latency_ms: f64,
     pub detail: String,
 }
@@ -67,7 +80,8 @@ impl Readiness {
         }
     }
 
-    /// The production checks: database ping, migrations current, free disk, cache.
+    /// The production checks: database ping, migrations current, free disk, and the cache
+    /// (reported, not required).
     pub fn standard(
         db: Db,
         cache: AggregateCache,
@@ -105,12 +119,16 @@ impl Readiness {
                 HealthCheck::new("cache", move || {
                     let cache = cache.clone();
                     async move {
-                        cache
-                            .ping()
-                            .await
-                            .map_err(|e| withheld("cache", app::cache::failure_kind(&e), &e))
+                        cache.ping().await.map_err(|e| {
+                            let reason = withheld("cache", app::cache::failure_kind(&e), &e);
+                            match cache.breaker_state() {
+                                Some(state) => format!("{reason}; breaker {}", state.as_str()),
+                                None => reason,
+                            }
+                        })
                     }
-                }),
+                })
+                .optional(),
             ],
             timeout,
         )
@@ -136,6 +154,7 @@ impl Readiness {
                     check.name,
                     CheckReport {
                         status,
+                        required: check.required,
                         latency_ms,
                         detail,
                     },
@@ -143,7 +162,7 @@ impl Readiness {
             }
         });
         let checks: BTreeMap<_, _> = join_all(runs).await.into_iter().collect();
-        let healthy = checks.values().all(|c| c.status == "ok");
+        let healthy = checks.values().all(|c| c.status == "ok" || !c.required);
         HealthReport {
             status: if healthy { "ok" } else { "degraded" },
             checks,

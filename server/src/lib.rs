@@ -22,6 +22,7 @@ pub mod server_fn_body;
 pub mod session;
 pub mod sign_in;
 pub mod state;
+pub mod unavailable;
 pub mod users;
 
 /// Logs to stderr, at `RUST_LOG` or `info` (sqlx at `warn`).

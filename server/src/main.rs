@@ -8,7 +8,11 @@ async fn main() -> anyhow::Result<()> {
     posture_server::init_logging();
 
     let cli = Cli::parse();
-    let db = database::open(&cli.database).await?;
+    let database = match cli.command {
+        Command::Serve(_) => cli.database.clone(),
+        _ => cli.database.for_tools(),
+    };
+    let db = database::open(&database).await?;
     match cli.command {
         Command::Migrate => println!("Migrations applied to {}.", db.backend_name()),
         Command::Seed(args) => {

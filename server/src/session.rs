@@ -75,8 +75,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             Ok(None) => {}
             Err(err) => {
                 tracing::error!("resolving a session: {err}");
-                let error = AppError::Database("sessions cannot be checked right now".into());
-                return json_error(StatusCode::SERVICE_UNAVAILABLE, &error);
+                return crate::unavailable::response(&path, request.headers());
             }
         }
     }

@@ -17,9 +17,24 @@ fn migrator(db: &Db) -> &'static Migrator {
 }
 
 /// Applies the migrations the database lacks.
+/// On PostgreSQL the migrations run with no statement timeout: a schema change on a large
+/// table may rightly take longer than a dashboard read may.
 pub async fn migrate(db: &Db) -> Result<(), MigrateError> {
     let migrator = migrator(db);
-    on_db!(db, |pool| migrator.run(pool).await)
+    match db {
+        Db::Sqlite(pool) => migrator.run(pool).await,
+        Db::Postgres(pool) => {
+            let mut connection = pool.acquire().await?;
+            sqlx::query("SET statement_timeout = 0")
+                .execute(&mut *connection)
+                .await?;
+            migrator.run(&mut *connection).await?;
+            sqlx::query("RESET statement_timeout")
+                .execute(&mut *connection)
+                .await?;
+            Ok(())
+        }
+    }
 }
 
 /// Whether every migration this binary knows has been applied, and none failed.

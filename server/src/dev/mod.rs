@@ -41,15 +41,15 @@ pub enum DevCommand {
 /// `--provision`).
 pub async fn run(cli: DevCli) -> anyhow::Result<()> {
     match cli.command {
-        DevCommand::Simulate(args) => simulate::run(&cli.database, &args).await,
+        DevCommand::Simulate(args) => simulate::run(&cli.database.for_tools(), &args).await,
         DevCommand::Bench(args) => {
-            let db = database::open(&cli.database).await?;
+            let db = database::open(&cli.database.for_tools()).await?;
             bench::run(&db, &args).await?;
             db.close().await;
             Ok(())
         }
         DevCommand::BenchIngest(args) => {
-            let db = database::open(&cli.database).await?;
+            let db = database::open(&cli.database.for_tools()).await?;
             bench_ingest::run(&db, &args).await?;
             db.close().await;
             Ok(())

@@ -264,9 +264,23 @@ impl Batcher {
         }
     }
 
+    /// One transaction. A kept connection may have died while idle (PostgreSQL restarted
+    /// since the last batch): when it fails as unreachable, a new one gets one more try, so the
+    /// first reports after an outage are not refused for nothing.
+    async fn write_once(&mut self, reports: &[&Report]) -> Result<Vec<ReportOutcome>, Failure> {
+        let kept = self.connection.is_some();
+        match self.write_on_connection(reports).await {
+            Err(Failure::Unavailable) if kept => self.write_on_connection(reports).await,
+            written => written,
+        }
+    }
+
     /// One transaction, on the kept connection (or a new one). A panic is caught: it fails
     /// these reports, not the batcher.
-    async fn write_once(&mut self, reports: &[&Report]) -> Result<Vec<ReportOutcome>, Failure> {
+    async fn write_on_connection(
+        &mut self,
+        reports: &[&Report],
+    ) -> Result<Vec<ReportOutcome>, Failure> {
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => {

@@ -120,7 +120,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-fn check(status: &str, at: DateTime<Utc>) -> Value {
+pub(crate) fn check(status: &str, at: DateTime<Utc>) -> Value {
     json!({"check_type": "backup_job", "hostname": "FD-01", "status": status, "checked_at": at})
 }
 
@@ -129,7 +129,7 @@ fn drift(state: &str, at: DateTime<Utc>) -> Value {
            "state": state, "detected_at": at, "details": {"expected": "on"}})
 }
 
-fn report(checks: Vec<Value>, drift: Vec<Value>) -> Value {
+pub(crate) fn report(checks: Vec<Value>, drift: Vec<Value>) -> Value {
     json!({"site_id": "site-1", "checks": checks, "drift": drift})
 }
 

@@ -101,7 +101,7 @@ async fn every_acknowledged_report_survives_kill_9_on_postgres() {
 }
 
 async fn every_acknowledged_report_survives_kill_9(database_url: String) {
-    let args = DatabaseArgs { database_url };
+    let args = DatabaseArgs::at(database_url);
     let key = site_with_appliance(&args).await;
 
     let port = free_port();
@@ -202,7 +202,7 @@ const PEAK_RSS_BOUND_MIB: u64 = MEMORY_BUDGET_MIB + 256;
 async fn two_thousand_concurrent_2_mib_bodies_stay_within_the_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("memory.db").display());
-    let args = DatabaseArgs { database_url: url };
+    let args = DatabaseArgs::at(url);
     let key = site_with_appliance(&args).await;
 
     let port = free_port();

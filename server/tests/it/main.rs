@@ -9,6 +9,7 @@ mod crash;
 mod data;
 #[cfg(feature = "dev-tools")]
 mod dev;
+mod faults;
 mod health;
 mod incidents;
 mod leptos_settings;

@@ -127,9 +127,7 @@ pub async fn add_user(db: &Db, email: &str, role: Role) -> i64 {
 
 pub async fn temp_database() -> (Db, DatabaseArgs, TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let args = DatabaseArgs {
-        database_url: format!("sqlite://{}", dir.path().join("test.db").display()),
-    };
+    let args = DatabaseArgs::at(format!("sqlite://{}", dir.path().join("test.db").display()));
     let db = database::connect(&args).await.unwrap();
     database::migrate(&db).await.unwrap();
     (db, args, dir)

@@ -1,0 +1,71 @@
+//! What a request gets while the database cannot tell who is asking: a browser a page in the
+//! app's own style that says so and offers "Try again" (and retries by itself every 15 s),
+//! a server-function caller the JSON error; both 503 with `Retry-After`, within the pool's
+//! acquire timeout rather than a hang.
+
+use app::error::{AppError, RETRY_AFTER_SECS};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::session::json_error;
+
+pub fn response(path: &str, headers: &HeaderMap) -> Response {
+    let mut response = if path.starts_with("/api/") {
+        let error =
+            AppError::Database("sessions cannot be checked right now; try again shortly.".into());
+        json_error(StatusCode::SERVICE_UNAVAILABLE, &error)
+    } else {
+        let page = PAGE.replace("{theme}", theme(headers));
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (CONTENT_TYPE, "text/html; charset=utf-8"),
+                (CACHE_CONTROL, "no-store"),
+            ],
+            page,
+        )
+            .into_response()
+    };
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, RETRY_AFTER_SECS.into());
+    response
+}
+
+/// The theme the visitor chose (the cookie the theme switch keeps), so the page is not a
+/// flash of the other one.
+fn theme(headers: &HeaderMap) -> &'static str {
+    let dark = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|pair| pair.trim() == "posture-theme=dark");
+    if dark { "dark" } else { "light" }
+}
+
+const PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en" data-theme="{theme}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="15">
+<title>Posture · temporarily unavailable</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/pkg/posture.css">
+</head>
+<body>
+<main id="main" class="login-page">
+<div class="login-card">
+<div class="brand">Posture</div>
+<div class="error-state" role="alert" data-testid="unavailable">
+<h2>Posture cannot reach its database</h2>
+<p>Nothing is lost: appliances keep every report the server has not acknowledged and send it again. This page tries again every 15 seconds.</p>
+<a class="button" href="" data-testid="try-again">Try again</a>
+</div>
+</div>
+</main>
+</body>
+</html>
+"#;
