@@ -44,16 +44,19 @@ pub enum DbFailure {
     Unreachable,
     /// No connection (or, on SQLite, no write lock) came free in time.
     TimedOut,
+    /// The disk under the database is full: nothing more can be written until space returns.
+    Full,
     /// The database answered, with an error.
     QueryFailed,
 }
 
 #[cfg(feature = "ssr")]
 impl DbFailure {
-    /// PostgreSQL: SQLSTATE classes 08 (connection), 53 (resources: disk full, out of memory)
-    /// and 57 (operator intervention: shutdown) are unreachable; 40 (serialization failure,
-    /// deadlock) is worth a retry like a timeout. SQLite: busy and locked (result codes 5, 6)
-    /// time out; I/O error, full and cannot-open (10, 13, 14) are unreachable.
+    /// PostgreSQL: 53100 is a full disk; SQLSTATE classes 08 (connection), 53 (other
+    /// resources: out of memory, too many connections) and 57 (operator intervention:
+    /// shutdown, a cancelled statement) are unreachable; 40 (serialization failure, deadlock)
+    /// is worth a retry like a timeout. SQLite: full (result code 13) is a full disk; busy and
+    /// locked (5, 6) time out; I/O error and cannot-open (10, 14) are unreachable.
     pub fn of(err: &sqlx::Error) -> Self {
         match err {
             sqlx::Error::PoolTimedOut => DbFailure::TimedOut,
@@ -70,6 +73,9 @@ impl DbFailure {
 
     fn of_database(err: &dyn sqlx::error::DatabaseError) -> Self {
         if let Some(pg) = err.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            if pg.code() == "53100" {
+                return DbFailure::Full;
+            }
             return match pg.code().get(..2) {
                 Some("08" | "53" | "57") => DbFailure::Unreachable,
                 Some("40") => DbFailure::TimedOut,
@@ -82,7 +88,8 @@ impl DbFailure {
             .and_then(|code| code.parse::<i32>().ok());
         match sqlite.map(|code| code & 0xff) {
             Some(5 | 6) => DbFailure::TimedOut,
-            Some(10 | 13 | 14) => DbFailure::Unreachable,
+            Some(13) => DbFailure::Full,
+            Some(10 | 14) => DbFailure::Unreachable,
             _ => DbFailure::QueryFailed,
         }
     }
@@ -97,6 +104,7 @@ impl DbFailure {
         match self {
             DbFailure::Unreachable => "unreachable",
             DbFailure::TimedOut => "timed out",
+            DbFailure::Full => "disk full",
             DbFailure::QueryFailed => "query failed",
         }
     }

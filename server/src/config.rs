@@ -169,6 +169,11 @@ pub struct ServeArgs {
     /// Readiness reports "degraded" when the database volume has less free space than this.
     #[arg(long, env = "POSTURE_MIN_FREE_DISK_MB", default_value_t = 512)]
     pub min_free_disk_mb: u64,
+    /// Dashboard requests (pages, server functions, exports) handled at once; past it the
+    /// answer is an immediate 503 rather than a wait.
+    #[arg(long, env = "POSTURE_MAX_IN_FLIGHT", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_in_flight: u64,
     #[command(flatten)]
     pub ingest: IngestArgs,
     #[command(flatten)]

@@ -12,6 +12,7 @@ pub mod export;
 pub mod health;
 pub mod hints;
 pub mod ingest;
+pub mod load_shed;
 pub mod maintenance;
 pub mod memory_budget;
 pub mod provision;

@@ -20,7 +20,8 @@ use crate::ingest;
 use crate::server_fn_body::{self, ServerFnPaths};
 use crate::state::{Accounts, AppState, StateParts};
 use crate::{
-    api, client_ip, database, etag, export, maintenance, security_headers, session, sign_in,
+    api, client_ip, database, etag, export, load_shed, maintenance, security_headers, session,
+    sign_in,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
             session::gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
+            state.dashboard_limit.clone(),
+            load_shed::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.accounts.throttle.clone(),
             sign_in::throttle,
         ))
@@ -102,6 +107,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         limits: args.ingest.limits(),
         accounts: Accounts::from_args(&args.sign_in),
         key_ttl: KEY_CACHE_TTL,
+        dashboard_in_flight: args.max_in_flight as usize,
     };
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));

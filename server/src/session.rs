@@ -75,7 +75,11 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             Ok(None) => {}
             Err(err) => {
                 tracing::error!("resolving a session: {err}");
-                return crate::unavailable::response(&path, request.headers());
+                return crate::unavailable::response(
+                    crate::unavailable::Reason::DatabaseDown,
+                    &path,
+                    request.headers(),
+                );
             }
         }
     }

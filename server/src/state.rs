@@ -14,6 +14,7 @@ use crate::config::{CacheArgs, SignInArgs};
 use crate::health::Readiness;
 use crate::hints::Hints;
 use crate::ingest::{IngestQueue, Sink};
+use crate::load_shed::DashboardLimit;
 use crate::sign_in::{SignInLimits, SignInThrottle};
 
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct AppState {
     pub limits: ApiLimits,
     /// Sign-in throttling, client addresses and open event streams.
     pub accounts: Accounts,
+    /// Dashboard requests handled at once.
+    pub dashboard_limit: DashboardLimit,
 }
 
 /// What differs between the server, the tests and the benchmarks; everything else of the
@@ -45,6 +48,8 @@ pub struct StateParts {
     pub accounts: Accounts,
     /// How long a looked-up appliance key is trusted.
     pub key_ttl: Duration,
+    /// Dashboard requests (pages, server functions, exports) handled at once before 503.
+    pub dashboard_in_flight: usize,
 }
 
 impl AppState {
@@ -74,6 +79,7 @@ impl AppState {
             keys: KeyCache::new(parts.key_ttl),
             limits: ApiLimits::new(parts.limits),
             accounts: parts.accounts,
+            dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),
         };
         (state, extra)
     }

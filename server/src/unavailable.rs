@@ -1,7 +1,7 @@
-//! What a request gets while the database cannot tell who is asking: a browser a page in the
-//! app's own style that says so and offers "Try again" (and retries by itself every 15 s),
-//! a server-function caller the JSON error; both 503 with `Retry-After`, within the pool's
-//! acquire timeout rather than a hang.
+//! What a request gets when the server cannot serve it now (the database cannot tell who is
+//! asking, or the server is at capacity): a browser a page in the app's own style that says
+//! so and offers "Try again" (and retries by itself every 15 s), a server-function caller the
+//! JSON error; both 503 with `Retry-After`, at once rather than after a hang.
 
 use app::error::{AppError, RETRY_AFTER_SECS};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER};
@@ -10,13 +10,39 @@ use axum::response::{IntoResponse, Response};
 
 use crate::session::json_error;
 
-pub fn response(path: &str, headers: &HeaderMap) -> Response {
+#[derive(Debug, Clone, Copy)]
+pub enum Reason {
+    DatabaseDown,
+    AtCapacity,
+}
+
+impl Reason {
+    fn error(self) -> AppError {
+        match self {
+            Reason::DatabaseDown => AppError::Database(
+                "sessions cannot be checked right now; try again shortly.".into(),
+            ),
+            Reason::AtCapacity => {
+                AppError::Transport("the server is at capacity; try again shortly.".into())
+            }
+        }
+    }
+
+    fn heading(self) -> &'static str {
+        match self {
+            Reason::DatabaseDown => "Posture cannot reach its database",
+            Reason::AtCapacity => "Posture is busier than it can handle",
+        }
+    }
+}
+
+pub fn response(reason: Reason, path: &str, headers: &HeaderMap) -> Response {
     let mut response = if path.starts_with("/api/") {
-        let error =
-            AppError::Database("sessions cannot be checked right now; try again shortly.".into());
-        json_error(StatusCode::SERVICE_UNAVAILABLE, &error)
+        json_error(StatusCode::SERVICE_UNAVAILABLE, &reason.error())
     } else {
-        let page = PAGE.replace("{theme}", theme(headers));
+        let page = PAGE
+            .replace("{theme}", theme(headers))
+            .replace("{heading}", reason.heading());
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [
@@ -60,7 +86,7 @@ const PAGE: &str = r#"<!DOCTYPE html>
 <div class="login-card">
 <div class="brand">Posture</div>
 <div class="error-state" role="alert" data-testid="unavailable">
-<h2>Posture cannot reach its database</h2>
+<h2>{heading}</h2>
 <p>Nothing is lost: appliances keep every report the server has not acknowledged and send it again. This page tries again every 15 seconds.</p>
 <a class="button" href="" data-testid="try-again">Try again</a>
 </div>

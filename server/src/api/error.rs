@@ -51,6 +51,17 @@ impl ApiError {
     }
 
     /// A 503 with `Retry-After`: the database cannot be reached now; nothing was written.
+    /// 507: nothing was stored because the disk under the database is full.
+    pub fn storage_full() -> Self {
+        Self {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            ..Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the server's disk is full; nothing was stored, send it again later",
+            )
+        }
+    }
+
     pub fn unavailable(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
@@ -64,11 +75,16 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        if DbFailure::of(&err).is_transient() {
-            tracing::warn!("appliance API: database unavailable: {err}");
-            Self::unavailable(UNAVAILABLE_RETRY_AFTER_SECS)
-        } else {
-            Self::internal(err)
+        match DbFailure::of(&err) {
+            DbFailure::Full => {
+                tracing::error!("appliance API: the database's disk is full: {err}");
+                Self::storage_full()
+            }
+            failure if failure.is_transient() => {
+                tracing::warn!("appliance API: database unavailable: {err}");
+                Self::unavailable(UNAVAILABLE_RETRY_AFTER_SECS)
+            }
+            _ => Self::internal(err),
         }
     }
 }

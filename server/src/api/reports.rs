@@ -85,6 +85,7 @@ impl From<IngestError> for ApiError {
                 Some(RETRY_AFTER_SECS),
             ),
             IngestError::Unavailable => return ApiError::unavailable(UNAVAILABLE_RETRY_AFTER_SECS),
+            IngestError::StorageFull => return ApiError::storage_full(),
             IngestError::Failed => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the report could not be stored",

@@ -296,6 +296,7 @@ async fn phase_with(
         limits: UNLIMITED,
         accounts: Default::default(),
         key_ttl: KEY_CACHE_TTL,
+        dashboard_in_flight: 1 << 20,
     };
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();

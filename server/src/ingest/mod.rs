@@ -103,6 +103,8 @@ pub enum IngestError {
     Busy,
     /// The database cannot be reached: nothing was written, retry later.
     Unavailable,
+    /// The disk under the database is full: nothing was written, retry once space returns.
+    StorageFull,
     /// The report could not be written (its data, or a fault of ours); retrying will not help.
     Failed,
     /// No answer within the acknowledgement timeout: the report may or may not be stored;
@@ -296,6 +298,13 @@ impl Batcher {
             .await;
         let failure = match written {
             Ok(Ok(outcomes)) => return Ok(outcomes),
+            Ok(Err(err)) if DbFailure::of(&err) == DbFailure::Full => {
+                tracing::error!(
+                    "ingest: the database's disk is full, {} reports refused: {err}",
+                    reports.len()
+                );
+                Failure::Full
+            }
             Ok(Err(err)) if DbFailure::of(&err).is_transient() => {
                 tracing::warn!(
                     "ingest: database unavailable, {} reports refused: {err}",
@@ -322,11 +331,13 @@ impl Batcher {
 }
 
 /// How a transaction failed: on its data (split the batch to find the culprit), or because
-/// the database cannot be reached (fail the batch at once: splitting would only wait longer).
+/// the database cannot be reached or its disk is full (fail the batch at once: splitting
+/// would only wait longer).
 #[derive(Debug, Clone, Copy)]
 enum Failure {
     Data,
     Unavailable,
+    Full,
 }
 
 impl From<Failure> for IngestError {
@@ -334,6 +345,7 @@ impl From<Failure> for IngestError {
         match failure {
             Failure::Data => IngestError::Failed,
             Failure::Unavailable => IngestError::Unavailable,
+            Failure::Full => IngestError::StorageFull,
         }
     }
 }

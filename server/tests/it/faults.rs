@@ -13,6 +13,7 @@ use futures::future::join_all;
 use posture_server::config::DatabaseArgs;
 use posture_server::database;
 use posture_server::health::Readiness;
+use posture_server::state::StateParts;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -297,4 +298,188 @@ async fn redis_killed_opens_the_breaker_answers_stay_200_and_it_closes_when_redi
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     overview_median(&server, &reader).await;
+}
+
+/// A tmpfs of `megabytes`, unmounted (lazily: the server may still hold files) when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        SmallDisk { dir }
+    }
+
+    /// Writes a file until the disk refuses more.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).and_then(|()| file.flush()).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A report of `checks` checks under `report_id`, as the appliance `key` sends it.
+async fn post_large_report(server: &TestServer, key: &str, report_id: &str) -> StatusCode {
+    let checks = (0..50).map(|_| check("fail", Utc::now())).collect();
+    let mut body = report(checks, vec![]);
+    body["report_id"] = Value::from(report_id);
+    reqwest::Client::new()
+        .post(server.url("/api/v1/reports"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn sqlite_on_a_full_disk_refuses_with_507_loses_nothing_acknowledged_and_resumes() {
+    let disk = SmallDisk::mount(16);
+    let url = format!("sqlite://{}", disk.dir.path().join("posture.db").display());
+    let args = DatabaseArgs::at(url);
+    let db = database::open(&args).await.unwrap();
+    let (key, _, _) = populate(&db).await;
+    let readiness = Readiness::standard(
+        db.clone(),
+        AggregateCache::in_process(Duration::from_secs(60)),
+        database::data_dir(&db, &args),
+        2 * 1_048_576,
+        Duration::from_millis(800),
+    );
+    let server = common::start_with(db, readiness, tempfile::tempdir().unwrap()).await;
+    let mut acknowledged = Vec::new();
+    let mut next_id = 0;
+    let mut send = async |acknowledged: &mut Vec<String>| {
+        next_id += 1;
+        let id = format!("r-{next_id:05}");
+        let status = post_large_report(&server, &key, &id).await;
+        if status == StatusCode::OK {
+            acknowledged.push(id);
+        }
+        status
+    };
+    assert_eq!(send(&mut acknowledged).await, StatusCode::OK);
+
+    let filler = disk.fill();
+    let mut refused = None;
+    for _ in 0..200 {
+        let status = send(&mut acknowledged).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::INSUFFICIENT_STORAGE,
+            "{status}"
+        );
+        if status == StatusCode::INSUFFICIENT_STORAGE {
+            refused = Some(status);
+            break;
+        }
+    }
+    assert!(refused.is_some(), "the full disk was never noticed");
+    let health = reqwest::get(server.url("/api/health")).await.unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: Value = health.json().await.unwrap();
+    let disk_detail = health["checks"]["disk"]["detail"].as_str().unwrap();
+    assert!(disk_detail.contains("below the 2 MB minimum"), "{health}");
+
+    std::fs::remove_file(filler).unwrap();
+    let resumed = send(&mut acknowledged).await;
+    assert_eq!(
+        resumed,
+        StatusCode::OK,
+        "writing resumes once space returns"
+    );
+
+    let stored: Vec<String> = common::column(
+        &server.db,
+        "SELECT report_id FROM ingest_reports ORDER BY report_id",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        stored, acknowledged,
+        "every acknowledged report, and only those"
+    );
+    let integrity: Vec<String> = common::column(&server.db, "PRAGMA integrity_check", &[]).await;
+    assert_eq!(integrity, ["ok"]);
+}
+
+#[tokio::test]
+async fn past_the_dashboard_cap_a_request_is_refused_at_once_not_queued() {
+    let url = common::postgres_database_url().await;
+    let db = database::open(&DatabaseArgs::at(url.clone()))
+        .await
+        .unwrap();
+    populate(&db).await;
+    let parts = StateParts {
+        leptos_options: common::leptos_options("target/site"),
+        cache: AggregateCache::in_process(Duration::from_secs(60)),
+        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
+        limits: common::TEST_LIMITS,
+        accounts: common::accounts(common::TEST_SIGN_IN),
+        key_ttl: common::KEY_TTL,
+        dashboard_in_flight: 1,
+    };
+    let server = common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await;
+    let reader = server.client_as(Role::Readonly).await;
+
+    let locker = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let held = tokio::spawn({
+        let (reader, url) = (reader.clone(), server.url("/api/list_sites?filter[q]="));
+        async move { timed_get(&reader, url).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let response = reader
+        .get(server.url("/api/list_runbooks?filter[q]="))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    println!("at capacity: refused in {took:?}");
+    assert!(took < Duration::from_millis(250), "{took:?}");
+    let page = reader.get(server.url("/sites")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("busier than it can handle")
+    );
+    let health = reqwest::get(server.url("/api/health")).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "health is never shed");
+
+    lock.rollback().await.unwrap();
+    let (status, _, body) = held.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = timed_get(&reader, server.url("/api/list_runbooks?filter[q]=")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -141,7 +141,7 @@ pub async fn start() -> TestServer {
 /// Sign-in limits of test servers: far above what tests make, unless a test sets its own.
 pub const TEST_SIGN_IN: (u32, u32) = (100_000, 100_000);
 
-fn accounts((per_address_per_minute, overall_per_second): (u32, u32)) -> Accounts {
+pub fn accounts((per_address_per_minute, overall_per_second): (u32, u32)) -> Accounts {
     let limits = SignInLimits::new(per_address_per_minute, overall_per_second);
     Accounts::new(limits, TrustedProxies::default())
 }
@@ -188,7 +188,13 @@ pub async fn start_with_accounts(
         limits: TEST_LIMITS,
         accounts,
         key_ttl: KEY_TTL,
+        dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
     };
+    start_with_parts(db, dir, parts).await
+}
+
+/// A server made of `parts`, with the test ingest settings.
+pub async fn start_with_parts(db: Db, dir: TempDir, parts: StateParts) -> TestServer {
     let (state, _batcher) = AppState::build(db, parts, |sink| ingest::start(TEST_INGEST, sink));
     serve(state, dir).await
 }
@@ -200,6 +206,9 @@ pub const TEST_INGEST: IngestSettings = IngestSettings {
     flush: Duration::from_millis(2),
     ack_timeout: Duration::from_secs(10),
 };
+
+/// Dashboard requests a test server handles at once.
+pub const TEST_DASHBOARD_IN_FLIGHT: usize = 1_024;
 
 /// The appliance limits of test servers: far above what a test sends, unless it sets its own.
 pub const TEST_LIMITS: LimitSettings = LimitSettings {
@@ -236,12 +245,13 @@ pub async fn start_with_limits(
         limits,
         accounts: accounts(TEST_SIGN_IN),
         key_ttl: KEY_TTL,
+        dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
     };
     let (state, ()) = AppState::build(db, parts, |sink| (queue(sink), ()));
     serve(state, dir).await
 }
 
-fn leptos_options(site_root: &str) -> LeptosOptions {
+pub fn leptos_options(site_root: &str) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("posture")
         .site_root(site_root)
