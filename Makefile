@@ -11,7 +11,7 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
 	@echo "make bench-ingest  appliance API events/s batched vs unbatched, p99 at 50%, memory under overload"
 	@echo "make measure  release asset sizes, first page transfer, paint/hydration times, poll bytes"
+	@echo "make measure-faults  answers with PostgreSQL stopped, recovery time, get_overview p50/p99 with Redis up and down"
 	@echo "make measure-incidents  the incident list's frame times, memory and DOM size at 10K/100K/1M rows"
 
 bootstrap:
@@ -69,6 +70,9 @@ bench-ingest: bootstrap
 
 measure: build-release
 	$(WITH_TOOLS) scripts/measure-web.sh
+
+measure-faults: build-release
+	$(WITH_TOOLS) scripts/test-services.sh scripts/measure-faults.sh
 
 measure-incidents: build-release
 	$(WITH_TOOLS) scripts/measure-incidents.sh
