@@ -64,20 +64,20 @@ pg_ctlcluster $TEST_FAULT_PG_CLUSTER stop -m fast
 for route in / /sites /incidents /api/get_overview '/api/list_sites?filter[q]=' /api/health; do
   max=0 codes=""
   for _ in $(seq 20); do
-    read -r code took < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "$BASE$route")
+    read -r code took < <(curl -gs -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "$BASE$route")
     max=$(python3 -c "print(max($max, $took))")
     codes="$codes $code"
   done
   printf '%-28s max %6.3f s   (%s)\n' "$route" "$max" "$(echo $codes | tr ' ' '\n' | sort | uniq -c | xargs)"
 done
-read -r code took < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST \
+read -r code took < <(curl -gs -o /dev/null -w '%{http_code} %{time_total}\n' -X POST \
   -H "Authorization: Bearer pst_unknown" -H "Content-Type: application/json" \
   -d '{"site_id":"x","checks":[]}' "$BASE/api/v1/reports")
 printf '%-28s %6.3f s   (%s)\n' "POST /api/v1/reports" "$took" "$code"
 
 started=$(date +%s.%N)
 pg_ctlcluster $TEST_FAULT_PG_CLUSTER start
-until [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$BASE/api/get_overview")" = 200 ]; do
+until [ "$(curl -gs -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$BASE/api/get_overview")" = 200 ]; do
   sleep 0.05
 done
 echo "== PostgreSQL started: first 200 after $(python3 -c "import time; print(f'{time.time() - $started:.2f}')") s (pg_ctlcluster start included)"

@@ -21,6 +21,11 @@ fn is_public(path: &str) -> bool {
         || is_appliance_api(path)
 }
 
+/// Health checks answer without looking at who asks, so they never wait on the sessions.
+fn is_health(path: &str) -> bool {
+    matches!(path, "/health" | "/api/health")
+}
+
 /// The appliance API authenticates each request with the appliance's key, not a session; the
 /// event stream for dashboards is the exception and needs a signed-in user.
 fn is_appliance_api(path: &str) -> bool {
@@ -51,7 +56,7 @@ fn is_cross_site(method: &Method, headers: &HeaderMap) -> bool {
 
 pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if path.starts_with("/pkg/") || is_appliance_api(&path) {
+    if path.starts_with("/pkg/") || is_appliance_api(&path) || is_health(&path) {
         return next.run(request).await;
     }
     if is_cross_site(request.method(), request.headers()) {
