@@ -75,6 +75,20 @@ read -r code took < <(curl -gs -o /dev/null -w '%{http_code} %{time_total}\n' -X
   -d '{"site_id":"x","checks":[]}' "$BASE/api/v1/reports")
 printf '%-28s %6.3f s   (%s)\n' "POST /api/v1/reports" "$took" "$code"
 
+# Usage: rss_kib: the server's resident memory.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+echo "== PostgreSQL stopped, wrk -t2 -c1024 -d$DURATION on get_overview: shed at once, memory flat"
+before=$(rss_kib) peak=$before
+wrk -t2 -c1024 -d"$DURATION" --latency -H "Cookie: $cookie" "$BASE/api/get_overview" >"$work/wrk.txt" &
+wrk_pid=$!
+while kill -0 "$wrk_pid" 2>/dev/null; do
+  now=$(rss_kib); [ "$now" -gt "$peak" ] && peak=$now
+  sleep 0.2
+done
+awk '/Requests\/sec/ {rps = $2} $1 == "99%" {p99 = $2} /Non-2xx/ {shed = $5}
+     END {printf "%s req/s answered, p99 %s, %s of them 503\n", rps, p99, shed}' "$work/wrk.txt"
+echo "server RSS: $((before / 1024)) MiB before, $((peak / 1024)) MiB peak, $(($(rss_kib) / 1024)) MiB after"
+
 started=$(date +%s.%N)
 pg_ctlcluster $TEST_FAULT_PG_CLUSTER start
 until [ "$(curl -gs -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$BASE/api/get_overview")" = 200 ]; do
