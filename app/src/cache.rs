@@ -46,14 +46,16 @@ type LocalCache = moka::future::Cache<String, Arc<str>>;
 
 enum Backend {
     InProcess(LocalCache),
-    Redis {
-        client: redis::Client,
-        connection: OnceCell<ConnectionManager>,
-        breaker: Breaker,
-        /// Serves while the breaker keeps Redis out; emptied when Redis is back, since other
-        /// servers' changes reached only Redis.
-        fallback: LocalCache,
-    },
+    Redis(Box<RedisBackend>),
+}
+
+struct RedisBackend {
+    client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    breaker: Breaker,
+    /// Serves while the breaker keeps Redis out; emptied when Redis is back, since other
+    /// servers' changes reached only Redis.
+    fallback: LocalCache,
 }
 
 fn local_cache(ttl: Duration) -> LocalCache {
@@ -73,12 +75,12 @@ impl AggregateCache {
     pub fn redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         Ok(Self::with_backend(
-            Backend::Redis {
+            Backend::Redis(Box::new(RedisBackend {
                 client,
                 connection: OnceCell::new(),
                 breaker: Breaker::new("Redis"),
                 fallback: local_cache(ttl),
-            },
+            })),
             ttl,
         ))
     }
@@ -95,7 +97,7 @@ impl AggregateCache {
     pub fn backend_name(&self) -> &'static str {
         match *self.backend {
             Backend::InProcess(_) => "in-process",
-            Backend::Redis { .. } => "redis",
+            Backend::Redis(_) => "redis",
         }
     }
 
@@ -142,7 +144,8 @@ impl AggregateCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match &*self.backend {
             Backend::InProcess(cache) => forget(cache, keys).await,
-            Backend::Redis { fallback, .. } => {
+            Backend::Redis(redis) => {
+                let fallback = &redis.fallback;
                 forget(fallback, keys).await;
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
                 self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
@@ -156,7 +159,8 @@ impl AggregateCache {
     pub async fn ping(&self) -> Result<String, redis::RedisError> {
         match &*self.backend {
             Backend::InProcess(cache) => Ok(format!("in-process, {} entries", cache.entry_count())),
-            Backend::Redis { breaker, .. } => {
+            Backend::Redis(redis) => {
+                let breaker = &redis.breaker;
                 let answer = async {
                     let mut connection = self.connection().await?;
                     tokio::time::timeout(
@@ -185,14 +189,15 @@ impl AggregateCache {
     pub fn breaker_state(&self) -> Option<BreakerState> {
         match &*self.backend {
             Backend::InProcess(_) => None,
-            Backend::Redis { breaker, .. } => Some(breaker.current()),
+            Backend::Redis(redis) => Some(redis.breaker.current()),
         }
     }
 
     async fn get(&self, key: &str) -> Option<Arc<str>> {
         match &*self.backend {
             Backend::InProcess(cache) => cache.get(key).await,
-            Backend::Redis { fallback, .. } => {
+            Backend::Redis(redis) => {
+                let fallback = &redis.fallback;
                 let owned = key.to_string();
                 let answer = self
                     .redis_op("GET", |mut c| async move {
@@ -210,7 +215,8 @@ impl AggregateCache {
     async fn set(&self, key: &str, json: String) {
         match &*self.backend {
             Backend::InProcess(cache) => cache.insert(key.to_string(), Arc::from(json)).await,
-            Backend::Redis { fallback, .. } => {
+            Backend::Redis(redis) => {
+                let fallback = &redis.fallback;
                 let owned = key.to_string();
                 let seconds = self.ttl.as_secs().max(1);
                 let value = json.clone();
@@ -227,12 +233,10 @@ impl AggregateCache {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let Backend::Redis {
-            client, connection, ..
-        } = &*self.backend
-        else {
+        let Backend::Redis(redis) = &*self.backend else {
             unreachable!("only called for Redis");
         };
+        let (client, connection) = (&redis.client, &redis.connection);
         let manager = tokio::time::timeout(
             REDIS_TIMEOUT,
             connection.get_or_try_init(|| ConnectionManager::new(client.clone())),
@@ -252,12 +256,10 @@ impl AggregateCache {
     where
         Fut: Future<Output = Result<T, redis::RedisError>>,
     {
-        let Backend::Redis {
-            breaker, fallback, ..
-        } = &*self.backend
-        else {
+        let Backend::Redis(redis) = &*self.backend else {
             unreachable!("only called for Redis");
         };
+        let (breaker, fallback) = (&redis.breaker, &redis.fallback);
         if !breaker.allow() {
             return None;
         }

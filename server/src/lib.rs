@@ -16,6 +16,7 @@ pub mod load_shed;
 pub mod maintenance;
 pub mod memory_budget;
 pub mod provision;
+pub mod refusals;
 pub mod routes;
 pub mod security_headers;
 pub mod seed;
@@ -23,7 +24,6 @@ pub mod server_fn_body;
 pub mod session;
 pub mod sign_in;
 pub mod state;
-pub mod unavailable;
 pub mod users;
 
 /// Logs to stderr, at `RUST_LOG` or `info` (sqlx at `warn`).

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::Semaphore;
 
-use crate::unavailable::{self, Reason};
+use crate::refusals::{self, Reason};
 
 #[derive(Clone)]
 pub struct DashboardLimit(Arc<Semaphore>);
@@ -34,6 +34,6 @@ pub async fn limit(State(limit): State<DashboardLimit>, request: Request, next: 
     }
     match limit.0.clone().try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => unavailable::response(Reason::AtCapacity, path, request.headers()),
+        Err(_) => refusals::unavailable(Reason::AtCapacity, path, request.headers()),
     }
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use crate::refusals::{self, Reason, json_error};
 use crate::state::AppState;
 
 /// Paths anyone may reach without signing in.
@@ -80,11 +81,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             Ok(None) => {}
             Err(err) => {
                 tracing::error!("resolving a session: {err}");
-                return crate::unavailable::response(
-                    crate::unavailable::Reason::DatabaseDown,
-                    &path,
-                    request.headers(),
-                );
+                return refusals::unavailable(Reason::DatabaseDown, &path, request.headers());
             }
         }
     }
@@ -98,12 +95,6 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     let here = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let query = serde_urlencoded::to_string([("next", here)]).unwrap_or_default();
     Redirect::to(&format!("/login?{query}")).into_response()
-}
-
-/// An error in the JSON shape server functions use, so the page can show it.
-pub fn json_error(status: StatusCode, error: &AppError) -> Response {
-    let body = serde_json::to_string(error).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[cfg(test)]

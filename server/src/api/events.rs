@@ -23,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 
 use crate::hints;
-use crate::session::json_error;
+use crate::refusals::json_error;
 use crate::state::AppState;
 
 /// How often an open stream checks that its session is still valid.

@@ -1,14 +1,19 @@
-//! What a request gets when the server cannot serve it now (the database cannot tell who is
-//! asking, or the server is at capacity): a browser a page in the app's own style that says
-//! so and offers "Try again" (and retries by itself every 15 s), a server-function caller the
-//! JSON error; both 503 with `Retry-After`, at once rather than after a hang.
+//! How refused requests are answered: errors in the JSON shape server functions use (so the
+//! page can show them), and, when the server cannot serve a request now (the database cannot
+//! tell who is asking, or the server is at capacity), a page in the app's own style for a
+//! browser that says so and offers "Try again" (retrying by itself every 15 s); both 503 with
+//! `Retry-After`, at once rather than after a hang.
 
 use app::error::{AppError, RETRY_AFTER_SECS};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::session::json_error;
+/// An error in the JSON shape server functions use, so the page can show it.
+pub fn json_error(status: StatusCode, error: &AppError) -> Response {
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
 
 #[derive(Debug, Clone, Copy)]
 pub enum Reason {
@@ -36,7 +41,7 @@ impl Reason {
     }
 }
 
-pub fn response(reason: Reason, path: &str, headers: &HeaderMap) -> Response {
+pub fn unavailable(reason: Reason, path: &str, headers: &HeaderMap) -> Response {
     let mut response = if path.starts_with("/api/") {
         json_error(StatusCode::SERVICE_UNAVAILABLE, &reason.error())
     } else {
