@@ -4,8 +4,9 @@
 //! instead of per request, authenticating costs no database read (on SQLite that read would
 //! also drop the reading connection's page cache after every batch the writer commits).
 //! Keys found unknown are remembered too, for a shorter time, so a client sending made-up keys
-//! costs no query per request. Renaming or decommissioning a site forgets its appliances at
-//! once on this server; other servers follow within the TTL.
+//! costs no query per request. Renaming or decommissioning a site, or revoking an appliance's
+//! keys, forgets them at once on every server sharing the PostgreSQL (`crate::cluster`); on
+//! SQLite the command line's revocations reach the running server within the TTL.
 
 use std::time::Duration;
 
@@ -61,6 +62,19 @@ impl KeyCache {
             Some(identity) => self.known.insert(key_hash, identity),
             None => self.unknown.insert(key_hash, ()),
         }
+    }
+
+    /// Forgets every key of appliance `appliance` (revoked or replaced).
+    pub fn forget_appliance(&self, appliance: i64) {
+        let _ = self
+            .known
+            .invalidate_entries_if(move |_, identity| identity.id == appliance);
+    }
+
+    /// Forgets every key: after news of changes may have been missed.
+    pub fn forget_all(&self) {
+        self.known.invalidate_all();
+        self.unknown.invalidate_all();
     }
 
     /// Forgets every key of the site whose stable key is `site` (renamed or decommissioned).

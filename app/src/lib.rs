@@ -13,6 +13,8 @@ pub mod auth;
 pub mod breaker;
 #[cfg(feature = "ssr")]
 pub mod cache;
+#[cfg(feature = "ssr")]
+pub mod cluster;
 pub mod codec;
 pub mod components;
 pub mod domain;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
+use app::cluster::{Change, Peers};
 use app::db::IncidentWindows;
 use app::domain::ids::SiteSlug;
 use app::domain::scope::Scope;
@@ -88,10 +89,21 @@ impl Hints {
         self.wake.notify_one();
     }
 
+    /// Tells this server's subscribers that `scopes` changed.
+    pub fn broadcast(&self, scopes: &BTreeSet<Scope>) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.sender.send(serialise(scopes));
+    }
+
     /// Starts publishing recorded changes: each time, the cached aggregates (and the incident
-    /// windows' anchors, when they could not be kept in step) are invalidated, then
-    /// subscribers told.
-    pub fn publish(&self, cache: AggregateCache, windows: IncidentWindows) -> JoinHandle<()> {
+    /// windows' anchors, when they could not be kept in step) are invalidated, subscribers
+    /// told, and then the other servers on the same PostgreSQL (`peers`).
+    pub fn publish(
+        &self,
+        cache: AggregateCache,
+        windows: IncidentWindows,
+        peers: Peers,
+    ) -> JoinHandle<()> {
         let hints = self.clone();
         tokio::spawn(async move {
             let closed = hints.closed();
@@ -117,8 +129,8 @@ impl Hints {
                 if incidents {
                     scopes.insert(Scope::Incidents);
                 }
-                // No subscriber is not an error: nobody is watching.
-                let _ = hints.sender.send(serialise(&scopes));
+                hints.broadcast(&scopes);
+                peers.tell(Change::Data { scopes }).await;
                 tokio::time::sleep(PUBLISH_INTERVAL).await;
             }
         })

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client_ip;
+pub mod cluster;
 pub mod config;
 pub mod database;
 #[cfg(feature = "dev-tools")]

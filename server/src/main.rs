@@ -30,10 +30,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Appliance(ApplianceCommand::Revoke(args)) => {
             let revoked = provision::revoke_keys(&db, args.id).await?;
+            let when = match db {
+                app::db::Db::Postgres(_) => "at once".to_string(),
+                app::db::Db::Sqlite(_) => format!("within {} s", KEY_CACHE_TTL.as_secs()),
+            };
             println!(
-                "Revoked {revoked} key(s) of appliance {}. Running servers refuse them within {} s.",
-                args.id,
-                KEY_CACHE_TTL.as_secs()
+                "Revoked {revoked} key(s) of appliance {}. Running servers refuse them {when}.",
+                args.id
             );
         }
         Command::Appliance(ApplianceCommand::Rotate(args)) => {

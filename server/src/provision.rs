@@ -5,6 +5,7 @@
 //! Revoking and rotating keys are recorded in the audit log.
 
 use anyhow::Context;
+use app::cluster;
 use app::db::accounts::NewAudit;
 use app::db::{Db, appliances};
 use rand::RngCore;
@@ -59,9 +60,11 @@ pub async fn provision_appliance(
 /// [`KEY_CACHE_TTL`](crate::api::auth::KEY_CACHE_TTL).
 pub async fn revoke_keys(db: &Db, appliance_id: i64) -> anyhow::Result<u64> {
     let audit = cli_audit("appliance.revoke", appliance_id);
-    appliances::replace_keys(db, appliance_id, None, &audit)
+    let revoked = appliances::replace_keys(db, appliance_id, None, &audit)
         .await?
-        .with_context(|| format!("no appliance has the id {appliance_id}"))
+        .with_context(|| format!("no appliance has the id {appliance_id}"))?;
+    keys_revoked(db, appliance_id).await;
+    Ok(revoked)
 }
 
 /// A new key for `appliance_id`; its old keys are revoked in the same transaction.
@@ -71,7 +74,14 @@ pub async fn rotate_key(db: &Db, appliance_id: i64) -> anyhow::Result<String> {
     appliances::replace_keys(db, appliance_id, Some(&hash_key(&key)), &audit)
         .await?
         .with_context(|| format!("no appliance has the id {appliance_id}"))?;
+    keys_revoked(db, appliance_id).await;
     Ok(key)
+}
+
+/// Running servers on the same PostgreSQL drop the old keys at once.
+async fn keys_revoked(db: &Db, appliance: i64) {
+    let change = cluster::Change::KeysRevoked { appliance };
+    cluster::notify(db, cluster::CLI_ORIGIN, change).await;
 }
 
 fn cli_audit(action: &'static str, appliance_id: i64) -> NewAudit {

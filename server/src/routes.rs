@@ -29,12 +29,14 @@ pub fn router(state: AppState) -> Router {
     let (db, cache, windows) = (state.db.clone(), state.cache.clone(), state.windows.clone());
     let keys = state.keys.clone();
     let streams = state.accounts.streams.clone();
+    let peers = state.peers.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(cache.clone());
         provide_context(windows.clone());
         provide_context(keys.clone());
         provide_context(streams.clone());
+        provide_context(peers.clone());
         security_headers::provide_nonce();
     };
     let options = state.leptos_options.clone();

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use app::appliance_keys::KeyCache;
 use app::cache::AggregateCache;
+use app::cluster::Peers;
 use app::db::{Db, IncidentWindows};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::api::limits::{ApiLimits, LimitSettings};
 use crate::client_ip::TrustedProxies;
+use crate::cluster::{self, Targets};
 use crate::config::{CacheArgs, SignInArgs};
 use crate::health::Readiness;
 use crate::hints::Hints;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub hints: Hints,
     /// Appliance keys looked up recently.
     pub keys: KeyCache,
+    /// The other servers on the same PostgreSQL.
+    pub peers: Peers,
     /// What appliances may take of the server: rate per key, requests and memory.
     pub limits: ApiLimits,
     /// Sign-in throttling, client addresses and open event streams.
@@ -62,12 +66,24 @@ impl AppState {
         queue: impl FnOnce(Sink) -> (IngestQueue, T),
     ) -> (Self, T) {
         let (windows, hints) = (IncidentWindows::default(), Hints::default());
+        let peers = Peers::new(db.clone());
+        let keys = KeyCache::new(parts.key_ttl);
         let (ingest, extra) = queue(Sink {
             db: db.clone(),
             cache: parts.cache.clone(),
             windows: windows.clone(),
             hints: hints.clone(),
+            peers: peers.clone(),
         });
+        cluster::listen(
+            peers.clone(),
+            Targets {
+                cache: parts.cache.clone(),
+                windows: windows.clone(),
+                keys: keys.clone(),
+                hints: hints.clone(),
+            },
+        );
         let state = AppState {
             leptos_options: parts.leptos_options,
             db,
@@ -76,7 +92,8 @@ impl AppState {
             readiness: parts.readiness,
             ingest,
             hints,
-            keys: KeyCache::new(parts.key_ttl),
+            keys,
+            peers,
             limits: ApiLimits::new(parts.limits),
             accounts: parts.accounts,
             dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),

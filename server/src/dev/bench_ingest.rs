@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use app::cache::AggregateCache;
+use app::cluster::Peers;
 use app::db::site_admin;
 use app::db::{Db, IncidentWindows};
 use app::services::{Actor, sites};
@@ -216,6 +217,7 @@ async fn writer_phase(
             cache: AggregateCache::in_process(Duration::from_secs(120)),
             windows: IncidentWindows::default(),
             hints: hints.clone(),
+            peers: Peers::new(db.clone()),
         },
     );
     let check_types: Vec<&str> = app::scoring::all_check_types().collect();

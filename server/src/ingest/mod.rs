@@ -35,6 +35,7 @@ use tokio::task::JoinHandle;
 use crate::hints::Hints;
 use crate::memory_budget::MemoryPermit;
 use app::appliance_keys::ApplianceIdentity;
+use app::cluster::Peers;
 use app::domain::appliance::{CheckResult, DriftEvent};
 use app::error::DbFailure;
 use connection::Connection;
@@ -175,6 +176,8 @@ pub struct Sink {
     pub cache: AggregateCache,
     pub windows: IncidentWindows,
     pub hints: Hints,
+    /// The other servers on the same PostgreSQL, told of what the batcher wrote.
+    pub peers: Peers,
 }
 
 /// Starts the batcher, and the publisher of its hints. The batcher ends once every
@@ -182,7 +185,8 @@ pub struct Sink {
 /// server stops loses nothing queued.
 pub fn start(settings: IngestSettings, sink: Sink) -> (IngestQueue, JoinHandle<()>) {
     let (queue, receiver) = IngestQueue::detached(settings.queue, settings.ack_timeout);
-    sink.hints.publish(sink.cache.clone(), sink.windows.clone());
+    sink.hints
+        .publish(sink.cache.clone(), sink.windows.clone(), sink.peers.clone());
     (queue, spawn_batcher(receiver, settings, sink))
 }
 

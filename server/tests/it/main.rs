@@ -4,6 +4,7 @@
 
 mod accounts;
 mod api;
+mod cluster;
 mod common;
 mod crash;
 mod data;

@@ -68,7 +68,7 @@ pub async fn save_site(original: Option<String>, input: SiteInput) -> Result<Sit
     let change = crate::services::sites::save_site(&db, original, input, actor).await?;
     if let SiteSaved::Saved { .. } = change.outcome {
         if let Some(site) = change.updated {
-            forget_appliance_keys(site);
+            site_changed(site).await;
         }
         cache
             .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
@@ -83,7 +83,7 @@ pub async fn decommission_site(site_id: String) -> Result<(), AppError> {
     let actor = admin_actor()?;
     let (db, cache) = crate::aggregates::request_state()?;
     let site = crate::services::sites::decommission_site(&db, site_id, actor).await?;
-    forget_appliance_keys(site);
+    site_changed(site).await;
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_SITE_CHANGE)
         .await;
@@ -98,11 +98,17 @@ fn admin_actor() -> Result<crate::services::Actor, AppError> {
 }
 
 /// A renamed site's appliances authenticate with the new id at once, a decommissioned
-/// site's appliances are refused at once (on this server; others within the key cache's TTL).
+/// site's appliances are refused at once: on this server, and on the others sharing its
+/// PostgreSQL through [`crate::cluster`].
 #[cfg(feature = "ssr")]
-fn forget_appliance_keys(site: i64) {
+async fn site_changed(site: i64) {
     if let Some(keys) = use_context::<crate::appliance_keys::KeyCache>() {
         keys.forget_site(site);
+    }
+    if let Some(peers) = use_context::<crate::cluster::Peers>() {
+        peers
+            .tell(crate::cluster::Change::SiteChanged { site })
+            .await;
     }
 }
 

@@ -74,6 +74,11 @@ pub async fn act_on_incidents(
     cache
         .invalidate(&crate::cache::KEYS_AFFECTED_BY_REPORT)
         .await;
+    if let Some(peers) = use_context::<crate::cluster::Peers>() {
+        use crate::domain::scope::Scope;
+        let scopes = [Scope::Incidents, Scope::Stats, Scope::Sites].into();
+        peers.tell(crate::cluster::Change::Data { scopes }).await;
+    }
     Ok(ActionResult {
         skipped: ids.len() - changed.len(),
         changed,

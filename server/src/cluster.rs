@@ -1,0 +1,122 @@
+//! Applying what the other servers on the same PostgreSQL tell this one (`app::cluster`): a
+//! listener on the notification channel that reconnects by itself and, after any gap in which
+//! notices may have been missed, drops everything it holds in memory and tells its dashboards
+//! to refresh everything. On SQLite there are no other servers and nothing is started.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use app::appliance_keys::KeyCache;
+use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT, KEYS_AFFECTED_BY_SITE_CHANGE};
+use app::cluster::{CHANNEL, Change, Notice, Peers};
+use app::db::{Db, IncidentWindows};
+use app::domain::scope::Scope;
+use sqlx::postgres::PgListener;
+
+use crate::hints::Hints;
+
+/// Wait before connecting again after the listener's connection failed.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// What this server holds in memory that the others' changes make stale.
+#[derive(Clone)]
+pub struct Targets {
+    pub cache: AggregateCache,
+    pub windows: IncidentWindows,
+    pub keys: KeyCache,
+    pub hints: Hints,
+}
+
+/// Starts listening for the other servers' notices (PostgreSQL only); ends with the server.
+pub fn listen(peers: Peers, targets: Targets) {
+    let Db::Postgres(pool) = peers.db().clone() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let closed = targets.hints.closed();
+        tokio::select! {
+            () = run(pool, peers.origin(), &targets) => {}
+            () = closed => {}
+        }
+    });
+}
+
+async fn run(pool: sqlx::PgPool, origin: u64, targets: &Targets) {
+    let mut connected_before = false;
+    loop {
+        let mut listener = match connect(&pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!("cluster: cannot listen for other servers' changes: {err}");
+                tokio::time::sleep(RECONNECT_AFTER).await;
+                continue;
+            }
+        };
+        if connected_before {
+            missed(targets).await;
+        }
+        connected_before = true;
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    match serde_json::from_str::<Notice>(notification.payload()) {
+                        Ok(notice) if notice.origin != origin => {
+                            apply(targets, notice.change).await;
+                        }
+                        Ok(_) => {}
+                        Err(err) => tracing::warn!("cluster: an unreadable notice: {err}"),
+                    }
+                }
+                // The connection was lost (the next call reconnects): notices may be missed.
+                Ok(None) => missed(targets).await,
+                Err(err) => {
+                    tracing::warn!("cluster: the listener failed: {err}");
+                    tokio::time::sleep(RECONNECT_AFTER).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Brings this server's memory in step with another server's change.
+pub async fn apply(targets: &Targets, change: Change) {
+    match change {
+        Change::Data { scopes } => {
+            targets.cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
+            if scopes.contains(&Scope::Incidents) || scopes.contains(&Scope::Everything) {
+                targets.windows.invalidate();
+            }
+            targets.hints.broadcast(&scopes);
+        }
+        Change::SiteChanged { site } => {
+            targets.keys.forget_site(site);
+            targets
+                .cache
+                .invalidate(&KEYS_AFFECTED_BY_SITE_CHANGE)
+                .await;
+            targets
+                .hints
+                .broadcast(&BTreeSet::from([Scope::Sites, Scope::Stats]));
+        }
+        Change::KeysRevoked { appliance } => targets.keys.forget_appliance(appliance),
+    }
+}
+
+/// Notices may have been missed: whatever they said, this server now knows nothing for sure.
+async fn missed(targets: &Targets) {
+    tracing::info!("cluster: reconnected; dropping what may have changed meanwhile");
+    targets.keys.forget_all();
+    let scopes = BTreeSet::from([Scope::Everything]);
+    apply(targets, Change::Data { scopes }).await;
+    targets
+        .cache
+        .invalidate(&KEYS_AFFECTED_BY_SITE_CHANGE)
+        .await;
+}

@@ -1,0 +1,130 @@
+//! Two servers on one PostgreSQL behave as one: what reaches one reaches the dashboards and
+//! the memory of the other through `LISTEN/NOTIFY`, also after the listener lost its
+//! connection.
+
+use std::time::Duration;
+
+use app::auth::Role;
+use app::cache::AggregateCache;
+use app::db::Db;
+use chrono::Utc;
+use posture_server::config::DatabaseArgs;
+use posture_server::health::Readiness;
+use posture_server::state::StateParts;
+use posture_server::{database, provision};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::api::{check, populate, report};
+use crate::common::{self, TestServer};
+
+/// A server on the database at `url` that trusts a looked-up appliance key for a minute, so
+/// only a notice can make it forget one sooner.
+async fn server_on(url: &str) -> TestServer {
+    let db = database::open(&DatabaseArgs::at(url)).await.unwrap();
+    let parts = StateParts {
+        leptos_options: common::leptos_options("target/site"),
+        cache: AggregateCache::in_process(Duration::from_secs(120)),
+        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
+        limits: common::TEST_LIMITS,
+        accounts: common::accounts(common::TEST_SIGN_IN),
+        key_ttl: Duration::from_secs(60),
+        dashboard_in_flight: common::TEST_DASHBOARD_IN_FLIGHT,
+    };
+    common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await
+}
+
+/// Two servers on one fresh database with a client, two sites and their appliances.
+async fn two_servers() -> (TestServer, TestServer, String, i64) {
+    let url = common::postgres_database_url().await;
+    let setup: Db = database::open(&DatabaseArgs::at(&url)).await.unwrap();
+    let (key, _, appliance) = populate(&setup).await;
+    setup.close().await;
+    let (a, b) = (server_on(&url).await, server_on(&url).await);
+    // Give both listeners a moment to be listening.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (a, b, key, appliance)
+}
+
+/// The scopes of the next hint on `events`, within five seconds.
+async fn next_hint(events: &mut reqwest::Response) -> Vec<String> {
+    let chunk = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+        .await
+        .expect("a hint within 5 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    serde_json::from_str(data).unwrap()
+}
+
+async fn checkin(server: &TestServer, key: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(server.url("/api/v1/checkin"))
+        .bearer_auth(key)
+        .json(&json!({"site_id": "site-1", "agent_version": "2.1.0"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_report_to_one_server_reaches_the_dashboards_of_the_other_and_a_gap_refreshes_all() {
+    let (a, b, key, _) = two_servers().await;
+    let reader = b.client_as(Role::Readonly).await;
+    let mut events = reader.get(b.url("/api/v1/events")).send().await.unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+
+    let body = report(vec![check("fail", Utc::now())], vec![]);
+    let sent = reqwest::Client::new()
+        .post(a.url("/api/v1/reports"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    let scopes = next_hint(&mut events).await;
+    assert!(scopes.contains(&"site:site-1".to_string()), "{scopes:?}");
+    assert!(scopes.contains(&"stats".to_string()), "{scopes:?}");
+
+    // Cut every listener's connection: B cannot know what it missed, so it says everything.
+    let pool = sqlx::PgPool::connect(&std::env::var("TEST_DATABASE_URL").unwrap())
+        .await
+        .unwrap();
+    let db_name: String = match &b.db {
+        Db::Postgres(pool) => sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Db::Sqlite(_) => unreachable!(),
+    };
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'LISTEN%' AND datname = $1",
+    )
+    .bind(&db_name)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(cut, [true, true], "both servers listen");
+    assert_eq!(next_hint(&mut events).await, ["*"]);
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_the_command_line_is_refused_by_every_server_at_once() {
+    let (a, b, key, appliance) = two_servers().await;
+    assert_eq!(checkin(&a, &key).await, StatusCode::OK);
+    assert_eq!(checkin(&b, &key).await, StatusCode::OK);
+    // Both now trust the key for a minute without asking the database.
+
+    provision::revoke_keys(&a.db, appliance).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    for server in [&a, &b] {
+        while checkin(server, &key).await != StatusCode::UNAUTHORIZED {
+            assert!(std::time::Instant::now() < deadline, "still accepted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
