@@ -112,8 +112,10 @@ impl AggregateCache {
         Fut: Future<Output = Result<T, E>>,
     {
         if let Some(value) = self.cached(key).await {
+            metrics::counter!("posture_cache_hits_total", "key" => key.to_string()).increment(1);
             return Ok(value);
         }
+        metrics::counter!("posture_cache_misses_total", "key" => key.to_string()).increment(1);
         let flight = self.flight(key);
         let _only_one = flight.lock().await;
         // The computation this request waited for may have stored the value meanwhile.

@@ -35,6 +35,8 @@ pub enum Change {
 pub struct Notice {
     /// The sending server's random id, so it can skip its own notices; `0` from the CLI.
     pub origin: u64,
+    /// When it was sent (Unix milliseconds), for the notification lag in `/metrics`.
+    pub sent_ms: i64,
     #[serde(flatten)]
     pub change: Change,
 }
@@ -48,6 +50,7 @@ impl Notice {
         }
         let coarser = Notice {
             origin: self.origin,
+            sent_ms: self.sent_ms,
             change: Change::Data {
                 scopes: BTreeSet::from([Scope::Everything]),
             },
@@ -94,7 +97,13 @@ pub async fn notify(db: &Db, origin: u64, change: Change) {
     let Db::Postgres(pool) = db else {
         return;
     };
-    let payload = Notice { origin, change }.payload();
+    let sent_ms = chrono::Utc::now().timestamp_millis();
+    let payload = Notice {
+        origin,
+        sent_ms,
+        change,
+    }
+    .payload();
     let sent = sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(payload)
@@ -117,6 +126,7 @@ mod tests {
             .collect();
         let notice = Notice {
             origin: 7,
+            sent_ms: 0,
             change: Change::Data { scopes },
         };
         let payload = notice.payload();
@@ -141,6 +151,7 @@ mod tests {
         ] {
             let notice = Notice {
                 origin: 1,
+                sent_ms: 0,
                 change: change.clone(),
             };
             let read: Notice = serde_json::from_str(&notice.payload()).unwrap();

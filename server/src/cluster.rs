@@ -61,6 +61,9 @@ async fn run(pool: sqlx::PgPool, origin: u64, targets: &Targets) {
                 Ok(Some(notification)) => {
                     match serde_json::from_str::<Notice>(notification.payload()) {
                         Ok(notice) if notice.origin != origin => {
+                            let lag_ms = chrono::Utc::now().timestamp_millis() - notice.sent_ms;
+                            metrics::histogram!("posture_cluster_notice_lag_seconds")
+                                .record(lag_ms.max(0) as f64 / 1000.0);
                             apply(targets, notice.change).await;
                         }
                         Ok(_) => {}
@@ -68,7 +71,10 @@ async fn run(pool: sqlx::PgPool, origin: u64, targets: &Targets) {
                     }
                 }
                 // The connection was lost (the next call reconnects): notices may be missed.
-                Ok(None) => missed(targets).await,
+                Ok(None) => {
+                    metrics::counter!("posture_cluster_reconnects_total").increment(1);
+                    missed(targets).await;
+                }
                 Err(err) => {
                     tracing::warn!("cluster: the listener failed: {err}");
                     tokio::time::sleep(RECONNECT_AFTER).await;

@@ -174,6 +174,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTURE_MAX_IN_FLIGHT", default_value_t = 512,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_in_flight: u64,
+    /// The bearer token a Prometheus scraper sends to read `/metrics`; without one, only a
+    /// client on this machine that no proxy forwarded may read it.
+    #[arg(long, env = "POSTURE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     #[command(flatten)]
     pub ingest: IngestArgs,
     #[command(flatten)]

@@ -65,6 +65,11 @@ impl Default for Hints {
 }
 
 impl Hints {
+    /// Open event streams on this server.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.sender.subscribe()
     }

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod load_shed;
 pub mod maintenance;
 pub mod memory_budget;
+pub mod prometheus;
 pub mod provision;
 pub mod refusals;
 pub mod routes;

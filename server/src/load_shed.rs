@@ -1,7 +1,7 @@
 //! Dashboard requests (pages, server functions, exports) handled at once are capped: past the
 //! cap the answer is an immediate 503 with `Retry-After`, not a place in a queue that grows
 //! while the database is slow. Static files, health checks and the appliance API (which has
-//! its own cap, `api::limits`) pass; so does the long-lived event stream.
+//! its own cap, `api::limits`) pass; so do metrics and the long-lived event stream.
 
 use std::sync::Arc;
 
@@ -24,7 +24,10 @@ impl DashboardLimit {
 fn is_exempt(path: &str) -> bool {
     path.starts_with("/pkg/")
         || path.starts_with("/api/v1/")
-        || matches!(path, "/health" | "/api/health" | "/favicon.svg")
+        || matches!(
+            path,
+            "/health" | "/api/health" | "/metrics" | "/favicon.svg"
+        )
 }
 
 pub async fn limit(State(limit): State<DashboardLimit>, request: Request, next: Next) -> Response {

@@ -20,8 +20,8 @@ use crate::ingest;
 use crate::server_fn_body::{self, ServerFnPaths};
 use crate::state::{Accounts, AppState, StateParts};
 use crate::{
-    api, client_ip, database, etag, export, load_shed, maintenance, security_headers, session,
-    sign_in,
+    api, client_ip, database, etag, export, load_shed, maintenance, prometheus, security_headers,
+    session, sign_in,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .route("/health", get(health::liveness))
         .route("/api/health", get(health::readiness))
+        .route("/metrics", get(prometheus::render))
         .route("/admin/audit.csv", get(export::audit_csv))
         .route("/incidents.csv", get(export::incidents_csv))
         .merge(api::router(&state))
@@ -80,6 +81,10 @@ pub fn router(state: AppState) -> Router {
             client_ip::resolve,
         ))
         .layer(axum::middleware::from_fn(etag::etag))
+        .layer(axum::middleware::from_fn_with_state(
+            ServerFnPaths::registered(),
+            prometheus::track,
+        ))
         .layer(axum::middleware::from_fn(security_headers::add))
         .layer(CompressionLayer::new())
         .with_state(state)
@@ -110,6 +115,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         accounts: Accounts::from_args(&args.sign_in),
         key_ttl: KEY_CACHE_TTL,
         dashboard_in_flight: args.max_in_flight as usize,
+        metrics_token: args.metrics_token.clone(),
     };
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));

@@ -27,10 +27,14 @@ impl ServerFnPaths {
             .collect();
         ServerFnPaths(Arc::new(paths))
     }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.0.contains(path)
+    }
 }
 
 pub async fn limit(State(paths): State<ServerFnPaths>, request: Request, next: Next) -> Response {
-    if !paths.0.contains(request.uri().path()) {
+    if !paths.contains(request.uri().path()) {
         return next.run(request).await;
     }
     let declared = request

@@ -22,9 +22,10 @@ fn is_public(path: &str) -> bool {
         || is_appliance_api(path)
 }
 
-/// Health checks answer without looking at who asks, so they never wait on the sessions.
-fn is_health(path: &str) -> bool {
-    matches!(path, "/health" | "/api/health")
+/// Health checks and metrics answer without looking at sessions, so they never wait on the
+/// database; `/metrics` has its own access rule (`prometheus`).
+fn is_operational(path: &str) -> bool {
+    matches!(path, "/health" | "/api/health" | "/metrics")
 }
 
 /// The appliance API authenticates each request with the appliance's key, not a session; the
@@ -57,7 +58,7 @@ fn is_cross_site(method: &Method, headers: &HeaderMap) -> bool {
 
 pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if path.starts_with("/pkg/") || is_appliance_api(&path) || is_health(&path) {
+    if path.starts_with("/pkg/") || is_appliance_api(&path) || is_operational(&path) {
         return next.run(request).await;
     }
     if is_cross_site(request.method(), request.headers()) {

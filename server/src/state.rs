@@ -17,6 +17,7 @@ use crate::health::Readiness;
 use crate::hints::Hints;
 use crate::ingest::{IngestQueue, Sink};
 use crate::load_shed::DashboardLimit;
+use crate::prometheus::{MetricsAccess, Scrape};
 use crate::sign_in::{SignInLimits, SignInThrottle};
 
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Dashboard requests handled at once.
     pub dashboard_limit: DashboardLimit,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
 }
 
 /// What differs between the server, the tests and the benchmarks; everything else of the
@@ -54,6 +57,8 @@ pub struct StateParts {
     pub key_ttl: Duration,
     /// Dashboard requests (pages, server functions, exports) handled at once before 503.
     pub dashboard_in_flight: usize,
+    /// The bearer token `/metrics` asks for; without one, local scrapers only.
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -97,6 +102,7 @@ impl AppState {
             limits: ApiLimits::new(parts.limits),
             accounts: parts.accounts,
             dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),
+            metrics: MetricsAccess::new(parts.metrics_token),
         };
         (state, extra)
     }
@@ -153,6 +159,18 @@ impl FromRef<AppState> for Readiness {
 impl FromRef<AppState> for Db {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Scrape {
+    fn from_ref(state: &AppState) -> Self {
+        Scrape {
+            access: state.metrics.clone(),
+            db: state.db.clone(),
+            ingest: state.ingest.clone(),
+            hints: state.hints.clone(),
+            cache: state.cache.clone(),
+        }
     }
 }
 

@@ -299,6 +299,7 @@ async fn phase_with(
         accounts: Default::default(),
         key_ttl: KEY_CACHE_TTL,
         dashboard_in_flight: 1 << 20,
+        metrics_token: None,
     };
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();

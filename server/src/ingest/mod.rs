@@ -132,6 +132,11 @@ pub struct IngestQueue {
 }
 
 impl IngestQueue {
+    /// Reports waiting for the batcher.
+    pub fn depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
     /// A queue of `capacity` reports and its receiving end, with no batcher attached: for
     /// tests that need a queue nothing drains.
     pub fn detached(capacity: usize, ack_timeout: Duration) -> (Self, mpsc::Receiver<Job>) {
@@ -240,7 +245,10 @@ impl Batcher {
             .map(|job| (job.report, (job.ack, job.memory)))
             .unzip();
         let refs: Vec<&Report> = reports.iter().collect();
+        let started = std::time::Instant::now();
         let answers = self.write_all(&refs).await;
+        metrics::histogram!("posture_ingest_batch_reports").record(refs.len() as f64);
+        metrics::histogram!("posture_ingest_write_seconds").record(started.elapsed().as_secs_f64());
         let written: Vec<(&Report, &ReportOutcome)> = refs
             .iter()
             .zip(&answers)

@@ -30,6 +30,7 @@ async fn server_on(url: &str) -> TestServer {
         accounts: common::accounts(common::TEST_SIGN_IN),
         key_ttl: Duration::from_secs(60),
         dashboard_in_flight: common::TEST_DASHBOARD_IN_FLIGHT,
+        metrics_token: None,
     };
     common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await
 }

@@ -440,6 +440,7 @@ async fn past_the_dashboard_cap_a_request_is_refused_at_once_not_queued() {
         accounts: common::accounts(common::TEST_SIGN_IN),
         key_ttl: common::KEY_TTL,
         dashboard_in_flight: 1,
+        metrics_token: None,
     };
     let server = common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await;
     let reader = server.client_as(Role::Readonly).await;

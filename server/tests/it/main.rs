@@ -14,6 +14,7 @@ mod faults;
 mod health;
 mod incidents;
 mod leptos_settings;
+mod metrics;
 mod pages;
 mod security;
 mod server_fns;

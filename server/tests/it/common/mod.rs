@@ -189,6 +189,7 @@ pub async fn start_with_accounts(
         accounts,
         key_ttl: KEY_TTL,
         dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
+        metrics_token: None,
     };
     start_with_parts(db, dir, parts).await
 }
@@ -246,6 +247,7 @@ pub async fn start_with_limits(
         accounts: accounts(TEST_SIGN_IN),
         key_ttl: KEY_TTL,
         dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
+        metrics_token: None,
     };
     let (state, ()) = AppState::build(db, parts, |sink| (queue(sink), ()));
     serve(state, dir).await
