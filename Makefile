@@ -11,10 +11,11 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults run-cluster
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
+	@echo "make run-cluster  PostgreSQL, Redis, two servers and nginx in front on http://127.0.0.1:3000"
 	@echo "make test   formatting, clippy, Rust tests and the Playwright suite"
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
 	@echo "make bench-ingest  appliance API events/s batched vs unbatched, p99 at 50%, memory under overload"
@@ -41,6 +42,9 @@ run: build-release
 	@target/release/posture seed --if-empty
 	@echo "Demo admin login: admin@posture.local / posture-demo"
 	@exec target/release/posture serve
+
+run-cluster: build-release
+	@scripts/run-cluster.sh
 
 lint: bootstrap
 	$(WITH_TOOLS) cargo fmt --all --check
