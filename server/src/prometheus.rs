@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::breaker::BreakerState;
 use app::db::Db;
@@ -31,19 +31,35 @@ const SECONDS_BUCKETS: &[f64] = &[
 ];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 
-/// The process-wide recorder (installed once: tests start many servers in one process).
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process-wide recorder (installed once: tests start many servers in one process), and
+/// its upkeep: without it, histogram samples would pile up in memory until the next scrape,
+/// and with no scraper, for ever.
 fn handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("_reports".into()), BATCH_BUCKETS)
                 })
                 .expect("bucket lists are not empty")
                 .install_recorder()
-                .expect("the one Prometheus recorder")
+                .expect("the one Prometheus recorder");
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("a thread for metrics upkeep");
+            handle
         })
         .clone()
 }
