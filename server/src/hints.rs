@@ -5,7 +5,9 @@
 //!
 //! Changes are coalesced: the first one is published at once, later ones at most every
 //! [`PUBLISH_INTERVAL`]. Under a load of hundreds of batches a second the cache then still
-//! serves most reads, and a dashboard refetches twice a second at most.
+//! serves most reads, and a dashboard refetches twice a second at most. Each published change
+//! also goes to the other servers on the same PostgreSQL (`crate::cluster`), whose dashboards
+//! are told the same scopes.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
