@@ -129,3 +129,20 @@ async fn a_key_revoked_on_the_command_line_is_refused_by_every_server_at_once() 
         }
     }
 }
+
+#[tokio::test]
+async fn a_session_signed_out_on_one_server_is_refused_by_the_other_at_once() {
+    let (a, b, _, _) = two_servers().await;
+    let user = a.client_as(Role::Readonly).await;
+    let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK, "one session, both servers");
+    let out = user
+        .post(a.url("/api/logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
+    assert_eq!(on_b.status(), StatusCode::UNAUTHORIZED);
+}
