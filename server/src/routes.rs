@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         security_headers::provide_nonce();
     };
     let options = state.leptos_options.clone();
+    let server_fns = ServerFnPaths::registered();
     // The release build leaves brotli (quality 11) and gzip copies next to the WASM, JS and CSS;
     // serving those beats compressing on the fly at a lower quality.
     let pkg_dir = format!("{}/{}", options.site_root, options.site_pkg_dir);
@@ -61,7 +62,7 @@ pub fn router(state: AppState) -> Router {
             context, shell,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            ServerFnPaths::registered(),
+            server_fns.clone(),
             server_fn_body::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -82,7 +83,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(etag::etag))
         .layer(axum::middleware::from_fn_with_state(
-            ServerFnPaths::registered(),
+            server_fns,
             prometheus::track,
         ))
         .layer(axum::middleware::from_fn(security_headers::add))

@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use app::auth::Role;
-use app::cache::AggregateCache;
 use app::db::Db;
 use chrono::Utc;
 use posture_server::config::DatabaseArgs;
-use posture_server::health::Readiness;
 use posture_server::state::StateParts;
 use posture_server::{database, provision};
 use reqwest::StatusCode;
@@ -23,14 +21,8 @@ use crate::common::{self, TestServer};
 async fn server_on(url: &str) -> TestServer {
     let db = database::open(&DatabaseArgs::at(url)).await.unwrap();
     let parts = StateParts {
-        leptos_options: common::leptos_options("target/site"),
-        cache: AggregateCache::in_process(Duration::from_secs(120)),
-        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
-        limits: common::TEST_LIMITS,
-        accounts: common::accounts(common::TEST_SIGN_IN),
         key_ttl: Duration::from_secs(60),
-        dashboard_in_flight: common::TEST_DASHBOARD_IN_FLIGHT,
-        metrics_token: None,
+        ..common::test_parts()
     };
     common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await
 }

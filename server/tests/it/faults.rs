@@ -161,6 +161,17 @@ async fn postgres_stopped_every_route_answers_503_fast_and_recovers_without_a_re
     );
 }
 
+/// Another connection's transaction holding `sites` locked until it is rolled back.
+async fn lock_sites(url: &str) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let locker = sqlx::PgPool::connect(url).await.unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    lock
+}
+
 #[tokio::test]
 async fn a_statement_held_by_a_lock_is_cancelled_and_answered_503_while_others_flow() {
     let url = common::postgres_database_url().await;
@@ -172,12 +183,7 @@ async fn a_statement_held_by_a_lock_is_cancelled_and_answered_503_while_others_f
     let server = common::start_with(db, readiness, tempfile::tempdir().unwrap()).await;
     let reader = server.client_as(Role::Readonly).await;
 
-    let locker = sqlx::PgPool::connect(&url).await.unwrap();
-    let mut lock = locker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = lock_sites(&url).await;
     let (status, took, body) = timed_get(&reader, server.url("/api/list_sites?filter[q]=")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(took < ANSWER_WITHIN, "{took:?}");
@@ -423,24 +429,13 @@ async fn past_the_dashboard_cap_a_request_is_refused_at_once_not_queued() {
         .unwrap();
     populate(&db).await;
     let parts = StateParts {
-        leptos_options: common::leptos_options("target/site"),
-        cache: AggregateCache::in_process(Duration::from_secs(60)),
-        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
-        limits: common::TEST_LIMITS,
-        accounts: common::accounts(common::TEST_SIGN_IN),
-        key_ttl: common::KEY_TTL,
         dashboard_in_flight: 1,
-        metrics_token: None,
+        ..common::test_parts()
     };
     let server = common::start_with_parts(db, tempfile::tempdir().unwrap(), parts).await;
     let reader = server.client_as(Role::Readonly).await;
 
-    let locker = sqlx::PgPool::connect(&url).await.unwrap();
-    let mut lock = locker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
+    let lock = lock_sites(&url).await;
     let held = tokio::spawn({
         let (reader, url) = (reader.clone(), server.url("/api/list_sites?filter[q]="));
         async move { timed_get(&reader, url).await }

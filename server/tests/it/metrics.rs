@@ -1,11 +1,7 @@
 //! `/metrics`: Prometheus text, counted by route, and not public.
 
-use std::time::Duration;
-
 use app::auth::Role;
-use app::cache::AggregateCache;
 use chrono::Utc;
-use posture_server::health::Readiness;
 use posture_server::state::StateParts;
 use reqwest::StatusCode;
 
@@ -16,14 +12,8 @@ async fn server_with_token(token: Option<&str>) -> (TestServer, String) {
     let (db, _, dir) = common::temp_database().await;
     let (key, _, _) = populate(&db).await;
     let parts = StateParts {
-        leptos_options: common::leptos_options("target/site"),
-        cache: AggregateCache::in_process(Duration::from_secs(120)),
-        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
-        limits: common::TEST_LIMITS,
-        accounts: common::accounts(common::TEST_SIGN_IN),
-        key_ttl: common::KEY_TTL,
-        dashboard_in_flight: common::TEST_DASHBOARD_IN_FLIGHT,
         metrics_token: token.map(str::to_string),
+        ..common::test_parts()
     };
     (common::start_with_parts(db, dir, parts).await, key)
 }

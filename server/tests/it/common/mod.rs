@@ -183,15 +183,26 @@ pub async fn start_with_accounts(
 ) -> TestServer {
     let parts = StateParts {
         leptos_options: leptos_options(site_root),
-        cache: AggregateCache::in_process(Duration::from_secs(120)),
         readiness,
-        limits: TEST_LIMITS,
         accounts,
+        ..test_parts()
+    };
+    start_with_parts(db, dir, parts).await
+}
+
+/// The parts of a test server: the test limits, no readiness checks, a fresh in-process
+/// cache; tests change what they are about with `StateParts { field, ..test_parts() }`.
+pub fn test_parts() -> StateParts {
+    StateParts {
+        leptos_options: leptos_options("target/site"),
+        cache: AggregateCache::in_process(Duration::from_secs(120)),
+        readiness: Readiness::new(Vec::new(), Duration::from_millis(100)),
+        limits: TEST_LIMITS,
+        accounts: accounts(TEST_SIGN_IN),
         key_ttl: KEY_TTL,
         dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
         metrics_token: None,
-    };
-    start_with_parts(db, dir, parts).await
+    }
 }
 
 /// A server made of `parts`, with the test ingest settings.
@@ -240,20 +251,16 @@ pub async fn start_with_limits(
         Duration::from_millis(800),
     );
     let parts = StateParts {
-        leptos_options: leptos_options("target/site"),
         cache,
         readiness,
         limits,
-        accounts: accounts(TEST_SIGN_IN),
-        key_ttl: KEY_TTL,
-        dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
-        metrics_token: None,
+        ..test_parts()
     };
     let (state, ()) = AppState::build(db, parts, |sink| (queue(sink), ()));
     serve(state, dir).await
 }
 
-pub fn leptos_options(site_root: &str) -> LeptosOptions {
+fn leptos_options(site_root: &str) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("posture")
         .site_root(site_root)
