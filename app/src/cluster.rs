@@ -28,6 +28,10 @@ pub enum Change {
     SiteChanged { site: i64 },
     /// An appliance's keys were revoked or replaced.
     KeysRevoked { appliance: i64 },
+    /// A session ended (signed out); `session` is the SHA-256 of its token, as stored.
+    SessionEnded { session: String },
+    /// A user's role changed or they were disabled: their sessions are looked up again.
+    UserChanged { user: i64, disabled: bool },
 }
 
 /// A change and the server it came from, as sent.
@@ -145,6 +149,13 @@ mod tests {
         for change in [
             Change::SiteChanged { site: 3 },
             Change::KeysRevoked { appliance: 9 },
+            Change::SessionEnded {
+                session: "ab12".into(),
+            },
+            Change::UserChanged {
+                user: 4,
+                disabled: true,
+            },
             Change::Data {
                 scopes: BTreeSet::from([Scope::Incidents, Scope::Site(SiteSlug("a".into()))]),
             },

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::appliance_keys::KeyCache;
+use app::auth::signed_in::SignedIn;
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT, KEYS_AFFECTED_BY_SITE_CHANGE};
 use app::cluster::{CHANNEL, Change, Notice, Peers};
 use app::db::{Db, IncidentWindows};
@@ -25,6 +26,7 @@ pub struct Targets {
     pub windows: IncidentWindows,
     pub keys: KeyCache,
     pub hints: Hints,
+    pub signed_in: SignedIn,
 }
 
 /// Starts listening for the other servers' notices (PostgreSQL only); ends with the server.
@@ -112,6 +114,9 @@ pub async fn apply(targets: &Targets, change: Change) {
                 .broadcast(&BTreeSet::from([Scope::Sites, Scope::Stats]));
         }
         Change::KeysRevoked { appliance } => targets.keys.forget_appliance(appliance),
+        Change::SessionEnded { .. } | Change::UserChanged { .. } => {
+            targets.signed_in.apply(&change);
+        }
     }
 }
 
@@ -119,6 +124,7 @@ pub async fn apply(targets: &Targets, change: Change) {
 async fn missed(targets: &Targets) {
     tracing::info!("cluster: reconnected; dropping what may have changed meanwhile");
     targets.keys.forget_all();
+    targets.signed_in.forget_all();
     let scopes = BTreeSet::from([Scope::Everything]);
     apply(targets, Change::Data { scopes }).await;
     targets

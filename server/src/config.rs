@@ -203,6 +203,12 @@ pub struct SignInArgs {
           default_value_t = crate::sign_in::OVERALL_PER_SECOND,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sign_in_overall_per_second: u32,
+    /// How long this server remembers who a session belongs to, in seconds, instead of asking
+    /// the database on every request; 0 asks every time. Signing out and disabling or
+    /// changing a user take effect at once on every server all the same.
+    #[arg(long, env = "POSTURE_SESSION_CACHE_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub session_cache_secs: u64,
 }
 
 /// The appliance API's write queue and batcher.

@@ -28,14 +28,14 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let (db, cache, windows) = (state.db.clone(), state.cache.clone(), state.windows.clone());
     let keys = state.keys.clone();
-    let streams = state.accounts.streams.clone();
+    let signed_in = state.accounts.signed_in.clone();
     let peers = state.peers.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(cache.clone());
         provide_context(windows.clone());
         provide_context(keys.clone());
-        provide_context(streams.clone());
+        provide_context(signed_in.clone());
         provide_context(peers.clone());
         security_headers::provide_nonce();
     };

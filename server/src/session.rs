@@ -3,7 +3,6 @@
 //! health checks, static files and the appliance API needs a session.
 
 use app::auth::session::token_from_cookie_header;
-use app::db::accounts;
 use app::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -74,7 +73,11 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .and_then(token_from_cookie_header);
     if let Some(token) = token {
-        match accounts::resolve_session(&state.db, &token, chrono::Utc::now()).await {
+        let signed_in = &state.accounts.signed_in;
+        match signed_in
+            .resolve(&state.db, &token, chrono::Utc::now())
+            .await
+        {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
                 return next.run(request).await;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use app::appliance_keys::KeyCache;
+use app::auth::signed_in::SignedIn;
 use app::cache::AggregateCache;
 use app::cluster::Peers;
 use app::db::{Db, IncidentWindows};
@@ -37,7 +38,7 @@ pub struct AppState {
     pub peers: Peers,
     /// What appliances may take of the server: rate per key, requests and memory.
     pub limits: ApiLimits,
-    /// Sign-in throttling, client addresses and open event streams.
+    /// Sign-in throttling, client addresses, resolved sessions and open event streams.
     pub accounts: Accounts,
     /// Dashboard requests handled at once.
     pub dashboard_limit: DashboardLimit,
@@ -87,6 +88,7 @@ impl AppState {
                 windows: windows.clone(),
                 keys: keys.clone(),
                 hints: hints.clone(),
+                signed_in: parts.accounts.signed_in.clone(),
             },
         );
         let state = AppState {
@@ -114,16 +116,24 @@ pub struct Accounts {
     pub throttle: SignInThrottle,
     /// Whose `X-Forwarded-For` is believed.
     pub proxies: TrustedProxies,
-    /// Open event streams, ended with their session (also reached by server functions).
-    pub streams: app::auth::streams::EventStreams,
+    /// Sessions resolved recently and open event streams, ended with their session (also
+    /// reached by server functions).
+    pub signed_in: SignedIn,
 }
 
-/// The default sign-in limits, no trusted proxy.
+/// The default sign-in limits, no trusted proxy, sessions remembered as `serve` does.
 impl Default for Accounts {
     fn default() -> Self {
-        Self::new(SignInLimits::default(), TrustedProxies::default())
+        Self::new(
+            SignInLimits::default(),
+            TrustedProxies::default(),
+            SESSION_CACHE_TTL,
+        )
     }
 }
+
+/// How long `serve` remembers a resolved session by default.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl Accounts {
     /// Sign-in limits and trusted proxies as the command line set them.
@@ -132,14 +142,16 @@ impl Accounts {
         Self::new(
             limits,
             TrustedProxies::new(args.trusted_proxies.iter().copied()),
+            Duration::from_secs(args.session_cache_secs),
         )
     }
 
-    pub fn new(limits: SignInLimits, proxies: TrustedProxies) -> Self {
+    /// `session_ttl`: how long a resolved session is remembered.
+    pub fn new(limits: SignInLimits, proxies: TrustedProxies, session_ttl: Duration) -> Self {
         Self {
             throttle: SignInThrottle::new(limits),
             proxies,
-            streams: Default::default(),
+            signed_in: SignedIn::new(session_ttl),
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod password;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+pub mod signed_in;
+#[cfg(feature = "ssr")]
 pub mod streams;
 
 use serde::{Deserialize, Serialize};

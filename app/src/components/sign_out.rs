@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::auth::SessionUser;
 use crate::error::AppError;
 
-/// Ends the session on the server (it cannot be used again, and its event streams close) and
+/// Ends the session on every server (it cannot be used again, and its event streams close) and
 /// clears the cookie.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
@@ -20,9 +20,9 @@ pub async fn logout() -> Result<(), AppError> {
         .and_then(token_from_cookie_header)
     {
         crate::db::accounts::end_session(&db, &token).await?;
-        if let Some(streams) = use_context::<crate::auth::streams::EventStreams>() {
-            streams.end_session(&crate::auth::session::token_hash(&token));
-        }
+        let session = crate::auth::session::token_hash(&token);
+        crate::auth::signed_in::end_everywhere(crate::cluster::Change::SessionEnded { session })
+            .await;
     }
     let response = expect_context::<leptos_axum::ResponseOptions>();
     if let Ok(cookie) = http::HeaderValue::from_str(&cleared_cookie(is_tls(&parts.headers))) {

@@ -215,7 +215,9 @@ async fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() {
 
 #[tokio::test]
 async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled() {
-    let server = server_with_a_client().await;
+    let server = common::start_without_session_cache().await;
+    fixture::client(&server.db, 1, "Harbor Health").await;
+    fixture::site(&server.db, 1, 1, None).await;
     let ask = |client: reqwest::Client| {
         let url = server.url("/api/list_sites?filter[q]=");
         async move { client.get(url).send().await.unwrap().status().as_u16() }
@@ -252,8 +254,24 @@ async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled
     )
     .await;
     assert_eq!(ask(old).await, 401, "no session outlives 24 h");
+}
+
+/// The server remembers sessions for a few seconds; what ends or changes one still counts at
+/// the very next request.
+#[tokio::test]
+async fn sign_out_disabling_and_a_new_role_take_effect_at_once_though_sessions_are_remembered() {
+    let server = server_with_a_client().await;
+    let ask = |client: reqwest::Client| {
+        let url = server.url("/api/list_sites?filter[q]=");
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
 
     let leaving = server.client_as(Role::Readonly).await;
+    assert_eq!(
+        ask(leaving.clone()).await,
+        200,
+        "the session is now remembered"
+    );
     let (status, _) = post(&leaving, &server, "logout", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -263,7 +281,32 @@ async fn sessions_end_when_idle_when_old_on_logout_and_when_the_user_is_disabled
     );
 
     let admin = server.client_as(Role::Admin).await;
-    let victim = server.client_as(Role::Operator).await;
+    let demoted = server.client_as(Role::Operator).await;
+    let act = json!({"ids": [], "action": "resolve"});
+    let (status, body) = post(&demoted, &server, "act_on_incidents", act.clone()).await;
+    assert_ne!(status, 403, "an operator may act: {body}");
+    let id = accounts::find_login(&server.db, "operator@test.local")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let (status, body) = post(
+        &admin,
+        &server,
+        "update_user",
+        json!({"id": id, "role": "readonly", "disabled": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&demoted, &server, "act_on_incidents", act).await;
+    assert_eq!(status, 403, "the new role counts at once: {body}");
+
+    let victim = server
+        .sign_in("operator@test.local", TEST_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(ask(victim.clone()).await, 200);
     disable_operator(&admin, &server, "operator@test.local").await;
     assert_eq!(
         ask(victim).await,

@@ -122,8 +122,10 @@ async fn a_key_revoked_on_the_command_line_is_refused_by_every_server_at_once() 
     }
 }
 
+/// Both servers remember sessions for a few seconds; sign-out and a new role on one still
+/// count on the other at its next request.
 #[tokio::test]
-async fn a_session_signed_out_on_one_server_is_refused_by_the_other_at_once() {
+async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_at_once() {
     let (a, b, _, _) = two_servers().await;
     let user = a.client_as(Role::Readonly).await;
     let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
@@ -137,4 +139,35 @@ async fn a_session_signed_out_on_one_server_is_refused_by_the_other_at_once() {
     assert_eq!(out.status(), StatusCode::OK);
     let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
     assert_eq!(on_b.status(), StatusCode::UNAUTHORIZED);
+
+    let admin = a.client_as(Role::Admin).await;
+    let operator = b.client_as(Role::Operator).await;
+    let act = |client: &reqwest::Client| {
+        client
+            .post(b.url("/api/act_on_incidents"))
+            .json(&json!({"ids": [], "action": "resolve"}))
+            .send()
+    };
+    assert_ne!(
+        act(&operator).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let id = app::db::accounts::find_login(&a.db, "operator@test.local")
+        .await
+        .unwrap()
+        .unwrap()
+        .user
+        .id;
+    let changed = admin
+        .post(a.url("/api/update_user"))
+        .json(&json!({"id": id, "role": "readonly", "disabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(
+        act(&operator).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "demoted on A, a reader on B at once"
+    );
 }

@@ -78,9 +78,11 @@ pub async fn update_user(id: i64, role: Role, disabled: bool) -> Result<(), AppE
         at: now,
     };
     accounts::update_user_access(&db, id, role, disabled, &audit).await?;
-    if disabled && let Some(streams) = use_context::<crate::auth::streams::EventStreams>() {
-        streams.end_user(id);
-    }
+    crate::auth::signed_in::end_everywhere(crate::cluster::Change::UserChanged {
+        user: id,
+        disabled,
+    })
+    .await;
     Ok(())
 }
 

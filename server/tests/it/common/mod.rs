@@ -19,7 +19,7 @@ use posture_server::config::DatabaseArgs;
 use posture_server::health::Readiness;
 use posture_server::ingest::{self, IngestQueue, IngestSettings, Sink};
 use posture_server::sign_in::SignInLimits;
-use posture_server::state::{Accounts, AppState, StateParts};
+use posture_server::state::{Accounts, AppState, SESSION_CACHE_TTL, StateParts};
 use posture_server::{database, routes};
 use tempfile::TempDir;
 
@@ -143,7 +143,20 @@ pub const TEST_SIGN_IN: (u32, u32) = (100_000, 100_000);
 
 pub fn accounts((per_address_per_minute, overall_per_second): (u32, u32)) -> Accounts {
     let limits = SignInLimits::new(per_address_per_minute, overall_per_second);
-    Accounts::new(limits, TrustedProxies::default())
+    Accounts::new(limits, TrustedProxies::default(), SESSION_CACHE_TTL)
+}
+
+/// A server that asks the database for every request's session, so a test that changes
+/// sessions in the database sees the change at the next request.
+pub async fn start_without_session_cache() -> TestServer {
+    let (db, _, dir) = temp_database().await;
+    let limits = SignInLimits::new(TEST_SIGN_IN.0, TEST_SIGN_IN.1);
+    let accounts = Accounts::new(limits, TrustedProxies::default(), Duration::ZERO);
+    let parts = StateParts {
+        accounts,
+        ..test_parts()
+    };
+    start_with_parts(db, dir, parts).await
 }
 
 /// A server with its own sign-in limits (attempts per address and minute, overall per second).
