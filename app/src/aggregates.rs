@@ -4,7 +4,7 @@
 use chrono::Utc;
 use leptos::prelude::use_context;
 
-use crate::cache::{AggregateCache, OVERVIEW_KEY, SITE_ROWS_KEY, SITE_SCORES_KEY};
+use crate::cache::{AggregateCache, Cached, OVERVIEW_KEY, SITE_ROWS_KEY, SITE_SCORES_KEY};
 use crate::db::{self, Db};
 use crate::error::AppError;
 use crate::types::{OverviewData, SiteRow, SiteScore};
@@ -19,7 +19,10 @@ pub fn request_state() -> Result<(Db, AggregateCache), AppError> {
     }
 }
 
-pub async fn site_scores(db: &Db, cache: &AggregateCache) -> Result<Vec<SiteScore>, AppError> {
+pub async fn site_scores(
+    db: &Db,
+    cache: &AggregateCache,
+) -> Result<Cached<Vec<SiteScore>>, AppError> {
     cache
         .get_or_compute(SITE_SCORES_KEY, || async {
             Ok(db::all_site_scores(db, Utc::now()).await?)
@@ -27,10 +30,10 @@ pub async fn site_scores(db: &Db, cache: &AggregateCache) -> Result<Vec<SiteScor
         .await
 }
 
-pub async fn site_rows(db: &Db, cache: &AggregateCache) -> Result<Vec<SiteRow>, AppError> {
+pub async fn site_rows(db: &Db, cache: &AggregateCache) -> Result<Cached<Vec<SiteRow>>, AppError> {
     cache
         .get_or_compute(SITE_ROWS_KEY, || async {
-            let scores = site_scores(db, cache).await?;
+            let scores = site_scores(db, cache).await?.value;
             Ok(db::site_rows(db, &scores, Utc::now()).await?)
         })
         .await
@@ -39,19 +42,20 @@ pub async fn site_rows(db: &Db, cache: &AggregateCache) -> Result<Vec<SiteRow>, 
 /// How many of the least healthy sites the overview lists.
 const NEEDING_ATTENTION: usize = 8;
 
-pub async fn overview(db: &Db, cache: &AggregateCache) -> Result<OverviewData, AppError> {
+pub async fn overview(db: &Db, cache: &AggregateCache) -> Result<Cached<OverviewData>, AppError> {
     cache
         .get_or_compute(OVERVIEW_KEY, || async {
             let now = Utc::now();
-            let scores = site_scores(db, cache).await?;
-            let rows = site_rows(db, cache).await?;
+            let scores = site_scores(db, cache).await?.value;
+            let rows = site_rows(db, cache).await?.value;
             let (stats, top_incident_types) = futures::try_join!(
                 db::global_stats(db, &scores, now),
                 db::top_incident_types(db, now)
             )?;
             let mut needing_attention: Vec<SiteRow> = rows
-                .into_iter()
+                .iter()
                 .filter(|r| r.level != crate::scoring::HealthLevel::Healthy)
+                .cloned()
                 .collect();
             needing_attention.sort_by(|a, b| a.health.total_cmp(&b.health));
             needing_attention.truncate(NEEDING_ATTENTION);
@@ -62,4 +66,25 @@ pub async fn overview(db: &Db, cache: &AggregateCache) -> Result<OverviewData, A
             })
         })
         .await
+}
+
+/// Gives the answer of this request the ETag `etag`, when the request is a server function's
+/// own call (`/api/...`; a page rendering the same data has its own caching): the ETag layer
+/// then answers `If-None-Match` without hashing the body. `etag` must change whenever the
+/// answer does, so an answer built from a cached value and the call's arguments names both
+/// ([`etag_with`]).
+pub fn tag_answer(etag: &str) {
+    let is_call = use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.uri.path().starts_with("/api/"));
+    if let (true, Ok(value)) = (is_call, http::HeaderValue::from_str(etag)) {
+        leptos::prelude::expect_context::<leptos_axum::ResponseOptions>()
+            .insert_header(http::header::ETAG, value);
+    }
+}
+
+/// The ETag of an answer made from the cached value tagged `etag` and `arguments`.
+pub fn etag_with(etag: &str, arguments: &impl serde::Serialize) -> String {
+    let mut named = etag.as_bytes().to_vec();
+    named.extend(serde_json::to_vec(arguments).unwrap_or_default());
+    crate::cache::etag_of(&named)
 }

@@ -1,9 +1,15 @@
 //! The cache of expensive aggregates (all-site scores, site rows, the overview's stats), 120 s
 //! by default.
-//! In process unless `REDIS_URL` is set, then in Redis so several servers share it. Redis
-//! trouble never becomes an error page nor a wait: a circuit breaker ([`crate::breaker`])
-//! skips Redis after a failure, and a copy in process memory serves meanwhile.
+//!
+//! Each server keeps the values it served in process memory, decoded, with their ETag
+//! computed once ([`Cached`]), so a hit costs neither a round trip nor parsing nor hashing.
+//! With `REDIS_URL` set, Redis behind that copy shares the values between servers: a server
+//! computes an aggregate only when no server has it. A change drops the copies of every
+//! server (the others through `crate::cluster`) and Redis's. Redis trouble never becomes an
+//! error page nor a wait: a circuit breaker ([`crate::breaker`]) skips Redis after a failure,
+//! and the in-process copies serve meanwhile.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +20,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use crate::breaker::{Breaker, BreakerState};
@@ -29,9 +36,33 @@ pub const KEYS_AFFECTED_BY_SITE_CHANGE: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_
 /// Longest a Redis round trip may take before the cache is bypassed for that request.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// A cached value and the ETag of its JSON, computed once when the value entered this
+/// server's memory.
+#[derive(Debug)]
+pub struct Cached<T> {
+    pub value: Arc<T>,
+    pub etag: Arc<str>,
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: self.value.clone(),
+            etag: self.etag.clone(),
+        }
+    }
+}
+
+/// A weak ETag naming `json`: the first 96 bits of its SHA-256.
+pub fn etag_of(json: &[u8]) -> String {
+    format!("W/\"{}\"", hex::encode(&Sha256::digest(json)[..12]))
+}
+
 #[derive(Clone)]
 pub struct AggregateCache {
-    backend: Arc<Backend>,
+    /// The values this server holds, decoded; the only store without Redis.
+    local: LocalCache,
+    redis: Option<Arc<RedisBackend>>,
     ttl: Duration,
     /// One computation per key at a time: requests that miss together wait for the first
     /// one's value instead of all running the aggregate query (the keys are a fixed few).
@@ -42,52 +73,47 @@ pub struct AggregateCache {
     generation: Arc<AtomicU64>,
 }
 
-type LocalCache = moka::future::Cache<String, Arc<str>>;
-
-enum Backend {
-    InProcess(LocalCache),
-    Redis(Box<RedisBackend>),
+/// A value of any of the cached types, as the key it is stored under implies.
+#[derive(Clone)]
+struct Entry {
+    value: Arc<dyn Any + Send + Sync>,
+    etag: Arc<str>,
 }
+
+type LocalCache = moka::future::Cache<String, Entry>;
 
 struct RedisBackend {
     client: redis::Client,
     connection: OnceCell<ConnectionManager>,
     breaker: Breaker,
-    /// Serves while the breaker keeps Redis out; emptied when Redis is back, since other
-    /// servers' changes reached only Redis.
-    fallback: LocalCache,
-}
-
-fn local_cache(ttl: Duration) -> LocalCache {
-    moka::future::Cache::builder()
-        .max_capacity(1_000)
-        .time_to_live(ttl)
-        .build()
 }
 
 impl AggregateCache {
     pub fn in_process(ttl: Duration) -> Self {
-        Self::with_backend(Backend::InProcess(local_cache(ttl)), ttl)
+        Self::with_redis(None, ttl)
     }
 
     /// A Redis-backed cache. The connection is made on first use, so a Redis that is down at
     /// start only means computing until it is back.
     pub fn redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        Ok(Self::with_backend(
-            Backend::Redis(Box::new(RedisBackend {
+        Ok(Self::with_redis(
+            Some(Arc::new(RedisBackend {
                 client,
                 connection: OnceCell::new(),
                 breaker: Breaker::new("Redis"),
-                fallback: local_cache(ttl),
             })),
             ttl,
         ))
     }
 
-    fn with_backend(backend: Backend, ttl: Duration) -> Self {
+    fn with_redis(redis: Option<Arc<RedisBackend>>, ttl: Duration) -> Self {
         Self {
-            backend: Arc::new(backend),
+            local: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(ttl)
+                .build(),
+            redis,
             ttl,
             flights: Arc::default(),
             generation: Arc::default(),
@@ -95,46 +121,88 @@ impl AggregateCache {
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match *self.backend {
-            Backend::InProcess(_) => "in-process",
-            Backend::Redis(_) => "redis",
+        match self.redis {
+            None => "in-process",
+            Some(_) => "redis",
         }
     }
 
-    /// The cached value of `key`, or `compute()`'s result, stored for the TTL.
+    /// The cached value of `key` with its ETag, or `compute()`'s result, stored for the TTL.
     pub async fn get_or_compute<T, E, Fut>(
         &self,
         key: &str,
         compute: impl FnOnce() -> Fut,
-    ) -> Result<T, E>
+    ) -> Result<Cached<T>, E>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(value) = self.cached(key).await {
+        if let Some(cached) = self.cached(key).await {
             metrics::counter!("posture_cache_hits_total", "key" => key.to_string()).increment(1);
-            return Ok(value);
+            return Ok(cached);
         }
         metrics::counter!("posture_cache_misses_total", "key" => key.to_string()).increment(1);
         let flight = self.flight(key);
         let _only_one = flight.lock().await;
         // The computation this request waited for may have stored the value meanwhile.
-        if let Some(value) = self.cached(key).await {
-            return Ok(value);
+        if let Some(cached) = self.cached(key).await {
+            return Ok(cached);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let value = compute().await?;
-        if self.generation.load(Ordering::SeqCst) == generation
-            && let Ok(json) = serde_json::to_string(&value)
-        {
-            self.set(key, json).await;
+        let value = Arc::new(compute().await?);
+        let json = serde_json::to_string(&*value).unwrap_or_default();
+        let cached = Cached {
+            value,
+            etag: Arc::from(etag_of(json.as_bytes())),
+        };
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.store(key, &cached, json).await;
         }
-        Ok(value)
+        Ok(cached)
     }
 
-    async fn cached<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let cached = self.get(key).await?;
-        serde_json::from_str(&cached).ok()
+    /// This server's copy of `key`, or else Redis's (kept here from then on).
+    async fn cached<T>(&self, key: &str) -> Option<Cached<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        if let Some(entry) = self.local.get(key).await
+            && let Ok(value) = entry.value.downcast::<T>()
+        {
+            return Some(Cached {
+                value,
+                etag: entry.etag,
+            });
+        }
+        self.redis.as_ref()?;
+        let generation = self.generation.load(Ordering::SeqCst);
+        let owned = key.to_string();
+        let json = self
+            .redis_op("GET", |mut c| async move {
+                c.get::<_, Option<String>>(owned).await
+            })
+            .await??;
+        let value: T = serde_json::from_str(&json).ok()?;
+        let cached = Cached {
+            value: Arc::new(value),
+            etag: Arc::from(etag_of(json.as_bytes())),
+        };
+        if self.generation.load(Ordering::SeqCst) == generation {
+            self.local.insert(key.to_string(), entry(&cached)).await;
+        }
+        Some(cached)
+    }
+
+    async fn store<T: Send + Sync + 'static>(&self, key: &str, cached: &Cached<T>, json: String) {
+        self.local.insert(key.to_string(), entry(cached)).await;
+        if self.redis.is_some() && !json.is_empty() {
+            let owned = key.to_string();
+            let seconds = self.ttl.as_secs().max(1);
+            self.redis_op("SET", |mut c| async move {
+                c.set_ex::<_, _, ()>(owned, json, seconds).await
+            })
+            .await;
+        }
     }
 
     fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -142,114 +210,75 @@ impl AggregateCache {
         flights.entry(key.to_string()).or_default().clone()
     }
 
+    /// Drops `keys` here and in Redis: this server changed what they were computed from.
     pub async fn invalidate(&self, keys: &[&str]) {
+        self.forget_here(keys).await;
+        if self.redis.is_some() {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
+                .await;
+        }
+    }
+
+    /// Drops this server's copies of `keys`: another server changed what they were computed
+    /// from, and has dropped Redis's.
+    pub async fn forget_here(&self, keys: &[&str]) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        match &*self.backend {
-            Backend::InProcess(cache) => forget(cache, keys).await,
-            Backend::Redis(redis) => {
-                let fallback = &redis.fallback;
-                forget(fallback, keys).await;
-                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
-                    .await;
-            }
+        for key in keys {
+            self.local.invalidate(*key).await;
         }
     }
 
     /// For readiness: whether the cache answers, and how. Redis is asked even while the
     /// breaker keeps requests off it, and the answer tells the breaker.
     pub async fn ping(&self) -> Result<String, redis::RedisError> {
-        match &*self.backend {
-            Backend::InProcess(cache) => Ok(format!("in-process, {} entries", cache.entry_count())),
-            Backend::Redis(redis) => {
-                let breaker = &redis.breaker;
-                let answer = async {
-                    let mut connection = self.connection().await?;
-                    tokio::time::timeout(
-                        REDIS_TIMEOUT,
-                        redis::cmd("PING").query_async::<String>(&mut connection),
-                    )
-                    .await
-                    .map_err(|_| timed_out("PING"))?
-                }
-                .await;
-                match answer {
-                    Ok(pong) => {
-                        breaker.succeeded();
-                        Ok(format!("redis {pong}, breaker closed"))
-                    }
-                    Err(err) => {
-                        breaker.failed(&format_args!("PING: {err}"));
-                        Err(err)
-                    }
-                }
+        let Some(redis) = &self.redis else {
+            return Ok(format!("in-process, {} entries", self.local.entry_count()));
+        };
+        let answer = async {
+            let mut connection = self.connection(redis).await?;
+            tokio::time::timeout(
+                REDIS_TIMEOUT,
+                redis::cmd("PING").query_async::<String>(&mut connection),
+            )
+            .await
+            .map_err(|_| timed_out("PING"))?
+        }
+        .await;
+        match answer {
+            Ok(pong) => {
+                redis.breaker.succeeded();
+                Ok(format!("redis {pong}, breaker closed"))
+            }
+            Err(err) => {
+                redis.breaker.failed(&format_args!("PING: {err}"));
+                Err(err)
             }
         }
     }
 
     /// The Redis breaker's state; `None` without Redis.
     pub fn breaker_state(&self) -> Option<BreakerState> {
-        match &*self.backend {
-            Backend::InProcess(_) => None,
-            Backend::Redis(redis) => Some(redis.breaker.current()),
-        }
+        self.redis.as_ref().map(|redis| redis.breaker.current())
     }
 
-    async fn get(&self, key: &str) -> Option<Arc<str>> {
-        match &*self.backend {
-            Backend::InProcess(cache) => cache.get(key).await,
-            Backend::Redis(redis) => {
-                let fallback = &redis.fallback;
-                let owned = key.to_string();
-                let answer = self
-                    .redis_op("GET", |mut c| async move {
-                        c.get::<_, Option<String>>(owned).await
-                    })
-                    .await;
-                match answer {
-                    Some(value) => value.map(Arc::from),
-                    None => fallback.get(key).await,
-                }
-            }
-        }
-    }
-
-    async fn set(&self, key: &str, json: String) {
-        match &*self.backend {
-            Backend::InProcess(cache) => cache.insert(key.to_string(), Arc::from(json)).await,
-            Backend::Redis(redis) => {
-                let fallback = &redis.fallback;
-                let owned = key.to_string();
-                let seconds = self.ttl.as_secs().max(1);
-                let value = json.clone();
-                let stored = self
-                    .redis_op("SET", |mut c| async move {
-                        c.set_ex::<_, _, ()>(owned, value, seconds).await
-                    })
-                    .await;
-                if stored.is_none() {
-                    fallback.insert(key.to_string(), Arc::from(json)).await;
-                }
-            }
-        }
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let Backend::Redis(redis) = &*self.backend else {
-            unreachable!("only called for Redis");
-        };
-        let (client, connection) = (&redis.client, &redis.connection);
+    async fn connection(
+        &self,
+        redis: &RedisBackend,
+    ) -> Result<ConnectionManager, redis::RedisError> {
         let manager = tokio::time::timeout(
             REDIS_TIMEOUT,
-            connection.get_or_try_init(|| ConnectionManager::new(client.clone())),
+            redis
+                .connection
+                .get_or_try_init(|| ConnectionManager::new(redis.client.clone())),
         )
         .await
         .map_err(|_| timed_out("connect"))??;
         Ok(manager.clone())
     }
 
-    /// Runs one Redis command under [`REDIS_TIMEOUT`] if the breaker lets it; `None` when it
-    /// did not run or failed (the breaker hears of either outcome).
+    /// Runs one Redis command under [`REDIS_TIMEOUT`] if there is Redis and the breaker lets
+    /// it; `None` when it did not run or failed (the breaker hears of either outcome).
     async fn redis_op<T, Fut>(
         &self,
         name: &str,
@@ -258,14 +287,11 @@ impl AggregateCache {
     where
         Fut: Future<Output = Result<T, redis::RedisError>>,
     {
-        let Backend::Redis(redis) = &*self.backend else {
-            unreachable!("only called for Redis");
-        };
-        let (breaker, fallback) = (&redis.breaker, &redis.fallback);
-        if !breaker.allow() {
+        let redis = self.redis.as_ref()?;
+        if !redis.breaker.allow() {
             return None;
         }
-        let outcome = match self.connection().await {
+        let outcome = match self.connection(redis).await {
             Ok(connection) => tokio::time::timeout(REDIS_TIMEOUT, op(connection))
                 .await
                 .unwrap_or_else(|_| Err(timed_out(name))),
@@ -273,23 +299,25 @@ impl AggregateCache {
         };
         match outcome {
             Ok(value) => {
-                if breaker.current() != BreakerState::Closed {
-                    fallback.invalidate_all();
+                if redis.breaker.current() != BreakerState::Closed {
+                    // While Redis was skipped, other servers' values reached only Redis.
+                    self.local.invalidate_all();
                 }
-                breaker.succeeded();
+                redis.breaker.succeeded();
                 Some(value)
             }
             Err(err) => {
-                breaker.failed(&format_args!("{name}: {err}"));
+                redis.breaker.failed(&format_args!("{name}: {err}"));
                 None
             }
         }
     }
 }
 
-async fn forget(cache: &LocalCache, keys: &[&str]) {
-    for key in keys {
-        cache.invalidate(*key).await;
+fn entry<T: Send + Sync + 'static>(cached: &Cached<T>) -> Entry {
+    Entry {
+        value: cached.value.clone(),
+        etag: cached.etag.clone(),
     }
 }
 
@@ -323,7 +351,10 @@ mod tests {
     async fn concurrent_misses_compute_once() {
         let cache = AggregateCache::in_process(Duration::from_secs(60));
         let computed = AtomicUsize::new(0);
-        let reads = (0..8).map(|_| cache.get_or_compute("k", || slow_count(&computed)));
+        let reads = (0..8).map(|_| async {
+            let cached = cache.get_or_compute("k", || slow_count(&computed)).await;
+            cached.map(|c| *c.value)
+        });
         let values = futures::future::join_all(reads).await;
         assert!(values.iter().all(|v| *v == Ok(1)), "{values:?}");
         assert_eq!(computed.load(Ordering::SeqCst), 1);
@@ -344,20 +375,24 @@ mod tests {
             release.notify_one();
         });
         assert_eq!(
-            first.as_deref(),
+            first.map(|c| c.value.to_string()).as_deref(),
             Ok("before the change"),
             "the caller still gets its value"
         );
         let fresh = || async { Ok::<_, ()>("after the change".to_string()) };
         let next = cache.get_or_compute("k", fresh).await;
         assert_eq!(
-            next.as_deref(),
+            next.map(|c| c.value.to_string()).as_deref(),
             Ok("after the change"),
             "the stale value was not kept"
         );
         let kept = cache
             .get_or_compute("k", || async { Err::<String, ()>(()) })
             .await;
-        assert_eq!(kept.as_deref(), Ok("after the change"), "the fresh one was");
+        assert_eq!(
+            kept.map(|c| c.value.to_string()).as_deref(),
+            Ok("after the change"),
+            "the fresh one was"
+        );
     }
 }

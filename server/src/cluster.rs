@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::appliance_keys::KeyCache;
 use app::auth::signed_in::SignedIn;
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT, KEYS_AFFECTED_BY_SITE_CHANGE};
-use app::cluster::{CHANNEL, Change, Notice, Peers};
+use app::cluster::{CHANNEL, Change, IncidentChanges, Notice, Peers};
 use app::db::{Db, IncidentWindows};
 use app::domain::scope::Scope;
 use sqlx::postgres::PgListener;
@@ -96,18 +96,24 @@ async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
 /// Brings this server's memory in step with another server's change.
 pub async fn apply(targets: &Targets, change: Change) {
     match change {
-        Change::Data { scopes } => {
-            targets.cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
-            if scopes.contains(&Scope::Incidents) || scopes.contains(&Scope::Everything) {
+        Change::Data { scopes, incidents } => {
+            if incidents.rebuild || scopes.contains(&Scope::Everything) {
                 targets.windows.invalidate();
+            } else {
+                targets.windows.note_inserted(&incidents.inserted);
+                targets.windows.note_changed(&incidents.changed);
             }
-            targets.hints.broadcast(&scopes);
+            // The leading parts of a change split over several notices name no scope.
+            if !scopes.is_empty() {
+                targets.cache.forget_here(&KEYS_AFFECTED_BY_REPORT).await;
+                targets.hints.broadcast(&scopes);
+            }
         }
         Change::SiteChanged { site } => {
             targets.keys.forget_site(site);
             targets
                 .cache
-                .invalidate(&KEYS_AFFECTED_BY_SITE_CHANGE)
+                .forget_here(&KEYS_AFFECTED_BY_SITE_CHANGE)
                 .await;
             targets
                 .hints
@@ -126,9 +132,10 @@ async fn missed(targets: &Targets) {
     targets.keys.forget_all();
     targets.signed_in.forget_all();
     let scopes = BTreeSet::from([Scope::Everything]);
-    apply(targets, Change::Data { scopes }).await;
+    let incidents = IncidentChanges::rebuild();
+    apply(targets, Change::Data { scopes, incidents }).await;
     targets
         .cache
-        .invalidate(&KEYS_AFFECTED_BY_SITE_CHANGE)
+        .forget_here(&KEYS_AFFECTED_BY_SITE_CHANGE)
         .await;
 }

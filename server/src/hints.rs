@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
-use app::cluster::{Change, Peers};
+use app::cluster::{Change, IncidentChanges, Peers};
 use app::db::IncidentWindows;
 use app::domain::ids::SiteSlug;
 use app::domain::scope::Scope;
@@ -51,8 +51,8 @@ pub struct Hints {
 struct Pending {
     sites: BTreeSet<SiteSlug>,
     incidents: bool,
-    /// Changes the incident windows could not follow incrementally.
-    rebuild_windows: bool,
+    /// For the other servers' incident windows (this server's follow them already).
+    windows: IncidentChanges,
 }
 
 impl Default for Hints {
@@ -77,13 +77,14 @@ impl Hints {
     }
 
     /// New data for `sites`; `incidents` when incidents were opened, updated or resolved;
-    /// `rebuild_windows` when the incident windows' anchors must be sampled again.
+    /// `windows`: how the incident windows' anchors follow (on this server, `windows.rebuild`
+    /// is applied when published; the rest is the caller's to apply).
     /// Published by the task [`Hints::publish`] started.
     pub fn changed<'a>(
         &self,
         sites: impl IntoIterator<Item = &'a str>,
         incidents: bool,
-        rebuild_windows: bool,
+        windows: IncidentChanges,
     ) {
         {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -91,7 +92,7 @@ impl Hints {
                 .sites
                 .extend(sites.into_iter().map(|s| SiteSlug(s.to_string())));
             pending.incidents |= incidents;
-            pending.rebuild_windows |= rebuild_windows;
+            pending.windows.extend(windows);
         }
         self.wake.notify_one();
     }
@@ -123,12 +124,12 @@ impl Hints {
                 let Pending {
                     sites,
                     incidents,
-                    rebuild_windows,
+                    windows: changes,
                 } = std::mem::take(
                     &mut *hints.pending.lock().unwrap_or_else(PoisonError::into_inner),
                 );
                 cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
-                if rebuild_windows {
+                if changes.rebuild {
                     windows.invalidate();
                 }
                 let mut scopes = BTreeSet::from([Scope::Stats, Scope::Sites]);
@@ -137,7 +138,8 @@ impl Hints {
                     scopes.insert(Scope::Incidents);
                 }
                 hints.broadcast(&scopes);
-                peers.tell(Change::Data { scopes }).await;
+                let incidents = changes;
+                peers.tell(Change::Data { scopes, incidents }).await;
                 tokio::time::sleep(PUBLISH_INTERVAL).await;
             }
         })

@@ -8,9 +8,10 @@
 //!
 //! Anchors are kept in step with changes instead of being thrown away: an incident that
 //! enters a filter's set moves every anchor after it down by one, one that leaves moves them
-//! up. A sampled key stays a valid seek point even when its own row leaves the set. When
-//! changes have stretched a gap between anchors too far, or after [`ANCHOR_TTL`] (other
-//! servers sharing the database change rows this one never hears of), they are rebuilt.
+//! up. A sampled key stays a valid seek point even when its own row leaves the set; the other
+//! servers on the same PostgreSQL are sent each change (`crate::cluster`) and do the same.
+//! When changes have stretched a gap between anchors too far, or after [`ANCHOR_TTL`], they
+//! are rebuilt.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +28,9 @@ use crate::types::{IncidentFilter, IncidentRow, IncidentSort};
 pub const WINDOW_ANCHOR_STRIDE: i64 = 1_000;
 /// A gap between anchors (or before the first) larger than this triggers a rebuild.
 const MAX_GAP: i64 = 3 * WINDOW_ANCHOR_STRIDE;
-/// Anchors older than this are rebuilt on next use.
-pub const ANCHOR_TTL: Duration = Duration::from_secs(120);
+/// Anchors older than this are rebuilt on next use: a backstop, since every change, also on
+/// the other servers (`crate::cluster`), moves them.
+pub const ANCHOR_TTL: Duration = Duration::from_secs(15 * 60);
 
 pub const COLUMNS: &str =
     "id, site_id, suppressed_until, hostname, check_type, category, severity, status, reported_at";
@@ -42,8 +44,9 @@ pub struct SortKey {
     id: i64,
 }
 
-/// What the list's filters and sorts read of an incident, to keep anchors in step.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+/// What the list's filters and sorts read of an incident, to keep anchors in step (also on
+/// the other servers, to which `crate::cluster` sends them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct IncidentFacts {
     pub id: i64,
     pub site_id: i64,

@@ -18,7 +18,7 @@ crate::query_args!(ListClients);
 #[server(input = crate::codec::Query, endpoint = "list_clients")]
 pub async fn list_clients() -> Result<Vec<ClientSummary>, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
     Ok(crate::db::client_summaries(&db, &rows).await?)
 }
 
@@ -35,8 +35,8 @@ pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
     });
     let name =
         name.ok_or_else(|| AppError::NotFound(format!("no client with id {id}")).with_status())?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?;
-    let sites: Vec<_> = rows.into_iter().filter(|r| r.client_id == id).collect();
+    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
+    let sites: Vec<_> = rows.iter().filter(|r| r.client_id == id).cloned().collect();
     Ok(ClientDetail {
         client: crate::db::summarise_client(id, name, sites.iter()),
         sites,

@@ -20,7 +20,9 @@ crate::query_args!(GetOverview);
 #[server(input = crate::codec::Query, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<OverviewData, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
-    crate::aggregates::overview(&db, &cache).await
+    let overview = crate::aggregates::overview(&db, &cache).await?;
+    crate::aggregates::tag_answer(&overview.etag);
+    Ok(std::sync::Arc::unwrap_or_clone(overview.value))
 }
 
 pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {

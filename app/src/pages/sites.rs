@@ -40,7 +40,8 @@ pub async fn list_sites(filter: SiteFilter) -> Result<Vec<SiteRow>, AppError> {
     }
     let (db, cache) = crate::aggregates::request_state()?;
     let rows = crate::aggregates::site_rows(&db, &cache).await?;
-    Ok(crate::db::filter_sites(&rows, &filter))
+    crate::aggregates::tag_answer(&crate::aggregates::etag_with(&rows.etag, &filter));
+    Ok(crate::db::filter_sites(&rows.value, &filter))
 }
 
 /// The filter a `/sites` URL describes; unknown values fall back to the defaults.

@@ -33,7 +33,7 @@ pub async fn checkin(
     if app::scoring::site_status(age) != "online" {
         state
             .hints
-            .changed([appliance.site_id.as_str()], false, false);
+            .changed([appliance.site_id.as_str()], false, Default::default());
     }
     Ok(Json(CheckinResponse {
         server_time: now,

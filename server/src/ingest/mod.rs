@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 use crate::hints::Hints;
 use crate::memory_budget::MemoryPermit;
 use app::appliance_keys::ApplianceIdentity;
-use app::cluster::Peers;
+use app::cluster::{IncidentChanges, Peers};
 use app::domain::appliance::{CheckResult, DriftEvent};
 use app::error::DbFailure;
 use connection::Connection;
@@ -374,12 +374,24 @@ async fn notify(sink: &Sink, written: &[(&Report, &ReportOutcome)]) {
         .filter(|i| i.action == DriftOutcome::Opened)
         .filter_map(|i| i.id)
         .collect();
+    let mut inserted = Vec::new();
     if !rebuild && !opened.is_empty() {
         match app::db::incidents::incident_facts(&sink.db, &opened).await {
-            Ok(facts) => sink.windows.note_inserted(&facts),
+            Ok(facts) => {
+                sink.windows.note_inserted(&facts);
+                inserted = facts;
+            }
             Err(_) => rebuild = true,
         }
     }
+    let windows = if rebuild {
+        IncidentChanges::rebuild()
+    } else {
+        IncidentChanges {
+            inserted,
+            ..Default::default()
+        }
+    };
     let sites = written.iter().map(|(r, _)| r.appliance.site_id.as_str());
-    sink.hints.changed(sites, incidents, rebuild);
+    sink.hints.changed(sites, incidents, windows);
 }

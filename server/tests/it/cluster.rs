@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use app::auth::Role;
 use app::db::Db;
+use app::on_db;
 use chrono::Utc;
 use posture_server::config::DatabaseArgs;
 use posture_server::state::StateParts;
@@ -170,4 +171,98 @@ async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_at_once() 
         StatusCode::FORBIDDEN,
         "demoted on A, a reader on B at once"
     );
+}
+
+/// B keeps its incident windows' anchors in step with what happens on A, told through
+/// PostgreSQL: after new incidents and resolutions on A, B's windows (anchors kept, not
+/// sampled again) equal those of anchors sampled afresh.
+#[tokio::test]
+async fn anchors_kept_in_step_with_the_other_server_equal_a_fresh_rebuild() {
+    use app::db::IncidentWindows;
+    use app::types::{IncidentFilter, IncidentSort};
+
+    let (a, b, key, _) = two_servers().await;
+    on_db!(&a.db, |pool| {
+        sqlx::query(
+            "INSERT INTO incidents (site_id, hostname, check_type, category, severity, \
+             severity_rank, status, dedup_key, reported_at) \
+             SELECT 1 + g % 2, 'HOST-' || g, 'backup_job', 'backup', \
+             (ARRAY['low', 'medium', 'high', 'critical'])[1 + g % 4], 1 + g % 4, 'open', \
+             'bulk:' || g, now() - g * interval '1 minute' FROM generate_series(1, 3000) g",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    let filters = [
+        IncidentFilter::default(),
+        IncidentFilter {
+            status: Some("open".into()),
+            sort: IncidentSort::Severity,
+            ..Default::default()
+        },
+    ];
+    for filter in &filters {
+        b.windows.window(&b.db, filter, 2_500, 100).await.unwrap();
+    }
+    assert_eq!(b.windows.len(), 2, "B sampled anchors for both filters");
+    let reader = b.client_as(Role::Readonly).await;
+    let mut events = reader.get(b.url("/api/v1/events")).send().await.unwrap();
+
+    let drifts: Vec<_> = (0..5)
+        .map(|i| {
+            json!({"check_type": "bitlocker_status", "hostname": format!("NEW-{i}"),
+                   "severity": "critical", "state": "drifted",
+                   "detected_at": Utc::now() - chrono::Duration::minutes(700 + i),
+                   "details": {"expected": "on"}})
+        })
+        .collect();
+    let sent = reqwest::Client::new()
+        .post(a.url("/api/v1/reports"))
+        .bearer_auth(&key)
+        .json(&report(vec![], drifts))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        next_hint(&mut events)
+            .await
+            .contains(&"incidents".to_string())
+    );
+
+    let resolved: Vec<i64> = common::column(
+        &a.db,
+        "SELECT id FROM incidents WHERE dedup_key LIKE 'bulk:%' AND id % 97 = 0 ORDER BY id",
+        &[],
+    )
+    .await;
+    let operator = a.client_as(Role::Operator).await;
+    let acted = operator
+        .post(a.url("/api/act_on_incidents"))
+        .json(&json!({"ids": resolved, "action": "resolve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acted.status(), StatusCode::OK);
+    let hint = next_hint(&mut events).await;
+    assert!(hint.contains(&"incidents".to_string()), "{hint:?}");
+
+    assert_eq!(b.windows.len(), 2, "B kept its anchors in step");
+    let fresh = IncidentWindows::default();
+    for filter in &filters {
+        let kept = b.windows.count(&b.db, filter).await.unwrap();
+        assert_eq!(
+            kept,
+            fresh.count(&b.db, filter).await.unwrap(),
+            "{filter:?}"
+        );
+        for offset in [0, 1_000, 1_999, 2_500, 2_950] {
+            let ids = |rows: Vec<app::types::IncidentRow>| -> Vec<i64> {
+                rows.iter().map(|row| row.id).collect()
+            };
+            let on_b = ids(b.windows.window(&b.db, filter, offset, 100).await.unwrap());
+            let rebuilt = ids(fresh.window(&b.db, filter, offset, 100).await.unwrap());
+            assert_eq!(on_b, rebuilt, "{filter:?} at {offset}");
+        }
+    }
 }

@@ -530,14 +530,13 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
             computed.fetch_add(1, Ordering::SeqCst);
             Ok::<_, std::convert::Infallible>(vec![1u32, 2, 3])
         };
+        let first = cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
+        let second = cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
         assert_eq!(
-            cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap(),
-            vec![1, 2, 3]
+            (&*first.value, &*second.value),
+            (&vec![1, 2, 3], &vec![1, 2, 3])
         );
-        assert_eq!(
-            cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap(),
-            vec![1, 2, 3]
-        );
+        assert_eq!(first.etag, second.etag);
         assert_eq!(
             computed.load(Ordering::SeqCst),
             1,
@@ -556,6 +555,45 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
     }
 }
 
+/// Two servers' caches on one Redis: what one computed the other reads, with the same ETag;
+/// each keeps its own copy in memory until told of a change (`forget_here`, which the
+/// cluster's notices call).
+#[tokio::test]
+async fn servers_share_aggregates_through_redis_and_keep_a_copy_until_told() {
+    use app::cache::AggregateCache;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const KEY: &str = "posture:test:shared";
+    let url = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL names a Redis server");
+    let ttl = StdDuration::from_secs(120);
+    let (a, b) = (
+        AggregateCache::redis(&url, ttl).unwrap(),
+        AggregateCache::redis(&url, ttl).unwrap(),
+    );
+    a.invalidate(&[KEY]).await;
+    let computed = AtomicUsize::new(0);
+    let compute = || async {
+        let n = computed.fetch_add(1, Ordering::SeqCst) as u32 + 1;
+        Ok::<_, std::convert::Infallible>(n)
+    };
+    let on_a = a.get_or_compute(KEY, compute).await.unwrap();
+    let on_b = b.get_or_compute(KEY, compute).await.unwrap();
+    assert_eq!((*on_a.value, *on_b.value), (1, 1), "B read A's value");
+    assert_eq!(on_a.etag, on_b.etag);
+
+    a.invalidate(&[KEY]).await;
+    let kept = b.get_or_compute(KEY, compute).await.unwrap();
+    assert_eq!(*kept.value, 1, "B serves its own copy until told");
+    b.forget_here(&[KEY]).await;
+    let fresh = b.get_or_compute(KEY, compute).await.unwrap();
+    assert_eq!(
+        *fresh.value, 2,
+        "told, B finds Redis emptied by A and computes"
+    );
+    assert_ne!(fresh.etag, on_a.etag);
+    a.invalidate(&[KEY]).await;
+}
+
 #[tokio::test]
 async fn a_dead_redis_means_computing_not_failing() {
     use app::cache::AggregateCache;
@@ -565,7 +603,8 @@ async fn a_dead_redis_means_computing_not_failing() {
     for _ in 0..3 {
         let value: Result<u32, ()> = cache
             .get_or_compute("posture:test", || async { Ok(7) })
-            .await;
+            .await
+            .map(|cached| *cached.value);
         assert_eq!(value, Ok(7));
     }
     assert!(

@@ -77,7 +77,13 @@ pub async fn act_on_incidents(
     if let Some(peers) = use_context::<crate::cluster::Peers>() {
         use crate::domain::scope::Scope;
         let scopes = [Scope::Incidents, Scope::Stats, Scope::Sites].into();
-        peers.tell(crate::cluster::Change::Data { scopes }).await;
+        let incidents = crate::cluster::IncidentChanges {
+            changed: changes,
+            ..Default::default()
+        };
+        peers
+            .tell(crate::cluster::Change::Data { scopes, incidents })
+            .await;
     }
     Ok(ActionResult {
         skipped: ids.len() - changed.len(),

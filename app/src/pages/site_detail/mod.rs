@@ -26,10 +26,11 @@ crate::query_args!(GetSite);
 #[server(input = crate::codec::Query, endpoint = "get_site")]
 pub async fn get_site(site_id: SiteSlug) -> Result<SiteDetail, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
     let row = rows
-        .into_iter()
+        .iter()
         .find(|r| r.site_id == site_id)
+        .cloned()
         .ok_or_else(|| {
             AppError::NotFound(format!("no site with id {:?}", site_id.as_str())).with_status()
         })?;
