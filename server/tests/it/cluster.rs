@@ -224,11 +224,9 @@ async fn anchors_kept_in_step_with_the_other_server_equal_a_fresh_rebuild() {
         .send()
         .await
         .unwrap();
-    assert!(
-        next_hint(&mut events)
-            .await
-            .contains(&"incidents".to_string())
-    );
+    assert_eq!(sent.status(), StatusCode::OK);
+    let hint = next_hint(&mut events).await;
+    assert!(hint.contains(&"incidents".to_string()), "{hint:?}");
 
     let resolved: Vec<i64> = common::column(
         &a.db,

@@ -84,6 +84,57 @@ async fn an_unchanged_poll_is_a_bodiless_304() {
     assert_eq!(stale_tag.status(), 200, "a different tag gets the payload");
 }
 
+/// Cached aggregates carry the ETag computed when they were cached: it must still name
+/// exactly what the answer holds, per filter and across a change, and never reach a page.
+#[tokio::test]
+async fn cached_answers_change_their_etag_with_the_filter_and_the_data() {
+    let server = seeded_server().await;
+    let operator = server.client_as(Role::Operator).await;
+    let etag_of = |path: &'static str| {
+        let request = operator.get(server.url(path));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            response.headers()["etag"].to_str().unwrap().to_string()
+        }
+    };
+    let online = "/api/list_sites?filter[q]=&filter[status]=online";
+    let offline = "/api/list_sites?filter[q]=&filter[status]=offline";
+    let (overview, sites_online) = (etag_of("/api/get_overview").await, etag_of(online).await);
+    assert_ne!(
+        sites_online,
+        etag_of(offline).await,
+        "one value, two filters"
+    );
+    assert_eq!(
+        sites_online,
+        etag_of(online).await,
+        "the same answer, the same tag"
+    );
+
+    let open: Vec<i64> = common::column(
+        &server.db,
+        "SELECT id FROM incidents WHERE status = 'open' ORDER BY id LIMIT 20",
+        &[],
+    )
+    .await;
+    let resolved = operator
+        .post(server.url("/api/act_on_incidents"))
+        .json(&serde_json::json!({"ids": open, "action": "resolve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resolved.status(), StatusCode::OK);
+    assert_ne!(
+        overview,
+        etag_of("/api/get_overview").await,
+        "the counts changed"
+    );
+
+    let page = operator.get(server.url("/")).send().await.unwrap();
+    assert!(page.headers().get("etag").is_none(), "pages carry no ETag");
+}
+
 #[tokio::test]
 async fn sites_filter_search_and_sort() {
     let server = seeded_server().await;
