@@ -58,7 +58,7 @@ test-rust: bootstrap
 	$(WITH_TOOLS) scripts/test-services.sh cargo test -p app -p server --features server/dev-tools --locked
 
 test-e2e: build
-	$(WITH_TOOLS) cd end2end && playwright test
+	$(WITH_TOOLS) scripts/test-services.sh sh -c "cd end2end && playwright test"
 
 test: lint test-rust test-e2e
 

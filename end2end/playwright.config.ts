@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { E2E_PASSWORD, E2E_USERS, storageFor } from "./tests/users";
+import { CLUSTER } from "./cluster";
 
 // Every run gets a throwaway database, seeded with the demo data, and the server `make test`
 // just built (POSTURE_BIN; the debug build by default).
@@ -15,6 +16,11 @@ const bin = process.env.POSTURE_BIN ?? "target/debug/posture";
 // Tests that provision an appliance run the same binary on the same database.
 process.env.POSTURE_E2E_DATABASE_URL = databaseUrl;
 process.env.POSTURE_E2E_BIN = bin;
+
+const addUsers = Object.values(E2E_USERS)
+  .filter(({ password }) => password === E2E_PASSWORD)
+  .map(({ email, role }) => `${bin} user add --email ${email} --role ${role}`);
+const serveFlags = "--sign-in-per-minute 600 --min-free-disk-mb 64";
 
 export default defineConfig({
   testDir: "./tests",
@@ -29,7 +35,7 @@ export default defineConfig({
     {
       name: "chromium",
       dependencies: ["sign-in"],
-      testIgnore: /(admin|triage|live)\.spec\.ts/,
+      testIgnore: /(admin|triage|live|cluster)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
     // Tests that add sites run last, so the counts other tests read never move under them.
@@ -46,6 +52,8 @@ export default defineConfig({
       testMatch: /live\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
+    // Two servers on one PostgreSQL, a database of their own: runs beside the others.
+    { name: "cluster", testMatch: /cluster\.spec\.ts/ },
   ],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
@@ -63,22 +71,48 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: [
-      `${bin} seed --if-empty`,
-      ...Object.values(E2E_USERS)
-        .filter(({ password }) => password === E2E_PASSWORD)
-        .map(({ email, role }) => `${bin} user add --email ${email} --role ${role}`),
-      // Every test signs in from 127.0.0.1: the per-address sign-in throttle (tested in
-      // server/tests/it/accounts.rs) is raised so the suite is never slowed by it. The free-disk
-      // floor is lowered because a CI machine's disk is shared with build output; the check
-      // itself is tested in server/tests/it/health.rs.
-      `exec ${bin} serve --addr 127.0.0.1:${port} --sign-in-per-minute 600 --min-free-disk-mb 64`,
-    ].join(" && "),
-    cwd: "..",
-    url: `http://127.0.0.1:${port}/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    env: { DATABASE_URL: databaseUrl, RUST_LOG: "warn", POSTURE_USER_PASSWORD: E2E_PASSWORD },
-  },
+  webServer: [
+    {
+      command: [
+        `${bin} seed --if-empty`,
+        ...addUsers,
+        // Every test signs in from 127.0.0.1: the per-address sign-in throttle (tested in
+        // server/tests/it/accounts.rs) is raised so the suite is never slowed by it. The free-disk
+        // floor is lowered because a CI machine's disk is shared with build output; the check
+        // itself is tested in server/tests/it/health.rs.
+        `exec ${bin} serve --addr 127.0.0.1:${port} ${serveFlags}`,
+      ].join(" && "),
+      cwd: "..",
+      url: `http://127.0.0.1:${port}/health`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: { DATABASE_URL: databaseUrl, RUST_LOG: "warn", POSTURE_USER_PASSWORD: E2E_PASSWORD },
+    },
+    // A: a fresh database with a small data set, then the server.
+    {
+      command: [
+        `psql "${CLUSTER.serverDatabaseUrl}" -qc "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS posture_e2e_cluster WITH (FORCE)" -c "CREATE DATABASE posture_e2e_cluster"`,
+        `${bin} seed --incidents 2000`,
+        ...addUsers,
+        `exec ${bin} serve --addr 127.0.0.1:${CLUSTER.portA} ${serveFlags}`,
+      ].join(" && "),
+      cwd: "..",
+      url: `${CLUSTER.a}/health`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { DATABASE_URL: CLUSTER.databaseUrl, RUST_LOG: "warn", POSTURE_USER_PASSWORD: E2E_PASSWORD },
+    },
+    // B: once A has made the database.
+    {
+      command: [
+        `until curl -fs ${CLUSTER.a}/health >/dev/null; do sleep 0.2; done`,
+        `exec ${bin} serve --addr 127.0.0.1:${CLUSTER.portB} ${serveFlags}`,
+      ].join("; "),
+      cwd: "..",
+      url: `${CLUSTER.b}/health`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { DATABASE_URL: CLUSTER.databaseUrl, RUST_LOG: "warn" },
+    },
+  ],
 });

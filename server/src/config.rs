@@ -41,7 +41,8 @@ pub enum Command {
 pub enum ApplianceCommand {
     /// Provision an appliance for a site and print its API key (shown only this once).
     Add(ApplianceAddArgs),
-    /// Revoke every key of an appliance: running servers refuse them within 30 s.
+    /// Revoke every key of an appliance: running servers on PostgreSQL refuse them at once
+    /// (they are told), on SQLite within the 30 s key cache.
     Revoke(ApplianceIdArgs),
     /// Give an appliance a new key and revoke its old ones.
     Rotate(ApplianceIdArgs),
