@@ -61,6 +61,8 @@ async fn a_local_scraper_reads_requests_by_route_ingest_cache_and_pool_figures()
         "posture_ingest_write_seconds_count",
         r#"posture_cache_misses_total{key="posture:v1:overview"}"#,
         r#"posture_cache_hits_total{key="posture:v1:overview"}"#,
+        r#"posture_session_lookups_total{source="database"}"#,
+        r#"posture_session_lookups_total{source="memory"}"#,
         r#"posture_db_connections{state="in_use"}"#,
         "posture_ingest_queue_depth",
         "posture_event_streams",
