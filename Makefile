@@ -11,13 +11,14 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults run-cluster
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults run-cluster bench-peer
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
 	@echo "make run-cluster  PostgreSQL, Redis, two servers and nginx in front on http://127.0.0.1:3000"
 	@echo "make test   formatting, clippy, Rust tests and the Playwright suite"
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
+	@echo "make bench-peer  Posture's dashboard API vs the FastAPI + asyncpg + Redis peer, req/s and p50/p99 side by side"
 	@echo "make bench-ingest  appliance API events/s batched vs unbatched, p99 at 50%, memory under overload"
 	@echo "make measure  release asset sizes, first page transfer, paint/hydration times, poll bytes"
 	@echo "make measure-faults  answers with PostgreSQL stopped, recovery time, get_overview p50/p99 with Redis up and down"
@@ -66,6 +67,10 @@ test: lint test-rust test-e2e
 bench: build-release
 	$(WITH_TOOLS) cargo build --release --locked -p server --features dev-tools --bin posture-dev
 	$(WITH_TOOLS) scripts/test-services.sh scripts/bench.sh
+
+# The peer is ../shared/peers/fastapi-seed (PEER_DIR); its venv is kept in data/peer-venv.
+bench-peer: build-release
+	$(WITH_TOOLS) scripts/test-services.sh scripts/bench-peer.sh
 
 # Only the developer tools' binary: the API benchmark needs no WASM.
 bench-ingest: bootstrap

@@ -56,6 +56,7 @@ done
 PG_BASE="${TEST_DATABASE_URL%/*}"
 PEER_REDIS="${TEST_REDIS_URL%/}/8"
 POSTURE_REDIS="${TEST_REDIS_URL%/}/9"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 RESULTS="data/bench-peer/$(date +%Y%m%d-%H%M%S)"
 work=$(mktemp -d)
 server_pid=""
@@ -164,7 +165,6 @@ wrk_run() {
   say "$label: $rps req/s, p50 $p50 ms, p99 $p99 ms ${errors:+($errors)}"
 }
 
-LABELS=(stats overview-or-sites incidents-0 incidents-49900 health)
 LABELS=(stats sites incidents-0 incidents-49900 health)
 ROWS=("" 25 100 100 "")
 PEER_PATHS=(
@@ -226,7 +226,7 @@ field() { awk -F'\t' -v l="$1" -v f="$2" '$1 == l {print $f}' "$RESULTS/summary.
 
 NAMES=("stats / get_overview" "sites / list_sites" "incident window at 0" "incident window at 49,900" "health")
 pg_version=$(psql "$TEST_DATABASE_URL" -qtAc 'SHOW server_version' | cut -d' ' -f1)
-echo "bench-peer $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load before $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench-peer $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average at start $load_before"
 echo "$("$PEER_VENV/bin/python" --version), PostgreSQL $pg_version, $(redis-server --version | awk '{print $1, $3}' | tr -d 'v='), $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}'), $("$posture" --version)"
 echo "wrk -t2 -c64 -d$DURATION --latency after a $WARMUP warm-up, on the same cores as both servers, PostgreSQL and Redis"
 echo

@@ -8,6 +8,7 @@
 //! keys, forgets them at once on every server sharing the PostgreSQL (`crate::cluster`); on
 //! SQLite the command line's revocations reach the running server within the TTL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -27,15 +28,18 @@ pub struct ApplianceIdentity {
     pub site_id: String,
 }
 
+/// Cloned into every request's context, so one `Arc` around the caches.
 #[derive(Clone)]
-pub struct KeyCache {
+pub struct KeyCache(Arc<Keys>);
+
+struct Keys {
     known: Cache<String, ApplianceIdentity>,
     unknown: Cache<String, ()>,
 }
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
+        Self(Arc::new(Keys {
             known: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(ttl)
@@ -45,42 +49,44 @@ impl KeyCache {
                 .max_capacity(CAPACITY)
                 .time_to_live(UNKNOWN_TTL.min(ttl))
                 .build(),
-        }
+        }))
     }
 
     /// `Some(Some(_))`: a known key; `Some(None)`: a key recently found unknown; `None`: ask
     /// the database.
     pub fn lookup(&self, key_hash: &str) -> Option<Option<ApplianceIdentity>> {
-        if let Some(identity) = self.known.get(key_hash) {
+        if let Some(identity) = self.0.known.get(key_hash) {
             return Some(Some(identity));
         }
-        self.unknown.contains_key(key_hash).then_some(None)
+        self.0.unknown.contains_key(key_hash).then_some(None)
     }
 
     pub fn remember(&self, key_hash: String, identity: Option<ApplianceIdentity>) {
         match identity {
-            Some(identity) => self.known.insert(key_hash, identity),
-            None => self.unknown.insert(key_hash, ()),
+            Some(identity) => self.0.known.insert(key_hash, identity),
+            None => self.0.unknown.insert(key_hash, ()),
         }
     }
 
     /// Forgets every key of appliance `appliance` (revoked or replaced).
     pub fn forget_appliance(&self, appliance: i64) {
         let _ = self
+            .0
             .known
             .invalidate_entries_if(move |_, identity| identity.id == appliance);
     }
 
     /// Forgets every key: after news of changes may have been missed.
     pub fn forget_all(&self) {
-        self.known.invalidate_all();
-        self.unknown.invalidate_all();
+        self.0.known.invalidate_all();
+        self.0.unknown.invalidate_all();
     }
 
     /// Forgets every key of the site whose stable key is `site` (renamed or decommissioned).
     pub fn forget_site(&self, site: i64) {
         // Only fails when invalidation closures are not enabled, which `new` does.
         let _ = self
+            .0
             .known
             .invalidate_entries_if(move |_, identity| identity.site == site);
     }
@@ -104,7 +110,7 @@ mod tests {
         assert_eq!(cache.lookup("a"), Some(Some(identity)));
         assert_eq!(cache.lookup("b"), Some(None));
         cache.forget_site(7);
-        cache.known.run_pending_tasks();
+        cache.0.known.run_pending_tasks();
         assert_eq!(cache.lookup("a"), None);
     }
 }

@@ -58,19 +58,21 @@ pub fn etag_of(json: &[u8]) -> String {
     format!("W/\"{}\"", hex::encode(&Sha256::digest(json)[..12]))
 }
 
+/// Cloned into every request's context, so one `Arc` around it all.
 #[derive(Clone)]
-pub struct AggregateCache {
+pub struct AggregateCache(Arc<Caches>);
+
+struct Caches {
     /// The values this server holds, decoded; the only store without Redis.
     local: LocalCache,
-    redis: Option<Arc<RedisBackend>>,
+    redis: Option<RedisBackend>,
     ttl: Duration,
     /// One computation per key at a time: requests that miss together wait for the first
     /// one's value instead of all running the aggregate query (the keys are a fixed few).
-    flights: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Bumped by every invalidation: a value whose computation began before one is returned
-    /// to its caller but not stored, so it cannot hide the change for a whole TTL. With Redis
-    /// this guards this server's invalidations; other servers' reach the shared copy as `DEL`s.
-    generation: Arc<AtomicU64>,
+    /// to its caller but not stored, so it cannot hide the change for a whole TTL.
+    generation: AtomicU64,
 }
 
 /// A value of any of the cached types, as the key it is stored under implies.
@@ -98,30 +100,30 @@ impl AggregateCache {
     pub fn redis(url: &str, ttl: Duration) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         Ok(Self::with_redis(
-            Some(Arc::new(RedisBackend {
+            Some(RedisBackend {
                 client,
                 connection: OnceCell::new(),
                 breaker: Breaker::new("Redis"),
-            })),
+            }),
             ttl,
         ))
     }
 
-    fn with_redis(redis: Option<Arc<RedisBackend>>, ttl: Duration) -> Self {
-        Self {
+    fn with_redis(redis: Option<RedisBackend>, ttl: Duration) -> Self {
+        Self(Arc::new(Caches {
             local: moka::future::Cache::builder()
                 .max_capacity(1_000)
                 .time_to_live(ttl)
                 .build(),
             redis,
             ttl,
-            flights: Arc::default(),
-            generation: Arc::default(),
-        }
+            flights: Mutex::default(),
+            generation: AtomicU64::default(),
+        }))
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match self.redis {
+        match self.0.redis {
             None => "in-process",
             Some(_) => "redis",
         }
@@ -148,14 +150,14 @@ impl AggregateCache {
         if let Some(cached) = self.cached(key).await {
             return Ok(cached);
         }
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = self.0.generation.load(Ordering::SeqCst);
         let value = Arc::new(compute().await?);
         let json = serde_json::to_string(&*value).unwrap_or_default();
         let cached = Cached {
             value,
             etag: Arc::from(etag_of(json.as_bytes())),
         };
-        if self.generation.load(Ordering::SeqCst) == generation {
+        if self.0.generation.load(Ordering::SeqCst) == generation {
             self.store(key, &cached, json).await;
         }
         Ok(cached)
@@ -166,7 +168,7 @@ impl AggregateCache {
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        if let Some(entry) = self.local.get(key).await
+        if let Some(entry) = self.0.local.get(key).await
             && let Ok(value) = entry.value.downcast::<T>()
         {
             return Some(Cached {
@@ -174,8 +176,8 @@ impl AggregateCache {
                 etag: entry.etag,
             });
         }
-        self.redis.as_ref()?;
-        let generation = self.generation.load(Ordering::SeqCst);
+        self.0.redis.as_ref()?;
+        let generation = self.0.generation.load(Ordering::SeqCst);
         let owned = key.to_string();
         let json = self
             .redis_op("GET", |mut c| async move {
@@ -187,17 +189,17 @@ impl AggregateCache {
             value: Arc::new(value),
             etag: Arc::from(etag_of(json.as_bytes())),
         };
-        if self.generation.load(Ordering::SeqCst) == generation {
-            self.local.insert(key.to_string(), entry(&cached)).await;
+        if self.0.generation.load(Ordering::SeqCst) == generation {
+            self.0.local.insert(key.to_string(), entry(&cached)).await;
         }
         Some(cached)
     }
 
     async fn store<T: Send + Sync + 'static>(&self, key: &str, cached: &Cached<T>, json: String) {
-        self.local.insert(key.to_string(), entry(cached)).await;
-        if self.redis.is_some() && !json.is_empty() {
+        self.0.local.insert(key.to_string(), entry(cached)).await;
+        if self.0.redis.is_some() && !json.is_empty() {
             let owned = key.to_string();
-            let seconds = self.ttl.as_secs().max(1);
+            let seconds = self.0.ttl.as_secs().max(1);
             self.redis_op("SET", |mut c| async move {
                 c.set_ex::<_, _, ()>(owned, json, seconds).await
             })
@@ -206,14 +208,18 @@ impl AggregateCache {
     }
 
     fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut flights = self
+            .0
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         flights.entry(key.to_string()).or_default().clone()
     }
 
     /// Drops `keys` here and in Redis: this server changed what they were computed from.
     pub async fn invalidate(&self, keys: &[&str]) {
         self.forget_here(keys).await;
-        if self.redis.is_some() {
+        if self.0.redis.is_some() {
             let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             self.redis_op("DEL", |mut c| async move { c.del::<_, ()>(keys).await })
                 .await;
@@ -223,17 +229,20 @@ impl AggregateCache {
     /// Drops this server's copies of `keys`: another server changed what they were computed
     /// from, and has dropped Redis's.
     pub async fn forget_here(&self, keys: &[&str]) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
         for key in keys {
-            self.local.invalidate(*key).await;
+            self.0.local.invalidate(*key).await;
         }
     }
 
     /// For readiness: whether the cache answers, and how. Redis is asked even while the
     /// breaker keeps requests off it, and the answer tells the breaker.
     pub async fn ping(&self) -> Result<String, redis::RedisError> {
-        let Some(redis) = &self.redis else {
-            return Ok(format!("in-process, {} entries", self.local.entry_count()));
+        let Some(redis) = &self.0.redis else {
+            return Ok(format!(
+                "in-process, {} entries",
+                self.0.local.entry_count()
+            ));
         };
         let answer = async {
             let mut connection = self.connection(redis).await?;
@@ -259,7 +268,7 @@ impl AggregateCache {
 
     /// The Redis breaker's state; `None` without Redis.
     pub fn breaker_state(&self) -> Option<BreakerState> {
-        self.redis.as_ref().map(|redis| redis.breaker.current())
+        self.0.redis.as_ref().map(|redis| redis.breaker.current())
     }
 
     async fn connection(
@@ -287,7 +296,7 @@ impl AggregateCache {
     where
         Fut: Future<Output = Result<T, redis::RedisError>>,
     {
-        let redis = self.redis.as_ref()?;
+        let redis = self.0.redis.as_ref()?;
         if !redis.breaker.allow() {
             return None;
         }
@@ -301,7 +310,7 @@ impl AggregateCache {
             Ok(value) => {
                 if redis.breaker.current() != BreakerState::Closed {
                     // While Redis was skipped, other servers' values reached only Redis.
-                    self.local.invalidate_all();
+                    self.0.local.invalidate_all();
                 }
                 redis.breaker.succeeded();
                 Some(value)

@@ -4,17 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::cache::AggregateCache;
 use app::db::Db;
 use app::error::DbFailure;
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use futures::future::{BoxFuture, join_all};
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared, join_all};
 use serde::Serialize;
 
 type CheckFn = dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync;
@@ -50,10 +50,16 @@ impl HealthCheck {
     }
 }
 
+/// One round of checks, awaited by every probe that arrives while it runs.
+type Round = Shared<BoxFuture<'static, Arc<HealthReport>>>;
+
 #[derive(Clone)]
 pub struct Readiness {
     checks: Arc<Vec<HealthCheck>>,
     timeout: Duration,
+    /// The round under way, if any: a flood of probes (a load balancer per server, monitoring,
+    /// a client gone wild) costs one round at a time, not one each.
+    round: Arc<Mutex<Option<Round>>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,6 +83,7 @@ impl Readiness {
         Self {
             checks: Arc::new(checks),
             timeout,
+            round: Arc::default(),
         }
     }
 
@@ -134,7 +141,27 @@ impl Readiness {
         )
     }
 
-    pub async fn report(&self) -> HealthReport {
+    /// The report of a round of checks started at or after this call, shared with the other
+    /// probes waiting for the same round.
+    pub async fn report(&self) -> Arc<HealthReport> {
+        let round = {
+            let mut current = self.round.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*current {
+                Some(round) if round.peek().is_none() => round.clone(),
+                _ => {
+                    let readiness = self.clone();
+                    let round = async move { Arc::new(readiness.run_checks().await) }
+                        .boxed()
+                        .shared();
+                    *current = Some(round.clone());
+                    round
+                }
+            }
+        };
+        round.await
+    }
+
+    async fn run_checks(&self) -> HealthReport {
         let runs = self.checks.iter().map(|check| {
             let future = (check.run)();
             let timeout = self.timeout;
@@ -205,5 +232,37 @@ pub async fn readiness(State(readiness): State<Readiness>) -> impl IntoResponse 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, [(header::CACHE_CONTROL, "no-store")], Json(report))
+    let body = serde_json::to_vec(&*report).expect("a health report serialises");
+    let headers = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::CONTENT_TYPE, "application/json"),
+    ];
+    (status, headers, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn probes_arriving_together_share_one_round_and_the_next_probe_starts_another() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let check = HealthCheck::new("slow", move || {
+            let rounds = counted.clone();
+            async move {
+                rounds.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok("fine".to_string())
+            }
+        });
+        let readiness = Readiness::new(vec![check], Duration::from_secs(1));
+        let probes = (0..20).map(|_| readiness.report());
+        let reports = join_all(probes).await;
+        assert!(reports.iter().all(|r| r.status == "ok"));
+        assert_eq!(rounds.load(Ordering::SeqCst), 1);
+        readiness.report().await;
+        assert_eq!(rounds.load(Ordering::SeqCst), 2, "a finished round is not reused");
+    }
 }

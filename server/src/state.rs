@@ -1,5 +1,6 @@
 //! What every request handler can reach.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::appliance_keys::KeyCache;
@@ -21,8 +22,19 @@ use crate::load_shed::DashboardLimit;
 use crate::prometheus::{MetricsAccess, Scrape};
 use crate::sign_in::{SignInLimits, SignInThrottle};
 
+/// Cloned for every request (each middleware and handler takes its own), so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub cache: AggregateCache,
@@ -91,7 +103,7 @@ impl AppState {
                 signed_in: parts.accounts.signed_in.clone(),
             },
         );
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             leptos_options: parts.leptos_options,
             db,
             cache: parts.cache,
@@ -105,7 +117,7 @@ impl AppState {
             accounts: parts.accounts,
             dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),
             metrics: MetricsAccess::new(parts.metrics_token),
-        };
+        }));
         (state, extra)
     }
 }

@@ -21,28 +21,36 @@ use crate::db::{Db, accounts};
 /// Sessions remembered at most.
 const CAPACITY: u64 = 100_000;
 
+/// Cloned into every request's context, so one `Arc` around it all.
 #[derive(Clone)]
-pub struct SignedIn {
+pub struct SignedIn(Arc<Sessions>);
+
+struct Sessions {
     /// The user of each recently resolved session, by the SHA-256 of its token.
     users: Cache<String, SessionUser>,
     /// Bumped by every ending: a lookup that began before one is answered but not
     /// remembered, so a session ended while its lookup was under way is not revived.
-    generation: Arc<AtomicU64>,
-    pub streams: EventStreams,
+    generation: AtomicU64,
+    streams: EventStreams,
 }
 
 impl SignedIn {
     /// Sessions are remembered for `ttl`; zero remembers none.
     pub fn new(ttl: Duration) -> Self {
-        Self {
+        Self(Arc::new(Sessions {
             users: Cache::builder()
                 .max_capacity(if ttl.is_zero() { 0 } else { CAPACITY })
                 .time_to_live(ttl.max(Duration::from_millis(1)))
                 .support_invalidation_closures()
                 .build(),
-            generation: Arc::default(),
+            generation: AtomicU64::default(),
             streams: EventStreams::default(),
-        }
+        }))
+    }
+
+    /// The open event streams on this server.
+    pub fn streams(&self) -> &EventStreams {
+        &self.0.streams
     }
 
     /// The user of the session `token`, remembered or looked up (`accounts::resolve_session`).
@@ -53,17 +61,17 @@ impl SignedIn {
         now: DateTime<Utc>,
     ) -> Result<Option<SessionUser>, sqlx::Error> {
         let hash = token_hash(token);
-        if let Some(user) = self.users.get(&hash) {
+        if let Some(user) = self.0.users.get(&hash) {
             metrics::counter!("posture_session_lookups_total", "source" => "memory").increment(1);
             return Ok(Some(user));
         }
         metrics::counter!("posture_session_lookups_total", "source" => "database").increment(1);
-        let generation = self.generation.load(Ordering::SeqCst);
+        let generation = self.0.generation.load(Ordering::SeqCst);
         let user = accounts::resolve_session(db, token, now).await?;
         if let Some(user) = &user
-            && self.generation.load(Ordering::SeqCst) == generation
+            && self.0.generation.load(Ordering::SeqCst) == generation
         {
-            self.users.insert(hash, user.clone());
+            self.0.users.insert(hash, user.clone());
         }
         Ok(user)
     }
@@ -79,28 +87,29 @@ impl SignedIn {
 
     /// The session whose token hashes to `session` ended (signed out).
     fn end_session(&self, session: &str) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.users.invalidate(session);
-        self.streams.end_session(session);
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.users.invalidate(session);
+        self.0.streams.end_session(session);
     }
 
     /// User `user` was changed: their sessions are looked up again, with the new role; a
     /// disabled user's streams end.
     fn user_changed(&self, user: i64, disabled: bool) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
         // Only fails when invalidation closures are not enabled, which `new` does.
         let _ = self
+            .0
             .users
             .invalidate_entries_if(move |_, cached| cached.id == user);
         if disabled {
-            self.streams.end_user(user);
+            self.0.streams.end_user(user);
         }
     }
 
     /// Forgets every remembered session: after news of endings may have been missed.
     pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.users.invalidate_all();
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        self.0.users.invalidate_all();
     }
 }
 

@@ -43,7 +43,7 @@ pub async fn events(
         return json_error(StatusCode::UNAUTHORIZED, &error);
     };
     let session = token_hash(&token);
-    let Ok((lease, ended)) = state.accounts.signed_in.streams.open(user.id, &session) else {
+    let Ok((lease, ended)) = state.accounts.signed_in.streams().open(user.id, &session) else {
         let error = AppError::Invalid(format!(
             "too many live-update connections: at most {STREAMS_PER_USER} per user; close \
              other Posture tabs"
