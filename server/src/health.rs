@@ -263,6 +263,10 @@ mod tests {
         assert!(reports.iter().all(|r| r.status == "ok"));
         assert_eq!(rounds.load(Ordering::SeqCst), 1);
         readiness.report().await;
-        assert_eq!(rounds.load(Ordering::SeqCst), 2, "a finished round is not reused");
+        assert_eq!(
+            rounds.load(Ordering::SeqCst),
+            2,
+            "a finished round is not reused"
+        );
     }
 }
