@@ -206,7 +206,11 @@ pub fn IncidentList(
             </div>
         </div>
         {move || {
-            focused_id.get().filter(|_| opened.get()).map(|id| view! { <IncidentDetailPanel id /> })
+            // `try_get`: while a filter change redraws the list, this may run once after the
+            // list's own signals are gone; it then shows nothing instead of panicking.
+            let open = opened.try_get().unwrap_or(false);
+            let focused = focused_id.try_get().flatten().filter(|_| open);
+            focused.map(|id| view! { <IncidentDetailPanel id /> })
         }}
     }
 }
