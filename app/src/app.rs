@@ -10,6 +10,7 @@ use web_sys::VisibilityState;
 
 use crate::components::layout::Layout;
 use crate::pages::admin::AdminPage;
+use crate::pages::admin::alerts::AlertsPage;
 use crate::pages::admin::audit::AuditLogPage;
 use crate::pages::admin::site_form::{EditSitePage, NewSitePage};
 use crate::pages::admin::users::UsersPage;
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/sites/new") view=NewSitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/alerts") view=AlertsPage ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>
         </Router>

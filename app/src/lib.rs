@@ -5,6 +5,7 @@
 pub mod accounts;
 #[cfg(feature = "ssr")]
 pub mod aggregates;
+pub mod alerts;
 pub mod app;
 #[cfg(feature = "ssr")]
 pub mod appliance_keys;

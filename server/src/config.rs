@@ -183,6 +183,39 @@ pub struct ServeArgs {
     pub ingest: IngestArgs,
     #[command(flatten)]
     pub sign_in: SignInArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Where alert mail goes.
+#[derive(Debug, Clone, Args)]
+pub struct AlertArgs {
+    /// The SMTP relay for alert mail: `smtp://[user:pass@]host[:port]` (STARTTLS when the
+    /// server offers it; add `?tls=required` to insist) or `smtps://...` (TLS from the start).
+    /// Without it, e-mail channels fail with a clear error and webhooks still work.
+    #[arg(long, env = "POSTURE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of alert mail.
+    #[arg(
+        long,
+        env = "POSTURE_SMTP_FROM",
+        default_value = "Posture <alerts@posture.local>"
+    )]
+    pub smtp_from: String,
+}
+
+impl AlertArgs {
+    /// The sender, or why the relay's settings cannot work (the server does not start).
+    pub fn sender(&self) -> anyhow::Result<app::services::alerts::send::AlertSender> {
+        let smtp = self
+            .smtp_url
+            .clone()
+            .map(|url| app::services::alerts::send::SmtpSettings {
+                url,
+                from: self.smtp_from.clone(),
+            });
+        Ok(app::services::alerts::send::AlertSender::new(smtp)?)
+    }
 }
 
 /// Sign-in throttling and the proxies in front of the server.

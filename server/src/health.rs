@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,8 @@ impl Readiness {
     ) -> Self {
         let ping_db = db.clone();
         let migrations_db = db;
+        // Migrations this binary knows of, once applied, stay applied: asked until they are.
+        let migrations_applied = Arc::new(AtomicBool::new(false));
         Self::new(
             vec![
                 HealthCheck::new("database", move || {
@@ -111,9 +114,16 @@ impl Readiness {
                 }),
                 HealthCheck::new("migrations", move || {
                     let db = migrations_db.clone();
+                    let applied = migrations_applied.clone();
                     async move {
+                        if applied.load(Ordering::Relaxed) {
+                            return Ok("all applied".to_string());
+                        }
                         match app::db::schema::migrations_current(&db).await {
-                            Ok(true) => Ok("all applied".to_string()),
+                            Ok(true) => {
+                                applied.store(true, Ordering::Relaxed);
+                                Ok("all applied".to_string())
+                            }
                             Ok(false) => Err("migrations pending".to_string()),
                             Err(e) => Err(withheld("migrations", DbFailure::of(&e).as_str(), &e)),
                         }
@@ -243,7 +253,7 @@ pub async fn readiness(State(readiness): State<Readiness>) -> impl IntoResponse 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn probes_arriving_together_share_one_round_and_the_next_probe_starts_another() {

@@ -1,6 +1,7 @@
 //! The `posture` server: configuration, database setup, HTTP routes and the CLI commands.
 //! A library so integration tests can start the real router on a throwaway database.
 
+pub mod alerts;
 pub mod api;
 pub mod client_ip;
 pub mod cluster;

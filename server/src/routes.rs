@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let keys = state.keys.clone();
     let signed_in = state.accounts.signed_in.clone();
     let peers = state.peers.clone();
+    let alerts = state.alerts.clone();
     let context = move || {
         provide_context(db.clone());
         provide_context(cache.clone());
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         provide_context(keys.clone());
         provide_context(signed_in.clone());
         provide_context(peers.clone());
+        provide_context(alerts.clone());
         security_headers::provide_nonce();
     };
     let options = state.leptos_options.clone();
@@ -117,6 +119,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         key_ttl: KEY_CACHE_TTL,
         dashboard_in_flight: args.max_in_flight as usize,
         metrics_token: args.metrics_token.clone(),
+        alerts: args.alerts.sender()?,
     };
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));

@@ -8,6 +8,7 @@ use app::auth::signed_in::SignedIn;
 use app::cache::AggregateCache;
 use app::cluster::Peers;
 use app::db::{Db, IncidentWindows};
+use app::services::alerts::send::AlertSender;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -56,6 +57,8 @@ pub struct Shared {
     pub dashboard_limit: DashboardLimit,
     /// Who may read `/metrics`.
     pub metrics: MetricsAccess,
+    /// Sends alert mail and webhooks (the delivery worker and "send test").
+    pub alerts: AlertSender,
 }
 
 /// What differs between the server, the tests and the benchmarks; everything else of the
@@ -72,6 +75,7 @@ pub struct StateParts {
     pub dashboard_in_flight: usize,
     /// The bearer token `/metrics` asks for; without one, local scrapers only.
     pub metrics_token: Option<String>,
+    pub alerts: AlertSender,
 }
 
 impl AppState {
@@ -103,6 +107,7 @@ impl AppState {
                 signed_in: parts.accounts.signed_in.clone(),
             },
         );
+        crate::alerts::start(db.clone(), parts.alerts.clone(), hints.closed());
         let state = AppState(Arc::new(Shared {
             leptos_options: parts.leptos_options,
             db,
@@ -117,6 +122,7 @@ impl AppState {
             accounts: parts.accounts,
             dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),
             metrics: MetricsAccess::new(parts.metrics_token),
+            alerts: parts.alerts,
         }));
         (state, extra)
     }

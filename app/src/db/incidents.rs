@@ -241,6 +241,15 @@ pub const MAX_FILTERS: usize = 256;
 /// Anchor samplings (each a full pass over the filter's rows) running at once; a window that
 /// finds them all busy reads with a plain OFFSET instead of waiting.
 const CONCURRENT_BUILDS: usize = 2;
+/// Rows of recently served windows kept (about 200 bytes each).
+const ANSWER_ROWS: u64 = 100_000;
+/// A served window is kept this long at most, though no change came: a backstop.
+const ANSWER_TTL: Duration = Duration::from_secs(60);
+
+/// A window as served: which filter (normalised), offset and limit.
+type AnswerKey = (IncidentFilter, i64, i64);
+/// A served window's rows and the change count when it was read.
+type Answer = (u64, Arc<Vec<IncidentRow>>);
 
 /// One sampling of a filter's anchors that every request needing them at once awaits.
 type Flight = Arc<tokio::sync::OnceCell<Arc<Anchors>>>;
@@ -253,26 +262,46 @@ enum BuildError {
 }
 
 /// The anchor cache, one entry per normalised filter (its sort included), at most
-/// [`MAX_FILTERS`]. Cheap to clone; share one per server.
-#[derive(Clone)]
-pub struct IncidentWindows {
-    anchors: Arc<Mutex<HashMap<IncidentFilter, Arc<Anchors>>>>,
+/// [`MAX_FILTERS`], and the windows served since the last change. One `Arc`: cheap to clone;
+/// share one per server.
+#[derive(Clone, Default)]
+pub struct IncidentWindows(Arc<Windows>);
+
+pub struct Windows {
+    anchors: Mutex<HashMap<IncidentFilter, Arc<Anchors>>>,
     /// Samplings under way, by filter: a second request for the same filter's anchors waits
     /// for the first one's instead of starting another pass.
-    building: Arc<Mutex<HashMap<IncidentFilter, Flight>>>,
-    builds: Arc<tokio::sync::Semaphore>,
-    /// Counts changes, so anchors sampled while a change landed are not kept.
-    changes: Arc<AtomicU64>,
+    building: Mutex<HashMap<IncidentFilter, Flight>>,
+    builds: tokio::sync::Semaphore,
+    /// Counts changes, so anchors sampled while a change landed are not kept, and served
+    /// windows read before the last change are not served again.
+    changes: AtomicU64,
+    /// Windows served since the last change: a dashboard full of people looking at the same
+    /// first page costs one read per change, not one per poll.
+    answers: moka::sync::Cache<AnswerKey, Answer>,
 }
 
-impl Default for IncidentWindows {
+impl Default for Windows {
     fn default() -> Self {
         Self {
-            anchors: Arc::default(),
-            building: Arc::default(),
-            builds: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BUILDS)),
-            changes: Arc::default(),
+            anchors: Mutex::default(),
+            building: Mutex::default(),
+            builds: tokio::sync::Semaphore::new(CONCURRENT_BUILDS),
+            changes: AtomicU64::default(),
+            answers: moka::sync::Cache::builder()
+                .max_capacity(ANSWER_ROWS)
+                .weigher(|_, (_, rows): &Answer| rows.len().max(1) as u32)
+                .time_to_live(ANSWER_TTL)
+                .build(),
         }
+    }
+}
+
+impl std::ops::Deref for IncidentWindows {
+    type Target = Windows;
+
+    fn deref(&self) -> &Windows {
+        &self.0
     }
 }
 
@@ -344,8 +373,32 @@ impl IncidentWindows {
         count_matching(db, &filter).await
     }
 
-    /// Up to `limit` incidents starting at `offset`, in the filter's order.
+    /// Up to `limit` incidents starting at `offset`, in the filter's order: as served before
+    /// when no change has landed since, else read.
     pub async fn window(
+        &self,
+        db: &Db,
+        filter: &IncidentFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>, sqlx::Error> {
+        let key = (filter.normalized(), offset, limit);
+        let before = self.changes.load(Ordering::SeqCst);
+        if let Some((read_at, rows)) = self.answers.get(&key)
+            && read_at == before
+        {
+            return Ok(rows.as_ref().clone());
+        }
+        let rows = self.read_window(db, &key.0, offset, limit).await?;
+        if self.changes.load(Ordering::SeqCst) == before {
+            self.answers.insert(key, (before, Arc::new(rows.clone())));
+        }
+        Ok(rows)
+    }
+
+    /// Up to `limit` incidents starting at `offset`, in the filter's order, read from the
+    /// database (from the nearest anchor).
+    pub async fn read_window(
         &self,
         db: &Db,
         filter: &IncidentFilter,

@@ -4,6 +4,7 @@
 //! generator and the benchmarks' fixtures excepted: see the README).
 
 pub mod accounts;
+pub mod alerts;
 pub mod appliances;
 mod bundles;
 mod clients;

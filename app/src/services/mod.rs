@@ -2,6 +2,7 @@
 //! call the same function, which validates, writes in one transaction with its audit entry,
 //! and says what happened. Server only.
 
+pub mod alerts;
 pub mod sites;
 pub mod users;
 

@@ -91,7 +91,12 @@ pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
             report(
                 &format!("incident window 100 @ {offset} ({label})"),
                 n * 10,
-                || async { windows.window(db, &filter, offset, 100).await.map(|_| ()) },
+                || async {
+                    windows
+                        .read_window(db, &filter, offset, 100)
+                        .await
+                        .map(|_| ())
+                },
             )
             .await?;
         }

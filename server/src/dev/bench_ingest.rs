@@ -12,6 +12,7 @@
 //! both the server and the load, so the HTTP figures are a floor for a server on its own
 //! machine.
 
+use app::services::alerts::send::AlertSender;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -300,6 +301,7 @@ async fn phase_with(
         key_ttl: KEY_CACHE_TTL,
         dashboard_in_flight: 1 << 20,
         metrics_token: None,
+        alerts: AlertSender::new(None)?,
     };
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();

@@ -18,6 +18,7 @@
 //! COMMIT returns, which survives the process being killed (`kill -9`) but not a power loss or
 //! kernel crash; `synchronous=FULL` would be needed for those.
 
+mod alerts;
 mod connection;
 mod drift;
 mod write;

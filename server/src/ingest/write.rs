@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::connection::{Connection, Tx, in_tx};
-use super::{Report, ReportOutcome, drift};
+use super::{Report, ReportOutcome, alerts, drift};
 use app::scoring::CheckStatus;
 
 /// A compliance bundle of the batch: id, site, appliance, and its pass/warn/fail counts.
@@ -63,6 +63,7 @@ pub async fn write(
         for event in &report.drift {
             incidents.push(drift::apply(&mut tx, &report.appliance, event).await?);
         }
+        alerts::enqueue(&mut tx, &report.appliance, &report.drift, &incidents, now).await?;
         outcomes.push(Some(ReportOutcome {
             bundle_id,
             checks: report.checks.len(),

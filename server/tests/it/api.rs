@@ -59,7 +59,7 @@ pub(crate) async fn sqlite_fleet() -> Fleet {
 }
 
 /// A fleet on SQLite, and one on PostgreSQL.
-async fn fleets() -> Vec<(&'static str, Fleet)> {
+pub(crate) async fn fleets() -> Vec<(&'static str, Fleet)> {
     let postgres = common::postgres_database().await;
     vec![
         ("sqlite", sqlite_fleet().await),
@@ -71,7 +71,7 @@ async fn fleets() -> Vec<(&'static str, Fleet)> {
 }
 
 impl Fleet {
-    async fn post(&self, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
         let response = self
             .client
             .post(self.server.url(path))
@@ -124,7 +124,7 @@ pub(crate) fn check(status: &str, at: DateTime<Utc>) -> Value {
     json!({"check_type": "backup_job", "hostname": "FD-01", "status": status, "checked_at": at})
 }
 
-fn drift(state: &str, at: DateTime<Utc>) -> Value {
+pub(crate) fn drift(state: &str, at: DateTime<Utc>) -> Value {
     json!({"check_type": "bitlocker_status", "hostname": "FD-01", "severity": "high",
            "state": state, "detected_at": at, "details": {"expected": "on"}})
 }

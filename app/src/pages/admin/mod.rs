@@ -1,6 +1,7 @@
 //! The admin section: sites by form, users, the audit log. Every server function here checks
 //! the admin role itself; the pages only hide what a user may not use.
 
+pub mod alerts;
 pub mod audit;
 pub mod site_form;
 pub mod users;
@@ -21,6 +22,10 @@ pub fn AdminPage() -> impl IntoView {
             <A href="/admin/users" attr:class="card">
                 <div class="card-title">"Users"</div>
                 <p class="card-meta">"Add users, change roles, disable accounts."</p>
+            </A>
+            <A href="/admin/alerts" attr:class="card">
+                <div class="card-title">"Alerts"</div>
+                <p class="card-meta">"Channels (e-mail, webhooks, Slack, Teams), rules and the delivery log."</p>
             </A>
             <A href="/admin/audit" attr:class="card">
                 <div class="card-title">"Audit log"</div>

@@ -3,6 +3,7 @@
 
 pub mod fixture;
 
+use app::services::alerts::send::{AlertSender, SmtpSettings};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -215,7 +216,18 @@ pub fn test_parts() -> StateParts {
         key_ttl: KEY_TTL,
         dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
         metrics_token: None,
+        alerts: test_alert_sender(),
     }
+}
+
+/// Alerts through the test SMTP server (`TEST_SMTP_URL`, from scripts/test-services.sh), or
+/// none when it is not running.
+pub fn test_alert_sender() -> AlertSender {
+    let smtp = std::env::var("TEST_SMTP_URL").ok().map(|url| SmtpSettings {
+        url,
+        from: "Posture tests <alerts@posture.test>".into(),
+    });
+    AlertSender::new(smtp).expect("the test SMTP settings are valid")
 }
 
 /// A server made of `parts`, with the test ingest settings.

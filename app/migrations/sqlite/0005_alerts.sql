@@ -1,0 +1,51 @@
+-- Where alerts go: a list of e-mail addresses, or a webhook (plain JSON, Slack or Microsoft
+-- Teams Workflows).
+CREATE TABLE alert_channels (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL CHECK (kind IN ('email', 'webhook', 'slack', 'teams')),
+    target      TEXT NOT NULL,
+    -- The key of the webhook's X-Posture-Signature (HMAC-SHA256); empty for e-mail.
+    secret      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+
+-- What is alerted on. Rules without a client are the defaults; a client's own rules replace
+-- the defaults for that client.
+CREATE TABLE alert_rules (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    client_id       INTEGER REFERENCES clients (id),
+    min_severity    TEXT NOT NULL CHECK (min_severity IN ('low', 'medium', 'high', 'critical')),
+    notify_resolved BOOLEAN NOT NULL,
+    enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at      TEXT NOT NULL
+);
+
+CREATE TABLE alert_rule_channels (
+    rule_id    INTEGER NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
+    channel_id INTEGER NOT NULL REFERENCES alert_channels (id) ON DELETE CASCADE,
+    PRIMARY KEY (rule_id, channel_id)
+);
+
+-- The outbox: one row per message to send, written in the transaction of the event that
+-- caused it, claimed and sent by a delivery worker, retried with backoff, then dead.
+CREATE TABLE alert_deliveries (
+    id              INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    rule_id         INTEGER REFERENCES alert_rules (id) ON DELETE SET NULL,
+    channel_id      INTEGER NOT NULL REFERENCES alert_channels (id) ON DELETE CASCADE,
+    site_id         INTEGER REFERENCES sites (id),
+    incident_id     INTEGER REFERENCES incidents (id),
+    subject         TEXT NOT NULL,
+    -- The event as JSON, rendered per channel when sent.
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX alert_deliveries_recent ON alert_deliveries (id DESC);

@@ -1,0 +1,272 @@
+//! Alert channels, rules and the delivery log, as the admin pages show them, and the checks a
+//! channel or rule must pass (run in the browser as typed and again on the server).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::types::Severity;
+use crate::validation::FieldErrors;
+
+/// How a channel's messages travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// Mail over the server's SMTP relay to a list of addresses.
+    Email,
+    /// A JSON POST signed with `X-Posture-Signature`.
+    Webhook,
+    /// A Slack incoming webhook (`{"text": ...}`).
+    Slack,
+    /// A Microsoft Teams Workflows webhook (an Adaptive Card).
+    Teams,
+}
+
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [Self::Email, Self::Webhook, Self::Slack, Self::Teams];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+            Self::Teams => "teams",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
+
+    /// What the channel's target holds, for the form's label.
+    pub fn target_label(self) -> &'static str {
+        match self {
+            Self::Email => "Addresses (comma-separated)",
+            _ => "Webhook URL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertChannel {
+    pub id: i64,
+    pub name: String,
+    pub kind: ChannelKind,
+    pub target: String,
+    /// The key a receiver checks `X-Posture-Signature` with (webhooks; empty for e-mail).
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRule {
+    pub id: i64,
+    pub name: String,
+    /// `None`: a default for every client without rules of its own.
+    pub client: Option<(i64, String)>,
+    pub min_severity: Severity,
+    pub notify_resolved: bool,
+    pub enabled: bool,
+    /// The channels it sends to: (id, name).
+    pub channels: Vec<(i64, String)>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Sent,
+    /// Every attempt failed; an admin may retry it.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Sent, Self::Dead]
+            .into_iter()
+            .find(|status| status.as_str() == value)
+    }
+}
+
+/// A row of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub subject: String,
+    pub channel: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A channel as the form sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInput {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub target: String,
+}
+
+/// A rule as the form sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInput {
+    pub name: String,
+    /// `None`: a default for every client.
+    pub client_id: Option<i64>,
+    pub min_severity: Severity,
+    pub notify_resolved: bool,
+    pub channels: Vec<i64>,
+}
+
+/// What saving a channel or rule came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Saved {
+    Saved(i64),
+    Invalid(FieldErrors),
+}
+
+/// What a test message got back: the SMTP server's or the webhook's answer, or why none came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestOutcome {
+    pub delivered: bool,
+    pub answer: String,
+}
+
+const MAX_NAME: usize = 80;
+const MAX_TARGET: usize = 2_000;
+
+pub fn validate_channel(input: &ChannelInput) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim();
+    if name.is_empty() {
+        errors.insert("name".into(), "Give the channel a name.".into());
+    } else if name.chars().count() > MAX_NAME {
+        errors.insert("name".into(), format!("At most {MAX_NAME} characters."));
+    }
+    let target = input.target.trim();
+    let problem = if target.is_empty() {
+        Some(match input.kind {
+            ChannelKind::Email => "Enter at least one address.".to_string(),
+            _ => "Enter the webhook's URL.".to_string(),
+        })
+    } else if target.len() > MAX_TARGET {
+        Some(format!("At most {MAX_TARGET} characters."))
+    } else if input.kind == ChannelKind::Email {
+        email_problem(target)
+    } else {
+        url_problem(target)
+    };
+    if let Some(problem) = problem {
+        errors.insert("target".into(), problem);
+    }
+    errors
+}
+
+/// The first address of a comma-separated list that is not one.
+fn email_problem(list: &str) -> Option<String> {
+    list.split(',').map(str::trim).find_map(|address| {
+        let valid = email_address::EmailAddress::is_valid(address) && address.contains('.');
+        (!valid).then(|| format!("{address:?} is not an e-mail address."))
+    })
+}
+
+/// Why `url` cannot be a webhook: only absolute http(s) URLs with a host are.
+fn url_problem(url: &str) -> Option<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("Use an absolute URL starting with https:// or http://.".into());
+    };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return Some(format!("Webhooks are http or https, not {scheme}."));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || rest.contains(char::is_whitespace) {
+        return Some("The URL has no valid host.".into());
+    }
+    None
+}
+
+pub fn validate_rule(input: &RuleInput) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim();
+    if name.is_empty() {
+        errors.insert("name".into(), "Give the rule a name.".into());
+    } else if name.chars().count() > MAX_NAME {
+        errors.insert("name".into(), format!("At most {MAX_NAME} characters."));
+    }
+    if input.channels.is_empty() {
+        errors.insert(
+            "channels".into(),
+            "Choose at least one channel: a rule with none alerts nobody.".into(),
+        );
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(kind: ChannelKind, target: &str) -> ChannelInput {
+        ChannelInput {
+            name: "On call".into(),
+            kind,
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn webhook_urls_must_be_http_or_https_with_a_host() {
+        let ok = validate_channel(&channel(
+            ChannelKind::Webhook,
+            "https://hooks.example.com/x",
+        ));
+        assert!(ok.is_empty(), "{ok:?}");
+        for (url, says) in [
+            ("ftp://example.com/x", "not ftp"),
+            ("hooks.example.com/x", "absolute URL"),
+            ("https:///x", "no valid host"),
+            ("https://exa mple.com", "no valid host"),
+        ] {
+            let errors = validate_channel(&channel(ChannelKind::Slack, url));
+            assert!(errors["target"].contains(says), "{url}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn email_channels_name_the_bad_address() {
+        assert!(
+            validate_channel(&channel(
+                ChannelKind::Email,
+                "a@clinic.example, b@msp.example"
+            ))
+            .is_empty()
+        );
+        let errors = validate_channel(&channel(ChannelKind::Email, "a@clinic.example, nobody"));
+        assert!(errors["target"].contains("\"nobody\""), "{errors:?}");
+    }
+
+    #[test]
+    fn a_rule_needs_a_name_and_a_channel() {
+        let errors = validate_rule(&RuleInput {
+            name: " ".into(),
+            client_id: None,
+            min_severity: Severity::High,
+            notify_resolved: true,
+            channels: vec![],
+        });
+        assert!(errors.contains_key("name"));
+        assert!(errors["channels"].contains("alerts nobody"));
+    }
+}

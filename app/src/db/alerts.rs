@@ -1,0 +1,351 @@
+//! Alert channels, rules and the outbox of deliveries.
+
+use chrono::{DateTime, Utc};
+
+use super::Db;
+use super::accounts::{NewAudit, insert_audit};
+use crate::alerts::{
+    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleInput,
+};
+use crate::on_db;
+use crate::types::Severity;
+
+type ChannelRecord = (i64, String, String, String, String, DateTime<Utc>);
+
+fn channel_of(
+    (id, name, kind, target, secret, created_at): ChannelRecord,
+) -> Result<AlertChannel, sqlx::Error> {
+    let kind = ChannelKind::parse(&kind).ok_or_else(|| {
+        sqlx::Error::Decode(format!("channel {id} has an unknown kind {kind:?}").into())
+    })?;
+    Ok(AlertChannel {
+        id,
+        name,
+        kind,
+        target,
+        secret,
+        created_at,
+    })
+}
+
+const CHANNEL_COLUMNS: &str = "id, name, kind, target, secret, created_at";
+
+pub async fn list_channels(db: &Db) -> Result<Vec<AlertChannel>, sqlx::Error> {
+    let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels ORDER BY name");
+    let rows: Vec<ChannelRecord> = on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+    rows.into_iter().map(channel_of).collect()
+}
+
+pub async fn find_channel(db: &Db, id: i64) -> Result<Option<AlertChannel>, sqlx::Error> {
+    let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1");
+    let row: Option<ChannelRecord> = on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+    row.map(channel_of).transpose()
+}
+
+pub async fn channel_name_taken(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT id FROM alert_channels WHERE lower(name) = lower($1)"
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?);
+    Ok(found.is_some())
+}
+
+pub async fn insert_channel(
+    db: &Db,
+    channel: &ChannelInput,
+    secret: &str,
+    audit: &NewAudit,
+) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alert_channels (name, kind, target, secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(channel.name.trim())
+        .bind(channel.kind.as_str())
+        .bind(channel.target.trim())
+        .bind(secret)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        insert_audit(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    })
+}
+
+/// How many of `ids` are channels.
+pub async fn count_channels(db: &Db, ids: &[i64]) -> Result<usize, sqlx::Error> {
+    let channels = list_channels(db).await?;
+    Ok(ids
+        .iter()
+        .filter(|id| channels.iter().any(|c| c.id == **id))
+        .count())
+}
+
+pub async fn client_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT id FROM clients WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?);
+    Ok(found.is_some())
+}
+
+pub async fn insert_rule(db: &Db, rule: &RuleInput, audit: &NewAudit) -> Result<i64, sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO alert_rules (name, client_id, min_severity, notify_resolved, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING id",
+        )
+        .bind(rule.name.trim())
+        .bind(rule.client_id)
+        .bind(rule.min_severity.as_str())
+        .bind(rule.notify_resolved)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for channel in &rule.channels {
+            sqlx::query("INSERT INTO alert_rule_channels (rule_id, channel_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(channel)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_audit(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(id)
+    })
+}
+
+type RuleRecord = (i64, String, Option<i64>, Option<String>, String, bool, bool);
+
+pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
+    let rules: Vec<RuleRecord> = on_db!(db, |pool| {
+        sqlx::query_as(
+        "SELECT r.id, r.name, r.client_id, c.name, r.min_severity, r.notify_resolved, r.enabled \
+         FROM alert_rules r LEFT JOIN clients c ON c.id = r.client_id \
+         ORDER BY c.name IS NOT NULL, c.name, r.name"
+    )
+    .fetch_all(pool)
+    .await?
+    });
+    let links: Vec<(i64, i64, String)> = on_db!(db, |pool| sqlx::query_as(
+        "SELECT l.rule_id, ch.id, ch.name FROM alert_rule_channels l \
+         JOIN alert_channels ch ON ch.id = l.channel_id ORDER BY ch.name"
+    )
+    .fetch_all(pool)
+    .await?);
+    rules
+        .into_iter()
+        .map(
+            |(id, name, client_id, client_name, severity, notify_resolved, enabled)| {
+                let min_severity = Severity::parse(&severity).ok_or_else(|| {
+                    sqlx::Error::Decode(
+                        format!("rule {id} has an unknown severity {severity:?}").into(),
+                    )
+                })?;
+                Ok(AlertRule {
+                    id,
+                    name,
+                    client: client_id.zip(client_name),
+                    min_severity,
+                    notify_resolved,
+                    enabled,
+                    channels: links
+                        .iter()
+                        .filter(|(rule, _, _)| *rule == id)
+                        .map(|(_, channel, name)| (*channel, name.clone()))
+                        .collect(),
+                })
+            },
+        )
+        .collect()
+}
+
+type DeliveryRecord = (
+    i64,
+    String,
+    String,
+    String,
+    i32,
+    DateTime<Utc>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+/// The newest `limit` deliveries.
+pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    let rows: Vec<DeliveryRecord> = on_db!(db, |pool| {
+        sqlx::query_as(
+        "SELECT d.id, d.subject, ch.name, d.status, d.attempts, d.next_attempt_at, d.last_error, \
+         d.created_at, d.sent_at FROM alert_deliveries d \
+         JOIN alert_channels ch ON ch.id = d.channel_id ORDER BY d.id DESC LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    });
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                subject,
+                channel,
+                status,
+                attempts,
+                next_attempt_at,
+                last_error,
+                created_at,
+                sent_at,
+            )| {
+                let status = DeliveryStatus::parse(&status).ok_or_else(|| {
+                    sqlx::Error::Decode(
+                        format!("delivery {id} has an unknown status {status:?}").into(),
+                    )
+                })?;
+                Ok(DeliveryRow {
+                    id,
+                    subject,
+                    channel,
+                    status,
+                    attempts,
+                    next_attempt_at,
+                    last_error,
+                    created_at,
+                    sent_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Puts a dead delivery back in line with a fresh count of attempts; false when `id` is not a
+/// dead delivery.
+pub async fn retry_delivery(db: &Db, id: i64, audit: &NewAudit) -> Result<bool, sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let retried = sqlx::query(
+            "UPDATE alert_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+             WHERE id = $2 AND status = 'dead'",
+        )
+        .bind(audit.at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if retried {
+            insert_audit(audit).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(retried)
+    })
+}
+
+/// A delivery claimed for one attempt, with where it goes.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub subject: String,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub channel: AlertChannel,
+}
+
+type ClaimedRecord = (i64, String, String, String, i32, i64);
+
+/// Claims up to `limit` due deliveries for one attempt each: their attempt is counted and
+/// their next one set `lease` ahead, so a server that dies mid-send leaves them to be sent
+/// again (at least once), and a second server skips the rows the first has locked.
+pub async fn claim_due(
+    db: &Db,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let lock = match db {
+        Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_at = $3 \
+         WHERE id IN (SELECT id FROM alert_deliveries WHERE status = 'pending' \
+           AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 {lock}) \
+         RETURNING id, idempotency_key, subject, payload, attempts, channel_id"
+    );
+    let rows: Vec<ClaimedRecord> = on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(now)
+        .bind(limit)
+        .bind(now + lease)
+        .fetch_all(pool)
+        .await?);
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let channels = list_channels(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(id, idempotency_key, subject, payload, attempts, channel_id)| {
+                // A channel deleted since takes its deliveries with it (ON DELETE CASCADE).
+                let channel = channels.iter().find(|c| c.id == channel_id)?.clone();
+                Some(Claimed {
+                    id,
+                    idempotency_key,
+                    subject,
+                    payload,
+                    attempts,
+                    channel,
+                })
+            },
+        )
+        .collect())
+}
+
+pub async fn mark_sent(db: &Db, id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| sqlx::query(
+        "UPDATE alert_deliveries SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2"
+    )
+    .bind(at)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// Records a failed attempt: the next one at `retry_at`, or dead when there is none.
+pub async fn mark_failed(
+    db: &Db,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    let status = if retry_at.is_some() {
+        "pending"
+    } else {
+        "dead"
+    };
+    on_db!(db, |pool| sqlx::query(
+        "UPDATE alert_deliveries SET status = $1, last_error = $2, \
+         next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4"
+    )
+    .bind(status)
+    .bind(error)
+    .bind(retry_at)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
+}

@@ -1,0 +1,193 @@
+//! Alerts: adding channels and rules (validated, written with their audit entry), what an
+//! alert says, and how often a failed delivery is tried again. Sending is in [`send`].
+
+pub mod send;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::Actor;
+use crate::alerts::{ChannelInput, RuleInput, Saved, validate_channel, validate_rule};
+use crate::db::Db;
+use crate::db::accounts::NewAudit;
+use crate::db::alerts as store;
+use crate::error::AppError;
+
+/// Attempts a delivery gets before it is dead (an admin may retry it from the log).
+pub const MAX_ATTEMPTS: i32 = 8;
+/// The wait before the second attempt, at most; it doubles per attempt up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: chrono::Duration = chrono::Duration::seconds(15);
+const MAX_BACKOFF: chrono::Duration = chrono::Duration::minutes(30);
+
+/// When attempt `attempts + 1` is due after attempt `attempts` failed at `now`, or `None`
+/// once [`MAX_ATTEMPTS`] are spent. "Full jitter": a uniformly random wait up to the capped
+/// exponential bound, so receivers that come back are not hit by every server at once.
+pub fn next_attempt(
+    attempts: i32,
+    now: DateTime<Utc>,
+    rng: &mut impl Rng,
+) -> Option<DateTime<Utc>> {
+    if attempts >= MAX_ATTEMPTS {
+        return None;
+    }
+    let bound = backoff_bound(attempts);
+    let wait = rng.random_range(0..=bound.num_milliseconds());
+    Some(now + chrono::Duration::milliseconds(wait))
+}
+
+/// The longest wait after the `attempts`-th failed attempt.
+pub fn backoff_bound(attempts: i32) -> chrono::Duration {
+    let doublings = attempts.clamp(1, 20) - 1;
+    (FIRST_BACKOFF * 2_i32.pow(doublings as u32)).min(MAX_BACKOFF)
+}
+
+/// What happened, as every channel's message is made from it (stored in the outbox as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// `incident.opened`, `incident.reopened`, `incident.resolved` or `test`.
+    pub event: String,
+    pub rule: String,
+    pub severity: String,
+    pub client: String,
+    pub clinic: String,
+    pub site: String,
+    pub hostname: String,
+    pub check_type: String,
+    pub incident_id: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
+impl AlertEvent {
+    /// The message's subject line (mail subject, chat title).
+    pub fn subject(&self) -> String {
+        let what = match self.event.as_str() {
+            "incident.opened" => "failing",
+            "incident.reopened" => "failing again",
+            "incident.resolved" => "resolved",
+            _ => "test alert",
+        };
+        format!(
+            "[{}] {} {} at {} ({})",
+            self.severity, self.check_type, what, self.clinic, self.hostname
+        )
+    }
+
+    /// The message's body as plain text.
+    pub fn text(&self) -> String {
+        let incident = self
+            .incident_id
+            .map(|id| format!("Incident: #{id}\n"))
+            .unwrap_or_default();
+        format!(
+            "{}\n\nClient: {}\nClinic: {} ({})\nHost: {}\nCheck: {}\nSeverity: {}\n{incident}At: {}\nRule: {}\n",
+            self.subject(),
+            self.client,
+            self.clinic,
+            self.site,
+            self.hostname,
+            self.check_type,
+            self.severity,
+            self.at.to_rfc3339(),
+            self.rule,
+        )
+    }
+}
+
+/// Adds a channel with a fresh signing secret when `input` passes the form's checks and its
+/// name is free; field errors come back as [`Saved::Invalid`] and nothing is written.
+pub async fn add_channel(db: &Db, input: ChannelInput, actor: Actor) -> Result<Saved, AppError> {
+    let mut errors = validate_channel(&input);
+    if !errors.contains_key("name") && store::channel_name_taken(db, input.name.trim()).await? {
+        errors.insert("name".into(), format!("{:?} is taken.", input.name.trim()));
+    }
+    if !errors.is_empty() {
+        return Ok(Saved::Invalid(errors));
+    }
+    let secret = match input.kind {
+        crate::alerts::ChannelKind::Email => String::new(),
+        _ => hex::encode(rand::random::<[u8; 32]>()),
+    };
+    let audit = NewAudit {
+        actor: actor.name,
+        action: "alert.channel.add",
+        target: input.name.trim().to_string(),
+        details: serde_json::json!({ "kind": input.kind, "target": input.target.trim() }),
+        ip: actor.ip,
+        at: Utc::now(),
+    };
+    Ok(Saved::Saved(
+        store::insert_channel(db, &input, &secret, &audit).await?,
+    ))
+}
+
+/// Adds a rule when `input` passes the form's checks and names channels and a client that
+/// exist.
+pub async fn add_rule(db: &Db, input: RuleInput, actor: Actor) -> Result<Saved, AppError> {
+    let mut errors = validate_rule(&input);
+    if !input.channels.is_empty()
+        && store::count_channels(db, &input.channels).await? != input.channels.len()
+    {
+        errors.insert(
+            "channels".into(),
+            "A chosen channel no longer exists.".into(),
+        );
+    }
+    if let Some(client) = input.client_id
+        && !store::client_exists(db, client).await?
+    {
+        errors.insert("client_id".into(), format!("There is no client {client}."));
+    }
+    if !errors.is_empty() {
+        return Ok(Saved::Invalid(errors));
+    }
+    let audit = NewAudit {
+        actor: actor.name,
+        action: "alert.rule.add",
+        target: input.name.trim().to_string(),
+        details: serde_json::json!({
+            "client_id": input.client_id,
+            "min_severity": input.min_severity,
+            "notify_resolved": input.notify_resolved,
+            "channels": input.channels,
+        }),
+        ip: actor.ip,
+        at: Utc::now(),
+    };
+    Ok(Saved::Saved(store::insert_rule(db, &input, &audit).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_to_the_cap_and_attempts_end() {
+        let mut rng = rand::rng();
+        let now = Utc::now();
+        let bounds: Vec<i64> = (1..=MAX_ATTEMPTS)
+            .map(|a| backoff_bound(a).num_seconds())
+            .collect();
+        assert_eq!(bounds, [15, 30, 60, 120, 240, 480, 960, 1800]);
+        for attempts in 1..MAX_ATTEMPTS {
+            for _ in 0..200 {
+                let next = next_attempt(attempts, now, &mut rng).expect("attempts left");
+                assert!(next >= now && next <= now + backoff_bound(attempts));
+            }
+        }
+        assert_eq!(next_attempt(MAX_ATTEMPTS, now, &mut rng), None);
+    }
+
+    #[test]
+    fn jitter_spreads_the_waits() {
+        let mut rng = rand::rng();
+        let now = Utc::now();
+        let waits: std::collections::BTreeSet<_> =
+            (0..50).map(|_| next_attempt(4, now, &mut rng)).collect();
+        assert!(
+            waits.len() > 40,
+            "full jitter draws different waits: {}",
+            waits.len()
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! Alerts end to end over real HTTP and SMTP: a drift through the appliance API becomes a
+//! mail in a real SMTP server and a signed POST to a real webhook receiver (both started by
+//! scripts/test-services.sh), recorded in the delivery log; failures are retried and end dead;
+//! bad channels and rules are refused with what to fix. On SQLite and PostgreSQL.
+
+use crate::api::{drift, fleets, report};
+use crate::common::count;
+
+use std::time::Duration;
+
+use app::auth::Role;
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn receiver(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is unset: run under scripts/test-services.sh"))
+}
+
+/// Polls `probe` every 100 ms for up to 20 s until it gives a value.
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+/// Mails the test SMTP server received for `address`.
+async fn mails_to(address: &str) -> Vec<Value> {
+    let all: Vec<Value> = reqwest::get(receiver("TEST_SMTP_MESSAGES_URL"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    all.into_iter()
+        .filter(|m| {
+            m["rcpt_tos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == address)
+        })
+        .collect()
+}
+
+/// POSTs the test webhook receiver got at `path`.
+async fn posts_to(path: &str) -> Vec<Value> {
+    let url = format!("{}/_received", receiver("TEST_WEBHOOK_URL"));
+    let all: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    all.into_iter().filter(|p| p["path"] == path).collect()
+}
+
+/// Tells the receiver the key to check `path`'s signatures with.
+async fn register_secret(path: &str, secret: &str) {
+    let url = format!("{}/_secrets{path}", receiver("TEST_WEBHOOK_URL"));
+    let answer = reqwest::Client::new()
+        .put(url)
+        .body(secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+async fn call(
+    admin: &reqwest::Client,
+    base: &str,
+    function: &str,
+    args: Value,
+) -> (StatusCode, Value) {
+    let response = admin
+        .post(format!("{base}/api/{function}"))
+        .json(&args)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(client: &reqwest::Client, base: &str, function: &str) -> (StatusCode, Value) {
+    let response = client
+        .get(format!("{base}/api/{function}"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A unique suffix per run and database, so tests sharing the receivers see only their own.
+fn unique(db: &str) -> String {
+    format!(
+        "{db}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    )
+}
+
+#[tokio::test]
+async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resolve_notice() {
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        let tag = unique(db);
+        let address = format!("on-call-{tag}@clinic.example");
+        let path = format!("/hook/{tag}");
+
+        let (status, mail) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "On call", "kind": "email", "target": address }}),
+        )
+        .await;
+        assert_eq!(status, 200, "{db}: {mail}");
+        let (_, hook) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "Ticketing", "kind": "webhook",
+            "target": format!("{}{path}", receiver("TEST_WEBHOOK_URL")) }}),
+        )
+        .await;
+        let (mail, hook) = (
+            mail["Saved"].as_i64().unwrap(),
+            hook["Saved"].as_i64().unwrap(),
+        );
+        let (_, channels) = get(&admin, &base, "list_alert_channels").await;
+        let secret = channels
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == hook)
+            .unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(secret.len(), 64, "{db}: a 256-bit key in hex");
+        register_secret(&path, &secret).await;
+        let (status, rule) = call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "High and worse", "client_id": null, "min_severity": "high",
+            "notify_resolved": true, "channels": [mail, hook] }}),
+        )
+        .await;
+        assert_eq!(status, 200, "{db}: {rule}");
+
+        let opened = Utc::now();
+        let (status, _) = fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/reports",
+                &report(vec![], vec![drift("drifted", opened)]),
+            )
+            .await;
+        assert_eq!(status, 202, "{db}");
+
+        let mails = eventually("the mail", || async {
+            let mails = mails_to(&address).await;
+            (!mails.is_empty()).then_some(mails)
+        })
+        .await;
+        let subject = mails[0]["subject"].as_str().unwrap();
+        assert_eq!(
+            subject, "[high] bitlocker_status failing at Site 1 (FD-01)",
+            "{db}"
+        );
+        assert!(
+            mails[0]["body"].as_str().unwrap().contains("Client: Acme"),
+            "{db}"
+        );
+
+        let posts = eventually("the webhook", || async {
+            let posts = posts_to(&path).await;
+            (!posts.is_empty()).then_some(posts)
+        })
+        .await;
+        assert_eq!(posts[0]["signature_valid"], true, "{db}: {}", posts[0]);
+        let body: Value = serde_json::from_str(posts[0]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["event"], "incident.opened", "{db}");
+        assert_eq!(body["site"], "site-1", "{db}");
+
+        let (_, log) = get(&admin, &base, "list_alert_deliveries").await;
+        let sent: Vec<_> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "sent")
+            .collect();
+        assert_eq!(sent.len(), 2, "{db}: {log}");
+
+        let (status, _) = fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/reports",
+                &report(vec![], vec![drift("remediated", Utc::now())]),
+            )
+            .await;
+        assert_eq!(status, 202, "{db}");
+        let resolved = eventually("the resolve notice", || async {
+            let mails = mails_to(&address).await;
+            mails
+                .into_iter()
+                .find(|m| m["subject"].as_str().unwrap().contains("resolved"))
+        })
+        .await;
+        assert_eq!(
+            resolved["subject"], "[high] bitlocker_status resolved at Site 1 (FD-01)",
+            "{db}"
+        );
+        assert_eq!(
+            mails_to(&address).await.len(),
+            2,
+            "{db}: one mail per event, none twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_until_dead_and_an_admin_retries_it() {
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        let (_, hook) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "Broken", "kind": "webhook",
+            "target": format!("{}/status/500", receiver("TEST_WEBHOOK_URL")) }}),
+        )
+        .await;
+        let hook = hook["Saved"].as_i64().unwrap();
+        call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "All", "client_id": null, "min_severity": "low",
+            "notify_resolved": false, "channels": [hook] }}),
+        )
+        .await;
+        fleet
+            .post(
+                &fleet.key1,
+                "/api/v1/reports",
+                &report(vec![], vec![drift("drifted", Utc::now())]),
+            )
+            .await;
+
+        // Each failed attempt schedules the next one up to 30 minutes ahead: the test brings
+        // it forward instead of waiting, attempt after attempt.
+        let db_handle = fleet.server.db.clone();
+        let last = eventually("the delivery to die", || {
+            let db_handle = db_handle.clone();
+            let (admin, base) = (admin.clone(), base.clone());
+            async move {
+                app::on_db!(&db_handle, |pool| sqlx::query(
+                    "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE status = 'pending' AND attempts > 0"
+                )
+                .bind(Utc::now() - chrono::Duration::seconds(1))
+                .execute(pool)
+                .await
+                .map(drop)
+                .unwrap());
+                let (_, log) = get(&admin, &base, "list_alert_deliveries").await;
+                log.as_array().unwrap().first().filter(|d| d["status"] == "dead").cloned()
+            }
+        })
+        .await;
+        assert_eq!(
+            last["attempts"],
+            app::services::alerts::MAX_ATTEMPTS,
+            "{db}: {last}"
+        );
+        assert!(
+            last["last_error"].as_str().unwrap().starts_with("HTTP 500"),
+            "{db}: {last}"
+        );
+
+        let operator = fleet.server.client_as(Role::Operator).await;
+        let id = last["id"].as_i64().unwrap();
+        let (status, _) = call(&operator, &base, "retry_alert_delivery", json!({"id": id})).await;
+        assert_eq!(status, 403, "{db}: operators read the log, admins retry");
+        let (status, log) = get(&operator, &base, "list_alert_deliveries").await;
+        assert_eq!(status, 200, "{db}: {log}");
+
+        let (status, _) = call(&admin, &base, "retry_alert_delivery", json!({"id": id})).await;
+        assert_eq!(status, 200, "{db}");
+        let again = eventually("the retried attempt", || {
+            let (admin, base) = (admin.clone(), base.clone());
+            async move {
+                let (_, log) = get(&admin, &base, "list_alert_deliveries").await;
+                log.as_array()
+                    .unwrap()
+                    .first()
+                    .filter(|d| d["attempts"] == 1)
+                    .cloned()
+            }
+        })
+        .await;
+        assert_eq!(
+            again["status"], "pending",
+            "{db}: failing again, waiting for attempt 2"
+        );
+        let (status, _) = call(&admin, &base, "retry_alert_delivery", json!({"id": id})).await;
+        assert_eq!(status, 404, "{db}: only a dead delivery is retried");
+    }
+}
+
+#[tokio::test]
+async fn bad_channels_and_rules_are_refused_with_what_to_fix_and_nothing_is_written() {
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        for (channel, field, says) in [
+            (
+                json!({"name": "x", "kind": "webhook", "target": "ftp://example.com/x"}),
+                "target",
+                "not ftp",
+            ),
+            (
+                json!({"name": "x", "kind": "slack", "target": "hooks.slack.com/x"}),
+                "target",
+                "absolute URL",
+            ),
+            (
+                json!({"name": "x", "kind": "email", "target": "a@b.example, not-an-address"}),
+                "target",
+                "not-an-address",
+            ),
+            (
+                json!({"name": "  ", "kind": "email", "target": "a@b.example"}),
+                "name",
+                "name",
+            ),
+        ] {
+            let (status, answer) = call(
+                &admin,
+                &base,
+                "add_alert_channel",
+                json!({"channel": channel}),
+            )
+            .await;
+            assert_eq!(status, 200, "{db}");
+            let message = answer["Invalid"][field].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{db}: {channel} → {answer}");
+        }
+        let (status, answer) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {"name": "x", "kind": "pager", "target": "y"}}),
+        )
+        .await;
+        assert_eq!(status, 400, "{db}: {answer}");
+        let (_, answer) = call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "Nobody", "client_id": null, "min_severity": "high",
+            "notify_resolved": true, "channels": [] }}),
+        )
+        .await;
+        assert!(
+            answer["Invalid"]["channels"]
+                .as_str()
+                .unwrap()
+                .contains("alerts nobody"),
+            "{db}: {answer}"
+        );
+        let (_, answer) = call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "Ghost", "client_id": 999, "min_severity": "high",
+            "notify_resolved": true, "channels": [12345] }}),
+        )
+        .await;
+        assert!(answer["Invalid"]["channels"].is_string(), "{db}: {answer}");
+        assert!(answer["Invalid"]["client_id"].is_string(), "{db}: {answer}");
+        assert_eq!(fleet.count("alert_channels").await, 0, "{db}");
+        assert_eq!(count(&fleet.server.db, "alert_rules").await, 0, "{db}");
+
+        let operator = fleet.server.client_as(Role::Operator).await;
+        let (status, _) = call(
+            &operator,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "x", "kind": "email", "target": "a@b.example"}}),
+        )
+        .await;
+        assert_eq!(status, 403, "{db}");
+        assert_eq!(fleet.count("alert_channels").await, 0, "{db}");
+    }
+}
+
+#[tokio::test]
+async fn send_test_reports_the_receivers_answer() {
+    let (_, fleet) = fleets().await.remove(0);
+    let base = fleet.server.url("");
+    let admin = fleet.server.client_as(Role::Admin).await;
+    let tag = unique("test");
+    let address = format!("test-{tag}@msp.example");
+    let mut ids = Vec::new();
+    for (name, kind, target) in [
+        ("Mail", "email", address.clone()),
+        (
+            "Down",
+            "webhook",
+            format!("{}/status/503", receiver("TEST_WEBHOOK_URL")),
+        ),
+        (
+            "Moved",
+            "teams",
+            format!("{}/redirect", receiver("TEST_WEBHOOK_URL")),
+        ),
+        ("Nobody home", "webhook", "http://127.0.0.1:9/x".to_string()),
+    ] {
+        let (_, saved) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": name, "kind": kind, "target": target }}),
+        )
+        .await;
+        ids.push(saved["Saved"].as_i64().unwrap());
+    }
+    let mut answers = Vec::new();
+    for id in &ids {
+        let (status, answer) = call(&admin, &base, "send_test_alert", json!({"id": id})).await;
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer);
+    }
+    assert_eq!(answers[0]["delivered"], true, "{}", answers[0]);
+    assert!(
+        answers[0]["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("SMTP 250"),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(mails_to(&address).await.len(), 1);
+    assert_eq!(answers[1]["delivered"], false);
+    assert!(
+        answers[1]["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 503"),
+        "{}",
+        answers[1]
+    );
+    assert!(
+        answers[2]["answer"].as_str().unwrap().contains("moved to"),
+        "{}",
+        answers[2]
+    );
+    assert!(
+        answers[3]["answer"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{}",
+        answers[3]
+    );
+    let (status, _) = call(&admin, &base, "send_test_alert", json!({"id": 999_999})).await;
+    assert_eq!(status, 404);
+}
