@@ -57,7 +57,41 @@ if [ -z "${TEST_REDIS_URL:-}" ]; then
   export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 fi
 
+# A real SMTP server and a webhook receiver for the alert tests (scripts/test-receivers): the
+# SMTP one needs aiosmtpd, installed from PyPI into data/test-venv once.
+SMTP_PORT="${POSTURE_TEST_SMTP_PORT:-2525}"
+SMTP_HTTP_PORT="${POSTURE_TEST_SMTP_HTTP_PORT:-2526}"
+WEBHOOK_PORT="${POSTURE_TEST_WEBHOOK_PORT:-2527}"
+RECEIVERS="$(cd "$(dirname "$0")" && pwd)/test-receivers"
+TEST_VENV="$(cd "$(dirname "$0")/.." && pwd)/data/test-venv"
+started_receivers=()
+answers() { curl -fs -o /dev/null "$1"; }
+start_receiver() { # URL to wait for, then the command
+  local url=$1; shift
+  if answers "$url"; then return 0; fi
+  "$@" >/dev/null 2>&1 &
+  started_receivers+=($!)
+  for _ in $(seq 100); do answers "$url" && return 0; sleep 0.1; done
+  say "a test receiver did not start: $*"; return 1
+}
+if [ -z "${TEST_SMTP_URL:-}" ]; then
+  if [ ! -x "$TEST_VENV/bin/python" ] || ! "$TEST_VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd into $TEST_VENV"
+    python3 -m venv "$TEST_VENV"
+    "$TEST_VENV/bin/pip" install -q --disable-pip-version-check aiosmtpd
+  fi
+  start_receiver "http://127.0.0.1:$SMTP_HTTP_PORT/messages" \
+    "$TEST_VENV/bin/python" "$RECEIVERS/smtp_sink.py" --smtp-port "$SMTP_PORT" --http-port "$SMTP_HTTP_PORT"
+  export TEST_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+  export TEST_SMTP_MESSAGES_URL="http://127.0.0.1:$SMTP_HTTP_PORT/messages"
+fi
+if [ -z "${TEST_WEBHOOK_URL:-}" ]; then
+  start_receiver "http://127.0.0.1:$WEBHOOK_PORT/_received" python3 "$RECEIVERS/webhook_sink.py" --port "$WEBHOOK_PORT"
+  export TEST_WEBHOOK_URL="http://127.0.0.1:$WEBHOOK_PORT"
+fi
+
 cleanup() {
+  for pid in "${started_receivers[@]}"; do kill "$pid" 2>/dev/null || true; done
   for db in $(psql "$TEST_DATABASE_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'posture_test_%'" 2>/dev/null); do
     psql "$TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   done
@@ -70,5 +104,5 @@ cleanup() {
   if [ -n "$started_fault_pg" ]; then as_root pg_ctlcluster $started_fault_pg stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
-say "PostgreSQL at ${TEST_DATABASE_URL%%@*}@…, Redis at $TEST_REDIS_URL"
+say "PostgreSQL at ${TEST_DATABASE_URL%%@*}@…, Redis at $TEST_REDIS_URL, SMTP at $TEST_SMTP_URL, webhooks at $TEST_WEBHOOK_URL"
 "$@"

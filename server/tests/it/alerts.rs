@@ -168,7 +168,7 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
                 &report(vec![], vec![drift("drifted", opened)]),
             )
             .await;
-        assert_eq!(status, 202, "{db}");
+        assert_eq!(status, 200, "{db}");
 
         let mails = eventually("the mail", || async {
             let mails = mails_to(&address).await;
@@ -177,7 +177,7 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
         .await;
         let subject = mails[0]["subject"].as_str().unwrap();
         assert_eq!(
-            subject, "[high] bitlocker_status failing at Site 1 (FD-01)",
+            subject, "[high] bitlocker_status failing at Clinic 1 (FD-01)",
             "{db}"
         );
         assert!(
@@ -211,7 +211,7 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
                 &report(vec![], vec![drift("remediated", Utc::now())]),
             )
             .await;
-        assert_eq!(status, 202, "{db}");
+        assert_eq!(status, 200, "{db}");
         let resolved = eventually("the resolve notice", || async {
             let mails = mails_to(&address).await;
             mails
@@ -220,7 +220,7 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
         })
         .await;
         assert_eq!(
-            resolved["subject"], "[high] bitlocker_status resolved at Site 1 (FD-01)",
+            resolved["subject"], "[high] bitlocker_status resolved at Clinic 1 (FD-01)",
             "{db}"
         );
         assert_eq!(

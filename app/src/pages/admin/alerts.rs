@@ -176,7 +176,7 @@ fn ChannelsAndRules() -> impl IntoView {
 #[component]
 fn ChannelTable(channels: Vec<AlertChannel>) -> impl IntoView {
     if channels.is_empty() {
-        return view! { <p class="empty">"No channels yet: add one above."</p> }.into_any();
+        return view! { <p class="empty-note">"No channels yet: add one above."</p> }.into_any();
     }
     view! {
         <table class="data-table" data-testid="channels-table">
@@ -279,7 +279,8 @@ fn AddChannelForm(on_added: Callback<()>) -> impl IntoView {
 #[component]
 fn RuleTable(rules: Vec<AlertRule>) -> impl IntoView {
     if rules.is_empty() {
-        return view! { <p class="empty">"No rules yet: nothing is alerted on."</p> }.into_any();
+        return view! { <p class="empty-note">"No rules yet: nothing is alerted on."</p> }
+            .into_any();
     }
     view! {
         <table class="data-table" data-testid="rules-table">
@@ -406,7 +407,7 @@ fn DeliveryLog(is_admin: bool) -> impl IntoView {
             {move || Suspend::new(async move {
                 log.await.map(|rows| {
                     if rows.is_empty() {
-                        return view! { <p class="empty">"Nothing sent yet."</p> }.into_any();
+                        return view! { <p class="empty-note">"Nothing sent yet."</p> }.into_any();
                     }
                     view! {
                         <table class="data-table" data-testid="deliveries-table">
