@@ -79,6 +79,8 @@ pub enum DeliveryStatus {
     Sent,
     /// Every attempt failed; an admin may retry it.
     Dead,
+    /// Past the rule's hourly limit: sent in that hour's digest.
+    Folded,
 }
 
 impl DeliveryStatus {
@@ -87,11 +89,12 @@ impl DeliveryStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Dead => "dead",
+            Self::Folded => "folded",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Dead]
+        [Self::Pending, Self::Sent, Self::Dead, Self::Folded]
             .into_iter()
             .find(|status| status.as_str() == value)
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use app::db::Db;
 use app::db::alerts::{self as store, Claimed};
 use app::services::alerts::send::{ATTEMPT_TIMEOUT, AlertSender};
-use app::services::alerts::{AlertEvent, next_attempt};
+use app::services::alerts::{AlertEvent, DigestPayload, Message, digest, next_attempt};
 use chrono::Utc;
 use futures::StreamExt;
 
@@ -60,13 +60,13 @@ async fn deliver_all(db: &Db, sender: &AlertSender, claimed: Vec<Claimed>) -> us
 }
 
 async fn deliver(db: &Db, sender: &AlertSender, delivery: Claimed) {
-    let outcome = match serde_json::from_str::<AlertEvent>(&delivery.payload) {
-        Ok(event) => {
+    let outcome = match message_of(db, &delivery).await {
+        Ok(message) => {
             sender
-                .send(&delivery.channel, &event, &delivery.idempotency_key)
+                .send(&delivery.channel, &message, &delivery.idempotency_key)
                 .await
         }
-        Err(err) => Err(format!("the stored alert cannot be read: {err}")),
+        Err(err) => Err(err),
     };
     let now = Utc::now();
     let recorded = match &outcome {
@@ -92,4 +92,19 @@ async fn deliver(db: &Db, sender: &AlertSender, delivery: Claimed) {
         // the same idempotency key.
         tracing::warn!("recording alert delivery {} failed: {err}", delivery.id);
     }
+}
+
+/// The message a delivery sends: its alert, or the digest of the alerts folded into it.
+async fn message_of(db: &Db, delivery: &Claimed) -> Result<Message, String> {
+    if delivery.digest {
+        let rule: DigestPayload = serde_json::from_str(&delivery.payload)
+            .map_err(|e| format!("the stored digest cannot be read: {e}"))?;
+        let subjects = store::folded_subjects(db, delivery.id)
+            .await
+            .map_err(|e| format!("the digest's alerts cannot be read: {e}"))?;
+        return Ok(digest(&rule.rule, &subjects));
+    }
+    serde_json::from_str::<AlertEvent>(&delivery.payload)
+        .map(|event| event.message())
+        .map_err(|e| format!("the stored alert cannot be read: {e}"))
 }

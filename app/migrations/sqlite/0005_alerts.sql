@@ -29,7 +29,9 @@ CREATE TABLE alert_rule_channels (
 );
 
 -- The outbox: one row per message to send, written in the transaction of the event that
--- caused it, claimed and sent by a delivery worker, retried with backoff, then dead.
+-- caused it, claimed and sent by a delivery worker, retried with backoff, then dead. Past a
+-- rule's hourly limit per channel an alert is "folded" into that hour's digest, one message
+-- sent when the hour ends.
 CREATE TABLE alert_deliveries (
     id              INTEGER PRIMARY KEY,
     idempotency_key TEXT NOT NULL UNIQUE,
@@ -40,7 +42,9 @@ CREATE TABLE alert_deliveries (
     subject         TEXT NOT NULL,
     -- The event as JSON, rendered per channel when sent.
     payload         TEXT NOT NULL,
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+    kind            TEXT NOT NULL CHECK (kind IN ('alert', 'digest')),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead', 'folded')),
+    folded_into     INTEGER REFERENCES alert_deliveries (id),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
     last_error      TEXT,
@@ -49,3 +53,5 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX alert_deliveries_recent ON alert_deliveries (id DESC);
+CREATE INDEX alert_deliveries_route ON alert_deliveries (rule_id, channel_id, created_at);
+CREATE INDEX alert_deliveries_folded ON alert_deliveries (folded_into) WHERE folded_into IS NOT NULL;

@@ -262,9 +262,21 @@ pub struct Claimed {
     /// Attempts so far, this one included.
     pub attempts: i32,
     pub channel: AlertChannel,
+    /// A digest of the alerts folded into it, rather than one alert.
+    pub digest: bool,
 }
 
-type ClaimedRecord = (i64, String, String, String, i32, i64);
+/// The subjects of the alerts folded into digest `id`, oldest first.
+pub async fn folded_subjects(db: &Db, id: i64) -> Result<Vec<String>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT subject FROM alert_deliveries WHERE folded_into = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await)
+}
+
+type ClaimedRecord = (i64, String, String, String, i32, i64, String);
 
 /// Claims up to `limit` due deliveries for one attempt each: their attempt is counted and
 /// their next one set `lease` ahead, so a server that dies mid-send leaves them to be sent
@@ -283,7 +295,7 @@ pub async fn claim_due(
         "UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_at = $3 \
          WHERE id IN (SELECT id FROM alert_deliveries WHERE status = 'pending' \
            AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 {lock}) \
-         RETURNING id, idempotency_key, subject, payload, attempts, channel_id"
+         RETURNING id, idempotency_key, subject, payload, attempts, channel_id, kind"
     );
     let rows: Vec<ClaimedRecord> = on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(now)
@@ -298,7 +310,7 @@ pub async fn claim_due(
     Ok(rows
         .into_iter()
         .filter_map(
-            |(id, idempotency_key, subject, payload, attempts, channel_id)| {
+            |(id, idempotency_key, subject, payload, attempts, channel_id, kind)| {
                 // A channel deleted since takes its deliveries with it (ON DELETE CASCADE).
                 let channel = channels.iter().find(|c| c.id == channel_id)?.clone();
                 Some(Claimed {
@@ -308,6 +320,7 @@ pub async fn claim_due(
                     payload,
                     attempts,
                     channel,
+                    digest: kind == "digest",
                 })
             },
         )

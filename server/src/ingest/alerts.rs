@@ -1,12 +1,16 @@
 //! Alerts written into the outbox in the batch's own transaction: an incident that opens,
 //! re-opens or (where a rule asks) resolves gets one delivery per matching rule and channel,
-//! committed or lost together with the incident, never one without the other.
+//! committed or lost together with the incident, never one without the other. Past
+//! [`ALERTS_PER_HOUR`] in the hour for a rule and channel, an alert is folded into the hour's
+//! digest instead.
+
+use std::collections::HashMap;
 
 use app::appliance_keys::ApplianceIdentity;
 use app::domain::appliance::DriftEvent;
-use app::services::alerts::AlertEvent;
+use app::services::alerts::{ALERTS_PER_HOUR, AlertEvent, DigestPayload};
 use app::types::Severity;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::connection::{Tx, in_tx};
 use super::{DriftOutcome, IncidentOutcome};
@@ -38,6 +42,9 @@ pub async fn enqueue(
         return Ok(());
     };
     let routes = routes_for(tx, client_id).await?;
+    let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+    // Alerts sent this hour per (rule, channel), counted once and then kept up to date here.
+    let mut sent_this_hour: HashMap<(i64, i64), i64> = HashMap::new();
     for (event, outcome) in alerting() {
         for (rule_id, rule, least, on_resolve, channel_id) in &routes {
             let least = Severity::parse(least).unwrap_or(Severity::Critical);
@@ -63,7 +70,25 @@ pub async fn enqueue(
                 action_name(outcome.action),
                 event.detected_at.timestamp_millis(),
             );
-            insert(tx, &key, *rule_id, *channel_id, appliance.site, &alert, now).await?;
+            let route = (*rule_id, *channel_id);
+            let sent = match sent_this_hour.get(&route) {
+                Some(sent) => *sent,
+                None => alerts_since(tx, route, hour).await?,
+            };
+            let digest = if sent >= ALERTS_PER_HOUR {
+                Some(hour_digest(tx, route, rule, appliance.site, hour, now).await?)
+            } else {
+                sent_this_hour.insert(route, sent + 1);
+                None
+            };
+            let new = NewDelivery {
+                key: &key,
+                route,
+                site: appliance.site,
+                alert: &alert,
+                digest,
+            };
+            insert(tx, &new, now).await?;
         }
     }
     Ok(())
@@ -108,30 +133,105 @@ async fn routes_for(tx: &mut Tx<'_>, client_id: i64) -> Result<Vec<Route>, sqlx:
     })
 }
 
-async fn insert(
+/// Alerts (not folded, not digests) of `route` queued since `hour` began.
+async fn alerts_since(
     tx: &mut Tx<'_>,
-    key: &str,
-    rule_id: i64,
-    channel_id: i64,
+    (rule, channel): (i64, i64),
+    hour: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    in_tx!(tx, |t| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM alert_deliveries WHERE rule_id = $1 AND channel_id = $2 \
+             AND created_at >= $3 AND kind = 'alert' AND status <> 'folded'",
+        )
+        .bind(rule)
+        .bind(channel)
+        .bind(hour)
+        .fetch_one(t)
+        .await
+    })
+}
+
+/// The id of the digest of `route` for the hour beginning at `hour`, queued (to be sent when
+/// the hour ends) if it was not yet.
+async fn hour_digest(
+    tx: &mut Tx<'_>,
+    (rule_id, channel): (i64, i64),
+    rule: &str,
     site: i64,
-    alert: &AlertEvent,
+    hour: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(alert).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+) -> Result<i64, sqlx::Error> {
+    let key = format!(
+        "digest-rule-{rule_id}-channel-{channel}-{}",
+        hour.timestamp()
+    );
+    let payload = serde_json::to_string(&DigestPayload {
+        rule: rule.to_string(),
+    })
+    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let subject = format!("Alerts from rule {rule:?} held back in the hour");
     in_tx!(tx, |t| {
         sqlx::query(
             "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
-             incident_id, subject, payload, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) \
+             subject, payload, kind, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'digest', 'pending', 0, $7, $8) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
-        .bind(key)
+        .bind(&key)
         .bind(rule_id)
-        .bind(channel_id)
+        .bind(channel)
         .bind(site)
-        .bind(alert.incident_id)
-        .bind(alert.subject())
-        .bind(payload)
+        .bind(&subject)
+        .bind(&payload)
+        .bind(hour + TimeDelta::hours(1))
+        .bind(now)
+        .execute(&mut *t)
+        .await?;
+        sqlx::query_scalar("SELECT id FROM alert_deliveries WHERE idempotency_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *t)
+            .await
+    })
+}
+
+/// An alert for the outbox: sent on its own, or folded into `digest`.
+struct NewDelivery<'a> {
+    key: &'a str,
+    route: (i64, i64),
+    site: i64,
+    alert: &'a AlertEvent,
+    digest: Option<i64>,
+}
+
+async fn insert(
+    tx: &mut Tx<'_>,
+    new: &NewDelivery<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(new.alert).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let status = if new.digest.is_some() {
+        "folded"
+    } else {
+        "pending"
+    };
+    in_tx!(tx, |t| {
+        sqlx::query(
+            "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
+             incident_id, subject, payload, kind, status, folded_into, attempts, \
+             next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'alert', $8, $9, 0, $10, $10) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(new.key)
+        .bind(new.route.0)
+        .bind(new.route.1)
+        .bind(new.site)
+        .bind(new.alert.incident_id)
+        .bind(new.alert.subject())
+        .bind(&payload)
+        .bind(status)
+        .bind(new.digest)
         .bind(now)
         .execute(t)
         .await

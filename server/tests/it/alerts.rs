@@ -4,7 +4,7 @@
 //! bad channels and rules are refused with what to fix. On SQLite and PostgreSQL.
 
 use crate::api::{drift, fleets, report};
-use crate::common::count;
+use crate::common::{self, count};
 
 use std::time::Duration;
 
@@ -485,4 +485,86 @@ async fn send_test_reports_the_receivers_answer() {
     );
     let (status, _) = call(&admin, &base, "send_test_alert", json!({"id": 999_999})).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_storm_sends_the_hourly_limit_and_folds_the_rest_into_one_digest() {
+    use app::services::alerts::ALERTS_PER_HOUR;
+
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        let path = format!("/storm/{}", unique(db));
+        let (_, hook) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "Storm", "kind": "webhook",
+            "target": format!("{}{path}", receiver("TEST_WEBHOOK_URL")) }}),
+        )
+        .await;
+        let hook = hook["Saved"].as_i64().unwrap();
+        call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "Everything", "client_id": null, "min_severity": "low",
+            "notify_resolved": false, "channels": [hook] }}),
+        )
+        .await;
+        let storm: Vec<Value> = (0..30)
+            .map(|i| {
+                let mut event = drift("drifted", Utc::now());
+                event["hostname"] = json!(format!("WS-{i:02}"));
+                event
+            })
+            .collect();
+        let (status, _) = fleet
+            .post(&fleet.key1, "/api/v1/reports", &report(vec![], storm))
+            .await;
+        assert_eq!(status, 200, "{db}");
+
+        let limit = ALERTS_PER_HOUR as usize;
+        eventually("the alerts within the limit", || async {
+            (posts_to(&path).await.len() == limit).then_some(())
+        })
+        .await;
+        let statuses: Vec<String> = common::column(
+            &fleet.server.db,
+            "SELECT status FROM alert_deliveries WHERE kind = 'alert' ORDER BY id",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "sent").count(),
+            limit,
+            "{db}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "folded").count(),
+            30 - limit,
+            "{db}"
+        );
+
+        // The digest waits for the end of the hour; the test brings the hour's end forward.
+        app::on_db!(&fleet.server.db, |pool| sqlx::query(
+            "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE kind = 'digest'"
+        )
+        .bind(Utc::now() - chrono::Duration::seconds(1))
+        .execute(pool)
+        .await
+        .map(drop)
+        .unwrap());
+        let digest = eventually("the digest", || async {
+            let posts = posts_to(&path).await;
+            (posts.len() == limit + 1).then(|| posts[limit].clone())
+        })
+        .await;
+        let body: Value = serde_json::from_str(digest["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["event"], "digest", "{db}: {body}");
+        assert_eq!(body["count"], 30 - limit, "{db}: {body}");
+        assert_eq!(body["alerts"].as_array().unwrap().len(), 30 - limit, "{db}");
+    }
 }

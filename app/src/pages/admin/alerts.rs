@@ -64,7 +64,7 @@ pub async fn send_test_alert(id: i64) -> Result<TestOutcome, AppError> {
         at: chrono::Utc::now(),
     };
     let key = format!("test-{id}-{}", event.at.timestamp_millis());
-    Ok(match sender.send(&channel, &event, &key).await {
+    Ok(match sender.send(&channel, &event.message(), &key).await {
         Ok(answer) => TestOutcome {
             delivered: true,
             answer,
@@ -442,6 +442,7 @@ fn DeliveryRowView(row: DeliveryRow, is_admin: bool, on_retried: Callback<()>) -
             format!("next try {}", row.next_attempt_at.format("%H:%M:%S UTC"))
         }
         DeliveryStatus::Dead => "gave up".to_string(),
+        DeliveryStatus::Folded => "in the hour's digest".to_string(),
     };
     view! {
         <tr data-testid="delivery-row" data-status=status.as_str()>

@@ -42,6 +42,52 @@ pub fn backoff_bound(attempts: i32) -> chrono::Duration {
     (FIRST_BACKOFF * 2_i32.pow(doublings as u32)).min(MAX_BACKOFF)
 }
 
+/// Past this many alerts in an hour from one rule to one channel, the rest of the hour's are
+/// folded into one digest sent when the hour ends: a storm of incidents is a few messages.
+pub const ALERTS_PER_HOUR: i64 = 10;
+
+/// One message as every channel sends it: a subject, a plain-text body, and the JSON a
+/// webhook receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    pub json: serde_json::Value,
+}
+
+/// What the outbox keeps of a digest until it is sent: whose alerts it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPayload {
+    pub rule: String,
+}
+
+/// The digest of the alerts `rule` held back in an hour, by their subjects.
+pub fn digest(rule: &str, subjects: &[String]) -> Message {
+    const LISTED: usize = 50;
+    let subject = format!(
+        "{} more alerts from rule {rule:?} in the last hour",
+        subjects.len()
+    );
+    let mut text = format!("{subject}: past {ALERTS_PER_HOUR} an hour they are sent together.\n\n");
+    for line in subjects.iter().take(LISTED) {
+        text.push_str(&format!("- {line}\n"));
+    }
+    if subjects.len() > LISTED {
+        text.push_str(&format!("- and {} more\n", subjects.len() - LISTED));
+    }
+    let json = serde_json::json!({
+        "event": "digest",
+        "rule": rule,
+        "count": subjects.len(),
+        "alerts": subjects,
+    });
+    Message {
+        subject,
+        text,
+        json,
+    }
+}
+
 /// What happened, as every channel's message is made from it (stored in the outbox as JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertEvent {
@@ -59,6 +105,14 @@ pub struct AlertEvent {
 }
 
 impl AlertEvent {
+    pub fn message(&self) -> Message {
+        Message {
+            subject: self.subject(),
+            text: self.text(),
+            json: serde_json::to_value(self).expect("an alert event serialises"),
+        }
+    }
+
     /// The message's subject line (mail subject, chat title).
     pub fn subject(&self) -> String {
         let what = match self.event.as_str() {
@@ -176,6 +230,19 @@ mod tests {
             }
         }
         assert_eq!(next_attempt(MAX_ATTEMPTS, now, &mut rng), None);
+    }
+
+    #[test]
+    fn a_digest_names_what_it_holds_and_lists_at_most_fifty() {
+        let subjects: Vec<String> = (0..120).map(|i| format!("alert {i}")).collect();
+        let message = digest("Critical", &subjects);
+        assert_eq!(
+            message.subject,
+            "120 more alerts from rule \"Critical\" in the last hour"
+        );
+        assert!(message.text.contains("- alert 49\n") && !message.text.contains("- alert 50\n"));
+        assert!(message.text.contains("- and 70 more"));
+        assert_eq!(message.json["count"], 120);
     }
 
     #[test]

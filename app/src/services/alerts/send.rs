@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha2::Sha256;
 
-use super::AlertEvent;
+use super::Message;
 use crate::alerts::{AlertChannel, ChannelKind};
 
 /// How long one attempt may take, connecting included.
@@ -72,18 +72,18 @@ impl AlertSender {
         Ok(Self(Arc::new(Senders { mail, http })))
     }
 
-    /// Sends `event` through `channel`. `Ok` holds the receiver's answer (SMTP reply or HTTP
+    /// Sends `message` through `channel`. `Ok` holds the receiver's answer (SMTP reply or HTTP
     /// status), `Err` why it was not accepted.
     pub async fn send(
         &self,
         channel: &AlertChannel,
-        event: &AlertEvent,
+        message: &Message,
         idempotency_key: &str,
     ) -> Result<String, String> {
         match channel.kind {
-            ChannelKind::Email => self.mail(&channel.target, event, idempotency_key).await,
+            ChannelKind::Email => self.mail(&channel.target, message, idempotency_key).await,
             kind => {
-                let body = webhook_body(kind, event);
+                let body = webhook_body(kind, message);
                 self.post(channel, body, idempotency_key).await
             }
         }
@@ -92,15 +92,15 @@ impl AlertSender {
     async fn mail(
         &self,
         to: &str,
-        event: &AlertEvent,
+        alert: &Message,
         idempotency_key: &str,
     ) -> Result<String, String> {
         let Some((transport, from)) = &self.0.mail else {
             return Err("no mail relay is set up (start the server with --smtp-url)".into());
         };
-        let mut message = Message::builder()
+        let mut message = lettre::Message::builder()
             .from(from.clone())
-            .subject(event.subject())
+            .subject(alert.subject.clone())
             // The same id for every attempt: a mail system that saw it once may drop the rest.
             .message_id(Some(format!("<{idempotency_key}@posture.alerts>")))
             .header(ContentType::TEXT_PLAIN);
@@ -110,7 +110,9 @@ impl AlertSender {
                 .map_err(|e| format!("{address:?} is not an address: {e}"))?;
             message = message.to(mailbox);
         }
-        let message = message.body(event.text()).map_err(|e| e.to_string())?;
+        let message = message
+            .body(alert.text.clone())
+            .map_err(|e| e.to_string())?;
         let response = transport
             .send(message)
             .await
@@ -187,11 +189,11 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-/// The request body for a webhook of `kind`: the event itself, or what Slack or a Teams
+/// The request body for a webhook of `kind`: the message's JSON, or what Slack or a Teams
 /// Workflow accepts.
-pub fn webhook_body(kind: ChannelKind, event: &AlertEvent) -> Vec<u8> {
+pub fn webhook_body(kind: ChannelKind, message: &Message) -> Vec<u8> {
     let body = match kind {
-        ChannelKind::Slack => serde_json::json!({ "text": event.text() }),
+        ChannelKind::Slack => serde_json::json!({ "text": message.text }),
         ChannelKind::Teams => serde_json::json!({
             "type": "message",
             "attachments": [{
@@ -201,13 +203,13 @@ pub fn webhook_body(kind: ChannelKind, event: &AlertEvent) -> Vec<u8> {
                     "type": "AdaptiveCard",
                     "version": "1.4",
                     "body": [
-                        { "type": "TextBlock", "text": event.subject(), "weight": "Bolder", "wrap": true },
-                        { "type": "TextBlock", "text": event.text(), "wrap": true }
+                        { "type": "TextBlock", "text": message.subject, "weight": "Bolder", "wrap": true },
+                        { "type": "TextBlock", "text": message.text, "wrap": true }
                     ]
                 }
             }]
         }),
-        _ => serde_json::to_value(event).expect("an alert event serialises"),
+        _ => message.json.clone(),
     };
     serde_json::to_vec(&body).expect("JSON serialises")
 }
