@@ -66,8 +66,9 @@ fi
 
 # 2. Debian packages: the browser for Playwright; PostgreSQL and Redis for the data-layer tests;
 #    brotli and curl for `make measure`; python3 for the import-cycle check of `make lint`;
-#    wrk for the load of `make measure-faults`; nginx for `make run-cluster`.
-apt_install chromium postgresql redis-server brotli curl python3 wrk nginx
+#    wrk for the load of `make measure-faults`; nginx for `make run-cluster`; python3-venv for
+#    the venv scripts/test-services.sh puts aiosmtpd (the tests' SMTP server) in.
+apt_install chromium postgresql redis-server brotli curl python3 python3-venv wrk nginx
 
 # 3. Node packages (Playwright and binaryen's wasm-opt) from the committed lock file.
 if [ ! -f end2end/node_modules/.package-lock.json ] \

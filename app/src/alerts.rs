@@ -46,6 +46,40 @@ impl ChannelKind {
     }
 }
 
+/// What a rule alerts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleEvent {
+    /// An incident opens, re-opens, or resolves.
+    Incident,
+    /// A site's appliance stops checking in: high once the site is stale, critical once
+    /// offline; cleared by its next check-in.
+    Silent,
+}
+
+impl RuleEvent {
+    pub const ALL: [RuleEvent; 2] = [Self::Incident, Self::Silent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::Silent => "silent",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == value)
+    }
+
+    /// The form's words for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Incident => "An incident opens",
+            Self::Silent => "A site goes silent",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertChannel {
     pub id: i64,
@@ -63,6 +97,7 @@ pub struct AlertRule {
     pub name: String,
     /// `None`: a default for every client without rules of its own.
     pub client: Option<(i64, String)>,
+    pub event: RuleEvent,
     pub min_severity: Severity,
     pub notify_resolved: bool,
     pub enabled: bool,
@@ -128,6 +163,7 @@ pub struct RuleInput {
     pub name: String,
     /// `None`: a default for every client.
     pub client_id: Option<i64>,
+    pub event: RuleEvent,
     pub min_severity: Severity,
     pub notify_resolved: bool,
     pub channels: Vec<i64>,
@@ -265,6 +301,7 @@ mod tests {
         let errors = validate_rule(&RuleInput {
             name: " ".into(),
             client_id: None,
+            event: RuleEvent::Incident,
             min_severity: Severity::High,
             notify_resolved: true,
             channels: vec![],

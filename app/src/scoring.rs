@@ -225,12 +225,17 @@ pub fn health(freshness: f64, compliance: Option<f64>) -> Health {
     }
 }
 
+/// A site is stale this long after its latest check-in (and its silence alerts at high).
+pub const STALE_AFTER_SECONDS: i64 = 15 * 60;
+/// A site is offline this long after its latest check-in (and its silence alerts at critical).
+pub const OFFLINE_AFTER_SECONDS: i64 = 60 * 60;
+
 /// A site's live status from the age of its latest check-in.
 pub fn site_status(age_seconds: Option<i64>) -> &'static str {
     match age_seconds {
         None => "pending",
-        Some(s) if s < 15 * 60 => "online",
-        Some(s) if s < 60 * 60 => "stale",
+        Some(s) if s < STALE_AFTER_SECONDS => "online",
+        Some(s) if s < OFFLINE_AFTER_SECONDS => "stale",
         Some(_) => "offline",
     }
 }

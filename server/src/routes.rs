@@ -120,6 +120,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         dashboard_in_flight: args.max_in_flight as usize,
         metrics_token: args.metrics_token.clone(),
         alerts: args.alerts.sender()?,
+        silence_sweep: crate::alerts::silence::SWEEP_INTERVAL,
     };
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));

@@ -10,12 +10,14 @@ CREATE TABLE alert_channels (
     created_at  TEXT NOT NULL
 );
 
--- What is alerted on. Rules without a client are the defaults; a client's own rules replace
--- the defaults for that client.
+-- What is alerted on: incidents, or a site gone silent (its appliance stopped checking in:
+-- high once the site is stale, critical once offline). Rules without a client are the
+-- defaults; a client's own rules of an event replace the defaults of that event for it.
 CREATE TABLE alert_rules (
     id              INTEGER PRIMARY KEY,
     name            TEXT NOT NULL,
     client_id       INTEGER REFERENCES clients (id),
+    event           TEXT NOT NULL CHECK (event IN ('incident', 'silent')),
     min_severity    TEXT NOT NULL CHECK (min_severity IN ('low', 'medium', 'high', 'critical')),
     notify_resolved BOOLEAN NOT NULL,
     enabled         BOOLEAN NOT NULL DEFAULT TRUE,
@@ -55,3 +57,10 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at) WHERE st
 CREATE INDEX alert_deliveries_recent ON alert_deliveries (id DESC);
 CREATE INDEX alert_deliveries_route ON alert_deliveries (rule_id, channel_id, created_at);
 CREATE INDEX alert_deliveries_folded ON alert_deliveries (folded_into) WHERE folded_into IS NOT NULL;
+
+-- Jobs one server at a time runs (the silence sweep): who holds each, until when.
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);

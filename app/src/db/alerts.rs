@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use super::Db;
 use super::accounts::{NewAudit, insert_audit};
 use crate::alerts::{
-    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleInput,
+    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleEvent,
+    RuleInput,
 };
 use crate::on_db;
 use crate::types::Severity;
@@ -103,14 +104,15 @@ pub async fn insert_rule(db: &Db, rule: &RuleInput, audit: &NewAudit) -> Result<
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO alert_rules (name, client_id, min_severity, notify_resolved, enabled, created_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING id",
+            "INSERT INTO alert_rules (name, client_id, event, min_severity, notify_resolved, enabled, created_at) \
+             VALUES ($1, $2, $6, $3, $4, TRUE, $5) RETURNING id",
         )
         .bind(rule.name.trim())
         .bind(rule.client_id)
         .bind(rule.min_severity.as_str())
         .bind(rule.notify_resolved)
         .bind(audit.at)
+        .bind(rule.event.as_str())
         .fetch_one(&mut *tx)
         .await?;
         for channel in &rule.channels {
@@ -126,12 +128,21 @@ pub async fn insert_rule(db: &Db, rule: &RuleInput, audit: &NewAudit) -> Result<
     })
 }
 
-type RuleRecord = (i64, String, Option<i64>, Option<String>, String, bool, bool);
+type RuleRecord = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+    String,
+    bool,
+    bool,
+);
 
 pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
     let rules: Vec<RuleRecord> = on_db!(db, |pool| {
         sqlx::query_as(
-        "SELECT r.id, r.name, r.client_id, c.name, r.min_severity, r.notify_resolved, r.enabled \
+        "SELECT r.id, r.name, r.client_id, c.name, r.event, r.min_severity, r.notify_resolved, r.enabled \
          FROM alert_rules r LEFT JOIN clients c ON c.id = r.client_id \
          ORDER BY c.name IS NOT NULL, c.name, r.name"
     )
@@ -147,7 +158,10 @@ pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
     rules
         .into_iter()
         .map(
-            |(id, name, client_id, client_name, severity, notify_resolved, enabled)| {
+            |(id, name, client_id, client_name, event, severity, notify_resolved, enabled)| {
+                let event = RuleEvent::parse(&event).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("rule {id} has an unknown event {event:?}").into())
+                })?;
                 let min_severity = Severity::parse(&severity).ok_or_else(|| {
                     sqlx::Error::Decode(
                         format!("rule {id} has an unknown severity {severity:?}").into(),
@@ -157,6 +171,7 @@ pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
                     id,
                     name,
                     client: client_id.zip(client_name),
+                    event,
                     min_severity,
                     notify_resolved,
                     enabled,
@@ -361,4 +376,28 @@ pub async fn mark_failed(
     .execute(pool)
     .await
     .map(drop))
+}
+
+/// A site that is silent, or was and has an open silence incident: (site key, public id,
+/// latest check-in, the open incident's id and severity rank).
+pub type SilenceState = (i64, String, DateTime<Utc>, Option<i64>, Option<i64>);
+
+/// Sites whose latest check-in is before `stale_before`, and sites with an open incident
+/// `check_type` (to be resolved once they check in again). Decommissioned sites are left out.
+pub async fn silence_states(
+    db: &Db,
+    check_type: &str,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<SilenceState>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT s.id, s.site_id, s.last_checkin_at, i.id, CAST(i.severity_rank AS BIGINT) \
+         FROM sites s LEFT JOIN incidents i ON i.site_id = s.id AND i.dedup_key = $1 \
+           AND i.status <> 'resolved' \
+         WHERE s.decommissioned_at IS NULL AND s.last_checkin_at IS NOT NULL \
+           AND (s.last_checkin_at < $2 OR i.id IS NOT NULL)"
+    )
+    .bind(check_type)
+    .bind(stale_before)
+    .fetch_all(pool)
+    .await)
 }

@@ -10,6 +10,7 @@ mod bundles;
 mod clients;
 pub mod evidence;
 pub mod incidents;
+pub mod leases;
 pub mod orders;
 mod runbooks;
 pub mod schema;

@@ -80,11 +80,11 @@ pub enum Tx<'c> {
 macro_rules! in_tx {
     ($tx:expr, |$t:ident| $body:expr) => {
         match $tx {
-            $crate::ingest::connection::Tx::Sqlite(transaction) => {
+            $crate::ingest::Tx::Sqlite(transaction) => {
                 let $t = &mut **transaction;
                 $body
             }
-            $crate::ingest::connection::Tx::Postgres(transaction) => {
+            $crate::ingest::Tx::Postgres(transaction) => {
                 let $t = &mut **transaction;
                 $body
             }
@@ -92,6 +92,17 @@ macro_rules! in_tx {
     };
 }
 pub(crate) use in_tx;
+
+impl Tx<'static> {
+    /// A transaction on a pool connection, for writers besides the batcher (the silence
+    /// sweep) that share its statements.
+    pub async fn begin(db: &Db) -> Result<Self, sqlx::Error> {
+        Ok(match db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
 
 impl Tx<'_> {
     pub fn dialect(&self) -> &'static Dialect {

@@ -40,6 +40,7 @@ use app::cluster::{IncidentChanges, Peers};
 use app::domain::appliance::{CheckResult, DriftEvent};
 use app::error::DbFailure;
 use connection::Connection;
+pub(crate) use connection::{Tx, in_tx};
 
 #[derive(Debug, Clone, Copy)]
 pub struct IngestSettings {

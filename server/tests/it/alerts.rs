@@ -154,7 +154,7 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
             &base,
             "add_alert_rule",
             json!({"rule": {
-            "name": "High and worse", "client_id": null, "min_severity": "high",
+            "name": "High and worse", "client_id": null, "event": "incident", "min_severity": "high",
             "notify_resolved": true, "channels": [mail, hook] }}),
         )
         .await;
@@ -251,7 +251,7 @@ async fn a_failing_webhook_is_retried_until_dead_and_an_admin_retries_it() {
             &base,
             "add_alert_rule",
             json!({"rule": {
-            "name": "All", "client_id": null, "min_severity": "low",
+            "name": "All", "client_id": null, "event": "incident", "min_severity": "low",
             "notify_resolved": false, "channels": [hook] }}),
         )
         .await;
@@ -374,7 +374,7 @@ async fn bad_channels_and_rules_are_refused_with_what_to_fix_and_nothing_is_writ
             &base,
             "add_alert_rule",
             json!({"rule": {
-            "name": "Nobody", "client_id": null, "min_severity": "high",
+            "name": "Nobody", "client_id": null, "event": "incident", "min_severity": "high",
             "notify_resolved": true, "channels": [] }}),
         )
         .await;
@@ -390,7 +390,7 @@ async fn bad_channels_and_rules_are_refused_with_what_to_fix_and_nothing_is_writ
             &base,
             "add_alert_rule",
             json!({"rule": {
-            "name": "Ghost", "client_id": 999, "min_severity": "high",
+            "name": "Ghost", "client_id": 999, "event": "incident", "min_severity": "high",
             "notify_resolved": true, "channels": [12345] }}),
         )
         .await;
@@ -510,7 +510,7 @@ async fn a_storm_sends_the_hourly_limit_and_folds_the_rest_into_one_digest() {
             &base,
             "add_alert_rule",
             json!({"rule": {
-            "name": "Everything", "client_id": null, "min_severity": "low",
+            "name": "Everything", "client_id": null, "event": "incident", "min_severity": "low",
             "notify_resolved": false, "channels": [hook] }}),
         )
         .await;
@@ -566,5 +566,165 @@ async fn a_storm_sends_the_hourly_limit_and_folds_the_rest_into_one_digest() {
         assert_eq!(body["event"], "digest", "{db}: {body}");
         assert_eq!(body["count"], 30 - limit, "{db}: {body}");
         assert_eq!(body["alerts"].as_array().unwrap().len(), 30 - limit, "{db}");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_site_is_stale_then_offline_then_clear_with_an_alert_at_each_step() {
+    use posture_server::alerts::silence::{CHECK_TYPE, sweep};
+
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        let tag = unique(db);
+        let (silence_to, incidents_to) = (
+            format!("silence-{tag}@msp.example"),
+            format!("incidents-{tag}@msp.example"),
+        );
+        let mut channels = Vec::new();
+        for (name, address) in [("Silence", &silence_to), ("Incidents", &incidents_to)] {
+            let (_, saved) = call(
+                &admin,
+                &base,
+                "add_alert_channel",
+                json!({"channel": {
+                "name": name, "kind": "email", "target": address }}),
+            )
+            .await;
+            channels.push(saved["Saved"].as_i64().unwrap());
+        }
+        for (event, channel) in [("silent", channels[0]), ("incident", channels[1])] {
+            let (status, answer) = call(
+                &admin,
+                &base,
+                "add_alert_rule",
+                json!({"rule": {
+                "name": event, "client_id": null, "event": event, "min_severity": "low",
+                "notify_resolved": true, "channels": [channel] }}),
+            )
+            .await;
+            assert_eq!(status, 200, "{db}: {answer}");
+        }
+        let checkin = json!({"site_id": "site-1", "agent_version": "1.0.0"});
+        let (status, _) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(status, 200, "{db}");
+        let checked_in = Utc::now();
+        let silence = |db: &app::db::Db| {
+            let db = db.clone();
+            async move {
+                common::column::<String>(
+                    &db,
+                    &format!("SELECT severity || ' ' || status FROM incidents WHERE check_type = '{CHECK_TYPE}'"),
+                    &[],
+                )
+                .await
+            }
+        };
+
+        let server_db = &fleet.server.db;
+        assert!(
+            sweep(server_db, checked_in + chrono::Duration::minutes(14))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}"
+        );
+        assert_eq!(
+            sweep(server_db, checked_in + chrono::Duration::minutes(16))
+                .await
+                .unwrap(),
+            ["site-1"],
+            "{db}: site-2 never checked in: pending, not silent"
+        );
+        assert_eq!(silence(server_db).await, ["high open"], "{db}");
+        assert!(
+            sweep(server_db, checked_in + chrono::Duration::minutes(30))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{db}: still stale, nothing new"
+        );
+        sweep(server_db, checked_in + chrono::Duration::minutes(61))
+            .await
+            .unwrap();
+        assert_eq!(silence(server_db).await, ["critical open"], "{db}");
+
+        let (status, _) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
+        assert_eq!(status, 200, "{db}");
+        sweep(server_db, Utc::now()).await.unwrap();
+        assert_eq!(silence(server_db).await, ["critical resolved"], "{db}");
+
+        // The sweeps ran at times ahead of the clock, and queued their alerts for then.
+        app::on_db!(server_db, |pool| sqlx::query(
+            "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE status = 'pending'"
+        )
+        .bind(Utc::now() - chrono::Duration::seconds(1))
+        .execute(pool)
+        .await
+        .map(drop)
+        .unwrap());
+        let subjects = eventually("three silence mails", || async {
+            let mut subjects: Vec<String> = mails_to(&silence_to)
+                .await
+                .iter()
+                .map(|m| m["subject"].as_str().unwrap().to_string())
+                .collect();
+            subjects.sort();
+            (subjects.len() == 3).then_some(subjects)
+        })
+        .await;
+        assert_eq!(
+            subjects,
+            [
+                "Clinic 1 (site-1) is checking in again",
+                "[critical] Clinic 1 (site-1) is offline: its appliance stopped checking in",
+                "[high] Clinic 1 (site-1) is stale: its appliance stopped checking in",
+            ],
+            "{db}"
+        );
+        assert!(
+            mails_to(&incidents_to).await.is_empty(),
+            "{db}: incident rules do not alert on silence"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_server_at_a_time_holds_the_sweep_lease() {
+    use app::db::leases::acquire;
+
+    for test_db in common::databases().await {
+        let (db, name) = (&test_db.db, test_db.name);
+        let now = Utc::now();
+        let ttl = chrono::Duration::seconds(90);
+        assert!(acquire(db, "sweep", "a", now, ttl).await.unwrap(), "{name}");
+        assert!(
+            !acquire(db, "sweep", "b", now, ttl).await.unwrap(),
+            "{name}: a holds it"
+        );
+        assert!(
+            acquire(db, "sweep", "a", now + chrono::Duration::seconds(30), ttl)
+                .await
+                .unwrap(),
+            "{name}: a renews"
+        );
+        assert!(
+            !acquire(db, "sweep", "b", now + chrono::Duration::seconds(100), ttl)
+                .await
+                .unwrap(),
+            "{name}: renewed until 120 s"
+        );
+        assert!(
+            acquire(db, "sweep", "b", now + chrono::Duration::seconds(121), ttl)
+                .await
+                .unwrap(),
+            "{name}: expired, b takes it"
+        );
+        assert!(
+            !acquire(db, "sweep", "a", now + chrono::Duration::seconds(122), ttl)
+                .await
+                .unwrap(),
+            "{name}"
+        );
     }
 }

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::alerts::{
-    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleInput,
-    Saved, TestOutcome, validate_channel, validate_rule,
+    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleEvent,
+    RuleInput, Saved, TestOutcome, validate_channel, validate_rule,
 };
 use crate::auth::Role;
 use crate::components::badges::ago;
@@ -288,11 +288,12 @@ fn RuleTable(rules: Vec<AlertRule>) -> impl IntoView {
             <tbody>
                 {rules.into_iter().map(|rule| {
                     let client = rule.client.map(|(_, name)| name).unwrap_or_else(|| "every client (default)".into());
-                    let when = format!(
-                        "incident at {} or worse opens{}",
-                        rule.min_severity.as_str(),
-                        if rule.notify_resolved { ", and when it resolves" } else { "" },
-                    );
+                    let what = match rule.event {
+                        RuleEvent::Incident => format!("an incident at {} or worse opens", rule.min_severity.as_str()),
+                        RuleEvent::Silent if rule.min_severity == Severity::Critical => "a site goes offline".to_string(),
+                        RuleEvent::Silent => "a site goes stale, and again offline".to_string(),
+                    };
+                    let when = format!("{what}{}", if rule.notify_resolved { "; and when it clears" } else { "" });
                     let channels = rule.channels.into_iter().map(|(_, name)| name).collect::<Vec<_>>().join(", ");
                     view! {
                         <tr data-testid="rule-row">
@@ -314,12 +315,14 @@ fn AddRuleForm(
 ) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let client = RwSignal::new(None::<i64>);
+    let event = RwSignal::new(RuleEvent::Incident);
     let severity = RwSignal::new(Severity::High);
     let notify_resolved = RwSignal::new(true);
     let chosen = RwSignal::new(Vec::<i64>::new());
     let input = move || RuleInput {
         name: name.get(),
         client_id: client.get(),
+        event: event.get(),
         min_severity: severity.get(),
         notify_resolved: notify_resolved.get(),
         channels: chosen.get(),
@@ -357,6 +360,16 @@ fn AddRuleForm(
                     {clients.into_iter().map(|c| view! { <option value=c.id.to_string()>{c.name}</option> }).collect_view()}
                 </select>
                 <FieldError error=messages.of("client_id") name="client_id" />
+            </label>
+            <label class="field">
+                <span>"When"</span>
+                <select data-testid="rule-event" on:change=move |ev| {
+                    if let Some(e) = RuleEvent::parse(&event_target_value(&ev)) { event.set(e) }
+                }>
+                    {RuleEvent::ALL.into_iter().map(|e| view! {
+                        <option value=e.as_str() selected=move || event.get() == e>{e.label()}</option>
+                    }).collect_view()}
+                </select>
             </label>
             <label class="field">
                 <span>"Severity at least"</span>

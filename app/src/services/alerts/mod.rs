@@ -115,6 +115,21 @@ impl AlertEvent {
 
     /// The message's subject line (mail subject, chat title).
     pub fn subject(&self) -> String {
+        let (clinic, site, severity) = (&self.clinic, &self.site, &self.severity);
+        match self.event.as_str() {
+            "site.silent.opened" | "site.silent.raised" => {
+                let status = if severity == "critical" {
+                    "offline"
+                } else {
+                    "stale"
+                };
+                return format!(
+                    "[{severity}] {clinic} ({site}) is {status}: its appliance stopped checking in"
+                );
+            }
+            "site.silent.resolved" => return format!("{clinic} ({site}) is checking in again"),
+            _ => {}
+        }
         let what = match self.event.as_str() {
             "incident.opened" => "failing",
             "incident.reopened" => "failing again",

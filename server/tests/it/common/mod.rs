@@ -217,6 +217,8 @@ pub fn test_parts() -> StateParts {
         dashboard_in_flight: TEST_DASHBOARD_IN_FLIGHT,
         metrics_token: None,
         alerts: test_alert_sender(),
+        // Tests that are about silence run the sweep themselves, at the time they choose.
+        silence_sweep: Duration::from_secs(3600),
     }
 }
 

@@ -1,0 +1,222 @@
+//! Alerts written into the outbox inside the transaction of the event that raised them (an
+//! ingest batch, a silence sweep), so an alert is committed or lost with its event, never one
+//! without the other. Each goes to every channel of the client's rules for that kind of event
+//! (the client's own rules, else the defaults) that it passes; past [`ALERTS_PER_HOUR`] in the
+//! hour for a rule and channel, it is folded into the hour's digest instead.
+
+use std::collections::HashMap;
+
+use app::alerts::RuleEvent;
+use app::services::alerts::{ALERTS_PER_HOUR, AlertEvent, DigestPayload};
+use app::types::Severity;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use crate::ingest::{Tx, in_tx};
+
+/// A rule's channel: (rule id, rule name, least severity, notify on resolve, channel id).
+pub type Route = (i64, String, String, bool, i64);
+
+/// The alerts of one transaction, with what has been queued per route this hour.
+pub struct Outbox {
+    now: DateTime<Utc>,
+    hour: DateTime<Utc>,
+    /// Alerts queued this hour per (rule, channel), counted once, then kept up to date here.
+    sent_this_hour: HashMap<(i64, i64), i64>,
+}
+
+/// The site's client id, clinic name and client name.
+pub async fn site_of(
+    tx: &mut Tx<'_>,
+    site: i64,
+) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+    in_tx!(tx, |t| {
+        sqlx::query_as(
+            "SELECT s.client_id, s.clinic_name, c.name FROM sites s \
+             JOIN clients c ON c.id = s.client_id WHERE s.id = $1",
+        )
+        .bind(site)
+        .fetch_optional(t)
+        .await
+    })
+}
+
+/// The enabled `event` rules of the client, or the defaults when it has none of its own,
+/// with their channels.
+pub async fn routes_for(
+    tx: &mut Tx<'_>,
+    client_id: i64,
+    event: RuleEvent,
+) -> Result<Vec<Route>, sqlx::Error> {
+    in_tx!(tx, |t| {
+        sqlx::query_as(
+            "SELECT r.id, r.name, r.min_severity, r.notify_resolved, l.channel_id \
+             FROM alert_rules r JOIN alert_rule_channels l ON l.rule_id = r.id \
+             WHERE r.enabled AND r.event = $2 AND (r.client_id = $1 OR (r.client_id IS NULL \
+               AND NOT EXISTS (SELECT 1 FROM alert_rules o \
+                 WHERE o.client_id = $1 AND o.enabled AND o.event = $2)))",
+        )
+        .bind(client_id)
+        .bind(event.as_str())
+        .fetch_all(t)
+        .await
+    })
+}
+
+impl Outbox {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            hour: now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now),
+            sent_this_hour: HashMap::new(),
+        }
+    }
+
+    /// Queues `alert` (about `site`; `resolved` when it tells of an end) on every route it
+    /// passes. `key` names the event once: a repeat of it queues nothing twice.
+    pub async fn queue(
+        &mut self,
+        tx: &mut Tx<'_>,
+        routes: &[Route],
+        site: i64,
+        alert: &AlertEvent,
+        resolved: bool,
+        key: &str,
+    ) -> Result<(), sqlx::Error> {
+        let severity = Severity::parse(&alert.severity).unwrap_or(Severity::Low);
+        for (rule_id, rule, least, on_resolve, channel_id) in routes {
+            let least = Severity::parse(least).unwrap_or(Severity::Critical);
+            if severity < least || (resolved && !on_resolve) {
+                continue;
+            }
+            let alert = &AlertEvent {
+                rule: rule.clone(),
+                ..alert.clone()
+            };
+            let route = (*rule_id, *channel_id);
+            let sent = match self.sent_this_hour.get(&route) {
+                Some(sent) => *sent,
+                None => alerts_since(tx, route, self.hour).await?,
+            };
+            let digest = if sent >= ALERTS_PER_HOUR {
+                Some(self.hour_digest(tx, route, rule, site).await?)
+            } else {
+                self.sent_this_hour.insert(route, sent + 1);
+                None
+            };
+            let new = NewDelivery {
+                key: &format!("{key}-rule-{rule_id}-channel-{channel_id}"),
+                route,
+                site,
+                alert,
+                digest,
+            };
+            insert(tx, &new, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// The id of the digest of `route` for this hour, queued (to be sent when the hour ends)
+    /// if it was not yet.
+    async fn hour_digest(
+        &self,
+        tx: &mut Tx<'_>,
+        (rule_id, channel): (i64, i64),
+        rule: &str,
+        site: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let key = format!(
+            "digest-rule-{rule_id}-channel-{channel}-{}",
+            self.hour.timestamp()
+        );
+        let payload = serde_json::to_string(&DigestPayload {
+            rule: rule.to_string(),
+        })
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let subject = format!("Alerts from rule {rule:?} held back in the hour");
+        in_tx!(tx, |t| {
+            sqlx::query(
+                "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
+                 subject, payload, kind, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'digest', 'pending', 0, $7, $8) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&key)
+            .bind(rule_id)
+            .bind(channel)
+            .bind(site)
+            .bind(&subject)
+            .bind(&payload)
+            .bind(self.hour + TimeDelta::hours(1))
+            .bind(self.now)
+            .execute(&mut *t)
+            .await?;
+            sqlx::query_scalar("SELECT id FROM alert_deliveries WHERE idempotency_key = $1")
+                .bind(&key)
+                .fetch_one(&mut *t)
+                .await
+        })
+    }
+}
+
+/// Alerts (not folded, not digests) of `route` queued since `hour` began.
+async fn alerts_since(
+    tx: &mut Tx<'_>,
+    (rule, channel): (i64, i64),
+    hour: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    in_tx!(tx, |t| {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM alert_deliveries WHERE rule_id = $1 AND channel_id = $2 \
+             AND created_at >= $3 AND kind = 'alert' AND status <> 'folded'",
+        )
+        .bind(rule)
+        .bind(channel)
+        .bind(hour)
+        .fetch_one(t)
+        .await
+    })
+}
+
+/// An alert for the outbox: sent on its own, or folded into `digest`.
+struct NewDelivery<'a> {
+    key: &'a str,
+    route: (i64, i64),
+    site: i64,
+    alert: &'a AlertEvent,
+    digest: Option<i64>,
+}
+
+async fn insert(
+    tx: &mut Tx<'_>,
+    new: &NewDelivery<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(new.alert).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let status = if new.digest.is_some() {
+        "folded"
+    } else {
+        "pending"
+    };
+    in_tx!(tx, |t| {
+        sqlx::query(
+            "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
+             incident_id, subject, payload, kind, status, folded_into, attempts, \
+             next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'alert', $8, $9, 0, $10, $10) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(new.key)
+        .bind(new.route.0)
+        .bind(new.route.1)
+        .bind(new.site)
+        .bind(new.alert.incident_id)
+        .bind(new.alert.subject())
+        .bind(&payload)
+        .bind(status)
+        .bind(new.digest)
+        .bind(now)
+        .execute(t)
+        .await
+        .map(drop)
+    })
+}
