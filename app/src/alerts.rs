@@ -116,6 +116,8 @@ pub enum DeliveryStatus {
     Dead,
     /// Past the rule's hourly limit: sent in that hour's digest.
     Folded,
+    /// Held back by a maintenance window: never sent.
+    Suppressed,
 }
 
 impl DeliveryStatus {
@@ -125,13 +127,20 @@ impl DeliveryStatus {
             Self::Sent => "sent",
             Self::Dead => "dead",
             Self::Folded => "folded",
+            Self::Suppressed => "suppressed",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Pending, Self::Sent, Self::Dead, Self::Folded]
-            .into_iter()
-            .find(|status| status.as_str() == value)
+        [
+            Self::Pending,
+            Self::Sent,
+            Self::Dead,
+            Self::Folded,
+            Self::Suppressed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == value)
     }
 }
 
@@ -147,6 +156,8 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// For a suppressed alert: the window that held it back, who made it and why.
+    pub held_back_by: Option<String>,
 }
 
 /// A channel as the form sends it.
@@ -309,4 +320,93 @@ mod tests {
         assert!(errors.contains_key("name"));
         assert!(errors["channels"].contains("alerts nobody"));
     }
+}
+
+/// A maintenance window, as `/admin/maintenance` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub id: i64,
+    /// What it covers, in words: a clinic and its site id, or every site of a client.
+    pub covers: String,
+    pub reason: String,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+    pub weekly: bool,
+    pub time_zone: String,
+    pub created_by: String,
+    /// Whether it holds alerts back now.
+    pub active: bool,
+    /// The start of its next occurrence (none for a one-off that is over or under way).
+    pub next_start: Option<DateTime<Utc>>,
+}
+
+/// A window as the form sends it: times are local to `time_zone`, `YYYY-MM-DDTHH:MM`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowInput {
+    /// A site's public id, or empty for a client's window.
+    pub site: String,
+    pub client_id: Option<i64>,
+    pub reason: String,
+    pub start: String,
+    pub end: String,
+    pub weekly: bool,
+    pub time_zone: String,
+}
+
+/// The form's local date-time format (an `<input type="datetime-local">`).
+pub const LOCAL_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M";
+/// A weekly window lasts at most a week; a one-off at most 30 days.
+pub const MAX_WEEKLY_MINUTES: i64 = 7 * 24 * 60;
+pub const MAX_ONCE_MINUTES: i64 = 30 * 24 * 60;
+
+/// The window's length in minutes, when its start and end read.
+pub fn window_minutes(input: &WindowInput) -> Option<i64> {
+    let start = chrono::NaiveDateTime::parse_from_str(&input.start, LOCAL_TIME_FORMAT).ok()?;
+    let end = chrono::NaiveDateTime::parse_from_str(&input.end, LOCAL_TIME_FORMAT).ok()?;
+    Some((end - start).num_minutes())
+}
+
+pub fn validate_window(input: &WindowInput) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    let has_site = !input.site.trim().is_empty();
+    if has_site == input.client_id.is_some() {
+        errors.insert(
+            "site".into(),
+            "Choose either a site or a client the window covers.".into(),
+        );
+    }
+    if input.reason.trim().is_empty() {
+        errors.insert("reason".into(), "Say what the work is.".into());
+    } else if input.reason.trim().chars().count() > 200 {
+        errors.insert("reason".into(), "At most 200 characters.".into());
+    }
+    for (field, value) in [("start", &input.start), ("end", &input.end)] {
+        if chrono::NaiveDateTime::parse_from_str(value, LOCAL_TIME_FORMAT).is_err() {
+            errors.insert(field.into(), "Enter a date and time.".into());
+        }
+    }
+    if let Some(minutes) = window_minutes(input) {
+        let most = if input.weekly {
+            MAX_WEEKLY_MINUTES
+        } else {
+            MAX_ONCE_MINUTES
+        };
+        if minutes <= 0 {
+            errors.insert("end".into(), "The window ends before it starts.".into());
+        } else if minutes > most {
+            let what = if input.weekly {
+                "A weekly window lasts at most 7 days."
+            } else {
+                "A window lasts at most 30 days."
+            };
+            errors.insert("end".into(), what.into());
+        }
+    }
+    if input.time_zone.trim().is_empty() {
+        errors.insert(
+            "time_zone".into(),
+            "Enter a time zone, such as Europe/Berlin or UTC.".into(),
+        );
+    }
+    errors
 }

@@ -12,6 +12,7 @@ use crate::components::layout::Layout;
 use crate::pages::admin::AdminPage;
 use crate::pages::admin::alerts::AlertsPage;
 use crate::pages::admin::audit::AuditLogPage;
+use crate::pages::admin::maintenance::MaintenancePage;
 use crate::pages::admin::site_form::{EditSitePage, NewSitePage};
 use crate::pages::admin::users::UsersPage;
 use crate::pages::clients::{ClientDetailPage, ClientsPage};
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=AuditLogPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/alerts") view=AlertsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/maintenance") view=MaintenancePage ssr=SsrMode::InOrder />
                 </Routes>
             </Layout>
         </Router>

@@ -45,7 +45,9 @@ CREATE TABLE alert_deliveries (
     -- The event as JSON, rendered per channel when sent.
     payload         TEXT NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('alert', 'digest')),
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead', 'folded')),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead', 'folded', 'suppressed')),
+    -- The maintenance window that held a suppressed alert back.
+    suppressed_by   INTEGER,
     folded_into     INTEGER REFERENCES alert_deliveries (id),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT NOT NULL,
@@ -63,4 +65,21 @@ CREATE TABLE leases (
     name       TEXT PRIMARY KEY,
     holder     TEXT NOT NULL,
     expires_at TEXT NOT NULL
+);
+
+-- Planned work on a site, or on every site of a client: alerts inside a window are held back
+-- (logged as suppressed), incidents are still recorded. A window is once, or weekly at the
+-- same local time in its time zone (so it follows daylight saving).
+CREATE TABLE maintenance_windows (
+    id               INTEGER PRIMARY KEY,
+    site_id          INTEGER REFERENCES sites (id),
+    client_id        INTEGER REFERENCES clients (id),
+    reason           TEXT NOT NULL,
+    starts_at        TEXT NOT NULL,
+    duration_minutes INTEGER NOT NULL CHECK (duration_minutes > 0),
+    weekly           BOOLEAN NOT NULL,
+    time_zone        TEXT NOT NULL,
+    created_by       TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    CHECK ((site_id IS NULL) <> (client_id IS NULL))
 );

@@ -196,6 +196,7 @@ type DeliveryRecord = (
     Option<String>,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
+    Option<String>,
 );
 
 /// The newest `limit` deliveries.
@@ -203,8 +204,12 @@ pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sq
     let rows: Vec<DeliveryRecord> = on_db!(db, |pool| {
         sqlx::query_as(
         "SELECT d.id, d.subject, ch.name, d.status, d.attempts, d.next_attempt_at, d.last_error, \
-         d.created_at, d.sent_at FROM alert_deliveries d \
-         JOIN alert_channels ch ON ch.id = d.channel_id ORDER BY d.id DESC LIMIT $1"
+         d.created_at, d.sent_at, CASE WHEN d.suppressed_by IS NULL THEN NULL \
+           WHEN mw.id IS NULL THEN 'a maintenance window since deleted' \
+           ELSE 'maintenance window #' || mw.id || ' (' || mw.reason || ', by ' || mw.created_by || ')' END \
+         FROM alert_deliveries d JOIN alert_channels ch ON ch.id = d.channel_id \
+         LEFT JOIN maintenance_windows mw ON mw.id = d.suppressed_by \
+         ORDER BY d.id DESC LIMIT $1"
     )
     .bind(limit)
     .fetch_all(pool)
@@ -222,6 +227,7 @@ pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sq
                 last_error,
                 created_at,
                 sent_at,
+                held_back_by,
             )| {
                 let status = DeliveryStatus::parse(&status).ok_or_else(|| {
                     sqlx::Error::Decode(
@@ -238,6 +244,7 @@ pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sq
                     last_error,
                     created_at,
                     sent_at,
+                    held_back_by,
                 })
             },
         )

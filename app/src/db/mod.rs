@@ -11,6 +11,7 @@ mod clients;
 pub mod evidence;
 pub mod incidents;
 pub mod leases;
+pub mod maintenance;
 pub mod orders;
 mod runbooks;
 pub mod schema;

@@ -3,6 +3,7 @@
 //! and says what happened. Server only.
 
 pub mod alerts;
+pub mod maintenance;
 pub mod sites;
 pub mod users;
 

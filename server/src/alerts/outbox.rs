@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use app::alerts::RuleEvent;
+use app::db::maintenance::StoredWindow;
 use app::services::alerts::{ALERTS_PER_HOUR, AlertEvent, DigestPayload};
 use app::types::Severity;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -22,6 +23,8 @@ pub struct Outbox {
     hour: DateTime<Utc>,
     /// Alerts queued this hour per (rule, channel), counted once, then kept up to date here.
     sent_this_hour: HashMap<(i64, i64), i64>,
+    /// Per site, the maintenance window holding its alerts back now, if any.
+    held_back: HashMap<i64, Option<i64>>,
 }
 
 /// The site's client id, clinic name and client name.
@@ -68,7 +71,27 @@ impl Outbox {
             now,
             hour: now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now),
             sent_this_hour: HashMap::new(),
+            held_back: HashMap::new(),
         }
+    }
+
+    /// The maintenance window covering `site` now, if any (looked up once per site).
+    async fn window_over(
+        &mut self,
+        tx: &mut Tx<'_>,
+        site: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        if let Some(window) = self.held_back.get(&site) {
+            return Ok(*window);
+        }
+        let sql = app::db::maintenance::windows_sql(
+            "w.site_id = $1 OR w.client_id = (SELECT client_id FROM sites WHERE id = $1)",
+        );
+        let windows: Vec<StoredWindow> =
+            in_tx!(tx, |t| sqlx::query_as(&sql).bind(site).fetch_all(t).await)?;
+        let window = app::services::maintenance::covering(&windows, self.now).map(|w| w.id);
+        self.held_back.insert(site, window);
+        Ok(window)
     }
 
     /// Queues `alert` (about `site`; `resolved` when it tells of an end) on every route it
@@ -83,6 +106,11 @@ impl Outbox {
         key: &str,
     ) -> Result<(), sqlx::Error> {
         let severity = Severity::parse(&alert.severity).unwrap_or(Severity::Low);
+        let window = if routes.is_empty() {
+            None
+        } else {
+            self.window_over(tx, site).await?
+        };
         for (rule_id, rule, least, on_resolve, channel_id) in routes {
             let least = Severity::parse(least).unwrap_or(Severity::Critical);
             if severity < least || (resolved && !on_resolve) {
@@ -93,26 +121,39 @@ impl Outbox {
                 ..alert.clone()
             };
             let route = (*rule_id, *channel_id);
-            let sent = match self.sent_this_hour.get(&route) {
-                Some(sent) => *sent,
-                None => alerts_since(tx, route, self.hour).await?,
-            };
-            let digest = if sent >= ALERTS_PER_HOUR {
-                Some(self.hour_digest(tx, route, rule, site).await?)
-            } else {
-                self.sent_this_hour.insert(route, sent + 1);
-                None
+            let held = match window {
+                Some(window) => Held::Suppressed(window),
+                None => self.within_limit(tx, route, rule, site).await?,
             };
             let new = NewDelivery {
                 key: &format!("{key}-rule-{rule_id}-channel-{channel_id}"),
                 route,
                 site,
                 alert,
-                digest,
+                held,
             };
             insert(tx, &new, self.now).await?;
         }
         Ok(())
+    }
+
+    /// Whether one more alert on `route` fits this hour, or folds into the hour's digest.
+    async fn within_limit(
+        &mut self,
+        tx: &mut Tx<'_>,
+        route: (i64, i64),
+        rule: &str,
+        site: i64,
+    ) -> Result<Held, sqlx::Error> {
+        let sent = match self.sent_this_hour.get(&route) {
+            Some(sent) => *sent,
+            None => alerts_since(tx, route, self.hour).await?,
+        };
+        if sent >= ALERTS_PER_HOUR {
+            return Ok(Held::Folded(self.hour_digest(tx, route, rule, site).await?));
+        }
+        self.sent_this_hour.insert(route, sent + 1);
+        Ok(Held::No)
     }
 
     /// The id of the digest of `route` for this hour, queued (to be sent when the hour ends)
@@ -167,7 +208,7 @@ async fn alerts_since(
     in_tx!(tx, |t| {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM alert_deliveries WHERE rule_id = $1 AND channel_id = $2 \
-             AND created_at >= $3 AND kind = 'alert' AND status <> 'folded'",
+             AND created_at >= $3 AND kind = 'alert' AND status NOT IN ('folded', 'suppressed')",
         )
         .bind(rule)
         .bind(channel)
@@ -177,13 +218,21 @@ async fn alerts_since(
     })
 }
 
-/// An alert for the outbox: sent on its own, or folded into `digest`.
+/// Whether an alert is sent on its own, folded into a digest, or held back by a maintenance
+/// window (by id).
+enum Held {
+    No,
+    Folded(i64),
+    Suppressed(i64),
+}
+
+/// An alert for the outbox.
 struct NewDelivery<'a> {
     key: &'a str,
     route: (i64, i64),
     site: i64,
     alert: &'a AlertEvent,
-    digest: Option<i64>,
+    held: Held,
 }
 
 async fn insert(
@@ -192,17 +241,17 @@ async fn insert(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let payload = serde_json::to_string(new.alert).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let status = if new.digest.is_some() {
-        "folded"
-    } else {
-        "pending"
+    let (status, folded_into, suppressed_by) = match new.held {
+        Held::No => ("pending", None, None),
+        Held::Folded(digest) => ("folded", Some(digest), None),
+        Held::Suppressed(window) => ("suppressed", None, Some(window)),
     };
     in_tx!(tx, |t| {
         sqlx::query(
             "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
-             incident_id, subject, payload, kind, status, folded_into, attempts, \
+             incident_id, subject, payload, kind, status, folded_into, suppressed_by, attempts, \
              next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'alert', $8, $9, 0, $10, $10) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'alert', $8, $9, $11, 0, $10, $10) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(new.key)
@@ -213,8 +262,9 @@ async fn insert(
         .bind(new.alert.subject())
         .bind(&payload)
         .bind(status)
-        .bind(new.digest)
+        .bind(folded_into)
         .bind(now)
+        .bind(suppressed_by)
         .execute(t)
         .await
         .map(drop)

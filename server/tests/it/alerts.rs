@@ -728,3 +728,119 @@ async fn one_server_at_a_time_holds_the_sweep_lease() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_maintenance_window_holds_its_sites_alerts_back_and_logs_them() {
+    for (db, fleet) in fleets().await {
+        let base = fleet.server.url("");
+        let admin = fleet.server.client_as(Role::Admin).await;
+        let address = format!("window-{}@msp.example", unique(db));
+        let (_, mail) = call(
+            &admin,
+            &base,
+            "add_alert_channel",
+            json!({"channel": {
+            "name": "Mail", "kind": "email", "target": address }}),
+        )
+        .await;
+        call(
+            &admin,
+            &base,
+            "add_alert_rule",
+            json!({"rule": {
+            "name": "All", "client_id": null, "event": "incident", "min_severity": "low",
+            "notify_resolved": false, "channels": [mail["Saved"]] }}),
+        )
+        .await;
+
+        let local = |minutes: i64| {
+            (Utc::now() + chrono::Duration::minutes(minutes))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        };
+        let window = |site: &str, start: i64, end: i64, zone: &str| {
+            json!({"window": {
+            "site": site, "client_id": null, "reason": "Patch night", "start": local(start),
+            "end": local(end), "weekly": false, "time_zone": zone }})
+        };
+        let (status, saved) = call(
+            &admin,
+            &base,
+            "add_maintenance_window",
+            window("site-1", -10, 50, "UTC"),
+        )
+        .await;
+        assert_eq!(status, 200, "{db}: {saved}");
+        assert!(saved["Saved"].is_i64(), "{db}: {saved}");
+        for (bad, field, says) in [
+            (window("site-1", 20, 80, "UTC"), "start", "overlaps window"),
+            (
+                window("site-2", 30, 10, "UTC"),
+                "end",
+                "ends before it starts",
+            ),
+            (
+                window("site-2", 10, 30, "Mars/Olympus"),
+                "time_zone",
+                "not a time zone",
+            ),
+            (window("site-9", 10, 30, "UTC"), "site", "No such site"),
+        ] {
+            let (_, answer) = call(&admin, &base, "add_maintenance_window", bad).await;
+            let message = answer["Invalid"][field].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{db}: {answer}");
+        }
+        let operator = fleet.server.client_as(Role::Operator).await;
+        let (status, _) = call(
+            &operator,
+            &base,
+            "add_maintenance_window",
+            window("site-2", 100, 160, "UTC"),
+        )
+        .await;
+        assert_eq!(status, 403, "{db}");
+        let (status, windows) = get(&operator, &base, "list_maintenance_windows").await;
+        assert_eq!(status, 200, "{db}");
+        assert_eq!(windows.as_array().unwrap().len(), 1, "{db}: {windows}");
+        assert_eq!(windows[0]["active"], true, "{db}: {windows}");
+
+        for key in [&fleet.key1, &fleet.key2] {
+            let site = if key == &fleet.key1 {
+                "site-1"
+            } else {
+                "site-2"
+            };
+            let body =
+                json!({"site_id": site, "checks": [], "drift": [drift("drifted", Utc::now())]});
+            let (status, _) = fleet.post(key, "/api/v1/reports", &body).await;
+            assert_eq!(status, 200, "{db}");
+        }
+        let mails = eventually("site-2's mail", || async {
+            let mails = mails_to(&address).await;
+            (!mails.is_empty()).then_some(mails)
+        })
+        .await;
+        assert_eq!(mails.len(), 1, "{db}: only site-2's alert is sent");
+        assert!(
+            mails[0]["subject"].as_str().unwrap().contains("Clinic 2"),
+            "{db}"
+        );
+        let (_, log) = get(&admin, &base, "list_alert_deliveries").await;
+        let held = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["status"] == "suppressed")
+            .expect("a suppressed alert");
+        let why = held["held_back_by"].as_str().unwrap();
+        assert!(
+            why.contains("Patch night") && why.contains("admin@test.local"),
+            "{db}: {why}"
+        );
+        assert_eq!(
+            count(&fleet.server.db, "incidents").await,
+            2,
+            "{db}: incidents are still recorded"
+        );
+    }
+}

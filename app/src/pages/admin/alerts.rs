@@ -456,6 +456,10 @@ fn DeliveryRowView(row: DeliveryRow, is_admin: bool, on_retried: Callback<()>) -
         }
         DeliveryStatus::Dead => "gave up".to_string(),
         DeliveryStatus::Folded => "in the hour's digest".to_string(),
+        DeliveryStatus::Suppressed => format!(
+            "held back by {}",
+            row.held_back_by.clone().unwrap_or_default()
+        ),
     };
     view! {
         <tr data-testid="delivery-row" data-status=status.as_str()>

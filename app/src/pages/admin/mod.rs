@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod maintenance;
 pub mod site_form;
 pub mod users;
 
@@ -26,6 +27,10 @@ pub fn AdminPage() -> impl IntoView {
             <A href="/admin/alerts" attr:class="card">
                 <div class="card-title">"Alerts"</div>
                 <p class="card-meta">"Channels (e-mail, webhooks, Slack, Teams), rules and the delivery log."</p>
+            </A>
+            <A href="/admin/maintenance" attr:class="card">
+                <div class="card-title">"Maintenance windows"</div>
+                <p class="card-meta">"Planned work: alerts held back and logged, incidents still recorded."</p>
             </A>
             <A href="/admin/audit" attr:class="card">
                 <div class="card-title">"Audit log"</div>
