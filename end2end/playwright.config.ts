@@ -35,7 +35,7 @@ export default defineConfig({
     {
       name: "chromium",
       dependencies: ["sign-in"],
-      testIgnore: /(admin|triage|live|cluster)\.spec\.ts/,
+      testIgnore: /(admin|triage|live|alerts|cluster)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
     // Tests that add sites run last, so the counts other tests read never move under them.
@@ -45,11 +45,12 @@ export default defineConfig({
       testMatch: /(admin|triage)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
-    // Appliance reports reach every open dashboard through the event stream: alone, last.
+    // Appliance reports reach every open dashboard through the event stream, and raise
+    // alerts: alone, last.
     {
       name: "live",
       dependencies: ["admin"],
-      testMatch: /live\.spec\.ts/,
+      testMatch: /(live|alerts)\.spec\.ts/,
       use: { storageState: storageFor("readonly") },
     },
     // Two servers on one PostgreSQL, a database of their own: runs beside the others.
@@ -86,7 +87,13 @@ export default defineConfig({
       url: `http://127.0.0.1:${port}/health`,
       reuseExistingServer: false,
       timeout: 60_000,
-      env: { DATABASE_URL: databaseUrl, RUST_LOG: "warn", POSTURE_USER_PASSWORD: E2E_PASSWORD },
+      // Alert mail goes to the SMTP server scripts/test-services.sh started.
+      env: {
+        DATABASE_URL: databaseUrl,
+        RUST_LOG: "warn",
+        POSTURE_USER_PASSWORD: E2E_PASSWORD,
+        ...(process.env.TEST_SMTP_URL ? { POSTURE_SMTP_URL: process.env.TEST_SMTP_URL } : {}),
+      },
     },
     // A: a fresh database with a small data set, then the server.
     {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { test, expect, hydrated, recordApiRequests } from "./fixtures";
+import { test, expect, hydrated, recordApiRequests, driftReport } from "./fixtures";
 import { E2E_USERS } from "./users";
 import { CLUSTER } from "../cluster";
 
@@ -12,23 +12,6 @@ function posture(...args: string[]): string {
     cwd: "..",
     env: { ...process.env, DATABASE_URL: CLUSTER.databaseUrl },
   }).toString();
-}
-
-function drift(hostname: string) {
-  const now = new Date().toISOString();
-  return {
-    checks: [{ check_type: "bitlocker_status", hostname, status: "fail", checked_at: now }],
-    drift: [
-      {
-        check_type: "bitlocker_status",
-        hostname,
-        severity: "critical",
-        state: "drifted",
-        detected_at: now,
-        details: { expected: "on", actual: "off" },
-      },
-    ],
-  };
 }
 
 const rowCount = async (page: import("@playwright/test").Page) =>
@@ -55,7 +38,7 @@ test("two servers behind one database act as one", async ({ page, context, reque
   const before = await rowCount(page);
   const report = await request.post(`${CLUSTER.a}/api/v1/reports`, {
     headers: { Authorization: `Bearer ${key}` },
-    data: { site_id: site, ...drift(hostname) },
+    data: driftReport(site, hostname, "bitlocker_status", "critical"),
   });
   expect(report.status(), await report.text()).toBe(200);
   await expect(page.getByTestId("incident-count")).toHaveText(`${before + 1} incidents`, { timeout: 10_000 });

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { test as base, expect, type APIRequestContext, type Page } from "@playwright/test";
 
 /** Fails the test if the page logs a console error or throws, or if the browser reports a
@@ -51,4 +52,26 @@ export function recordApiRequests(page: Page): string[] {
     if (path.startsWith("/api/") && path !== "/api/health" && path !== "/api/v1/events") urls.push(path);
   });
   return urls;
+}
+
+/** Provisions an appliance for `site` with the CLI an admin would use, on the database of the
+ * main test server; returns its API key. */
+export function provisionAppliance(site: string, hostname: string): string {
+  const out = execFileSync(process.env.POSTURE_E2E_BIN!, ["appliance", "add", "--site", site, "--hostname", hostname], {
+    cwd: "..",
+    env: { ...process.env, DATABASE_URL: process.env.POSTURE_E2E_DATABASE_URL! },
+  }).toString();
+  return out.trim().split("\n").pop()!.trim();
+}
+
+/** A report of one failing check and its drift, as an appliance sends it. */
+export function driftReport(site: string, hostname: string, checkType: string, severity: string) {
+  const now = new Date().toISOString();
+  return {
+    site_id: site,
+    checks: [{ check_type: checkType, hostname, status: "fail", checked_at: now }],
+    drift: [
+      { check_type: checkType, hostname, severity, state: "drifted", detected_at: now, details: { expected: "on", actual: "off" } },
+    ],
+  };
 }

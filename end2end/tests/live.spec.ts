@@ -1,14 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { test, expect, hydrated } from "./fixtures";
-
-/** Provisions an appliance for `site` with the CLI an admin would use; returns its API key. */
-function provisionAppliance(site: string, hostname: string): string {
-  const out = execFileSync(process.env.POSTURE_E2E_BIN!, ["appliance", "add", "--site", site, "--hostname", hostname], {
-    cwd: "..",
-    env: { ...process.env, DATABASE_URL: process.env.POSTURE_E2E_DATABASE_URL! },
-  }).toString();
-  return out.trim().split("\n").pop()!.trim();
-}
+import { test, expect, hydrated, provisionAppliance, driftReport } from "./fixtures";
 
 test("an incident sent through the appliance API appears on open pages without a reload", async ({ page, context }) => {
   const sites = await (await page.request.get("/api/list_sites?filter[q]=")).json();
@@ -26,23 +16,9 @@ test("an incident sent through the appliance API appears on open pages without a
   const openValue = overview.getByTestId("kpi-open-incidents").locator(".kpi-value");
   const openBefore = Number(await openValue.textContent());
 
-  const now = new Date().toISOString();
   const response = await page.request.post("/api/v1/reports", {
     headers: { Authorization: `Bearer ${key}` },
-    data: {
-      site_id: site,
-      checks: [{ check_type: "bitlocker_status", hostname, status: "fail", checked_at: now }],
-      drift: [
-        {
-          check_type: "bitlocker_status",
-          hostname,
-          severity: "critical",
-          state: "drifted",
-          detected_at: now,
-          details: { expected: "on", actual: "off" },
-        },
-      ],
-    },
+    data: driftReport(site, hostname, "bitlocker_status", "critical"),
   });
   expect(response.status(), await response.text()).toBe(200);
 

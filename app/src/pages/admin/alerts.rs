@@ -17,9 +17,6 @@ use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::types::{ClientSummary, Severity};
 
-/// Deliveries the log shows, newest first.
-const LOG_ROWS: i64 = 100;
-
 crate::query_args!(ListAlertChannels);
 
 #[server(input = crate::codec::Query, endpoint = "list_alert_channels")]
@@ -98,6 +95,9 @@ crate::query_args!(ListAlertDeliveries);
 
 #[server(input = crate::codec::Query, endpoint = "list_alert_deliveries")]
 pub async fn list_alert_deliveries() -> Result<Vec<DeliveryRow>, AppError> {
+    /// Deliveries the log shows, newest first.
+    const LOG_ROWS: i64 = 100;
+
     crate::auth::require_role(Role::Operator)?;
     let (db, _) = crate::aggregates::request_state()?;
     Ok(crate::db::alerts::list_deliveries(&db, LOG_ROWS).await?)
