@@ -67,15 +67,28 @@ test("a critical drift reaches the mailbox, and a maintenance window holds the n
   const window = page.getByTestId("window-row").filter({ hasText: `Patch night ${stamp}` });
   await expect(window).toHaveAttribute("data-active", "true");
 
+  // The site's page and the overview say alerts are held back.
+  for (const path of [`/sites/${site}`, "/"]) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page.getByTestId("maintenance-notice")).toContainText(`Under way: alerts held back`);
+    await expect(page.getByTestId("maintenance-notice")).toContainText(`Patch night ${stamp}`);
+  }
+  await page.goto("/admin/maintenance");
+  await hydrated(page);
+
   // A window ending before it starts is refused where it was entered.
-  await page.getByTestId("window-end").fill(local(-10));
+  await page.getByTestId("window-site").fill(site);
+  await page.getByTestId("window-reason").fill("Backwards");
+  await page.getByTestId("window-start").fill(local(120));
+  await page.getByTestId("window-end").fill(local(110));
   await page.getByTestId("add-window").click();
   await expect(page.getByTestId("error-end")).toHaveText("The window ends before it starts.");
 
-  await send("firewall_status");
+  await send("defender_status");
   await page.goto("/admin/alerts");
   await hydrated(page);
-  const held = page.getByTestId("delivery-row").filter({ hasText: "firewall_status" });
+  const held = page.getByTestId("delivery-row").filter({ hasText: "defender_status" });
   await expect(held.first()).toHaveAttribute("data-status", "suppressed");
   await expect(held.first()).toContainText(`Patch night ${stamp}`);
   expect((await mailsTo(address)).filter((m) => m.subject.includes(hostname))).toHaveLength(1);

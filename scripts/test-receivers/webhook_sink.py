@@ -4,7 +4,8 @@ on its own (Python's hmac, not the server's code), so a test can read what arriv
 - POST (or any other method) to any path but the two below: recorded as
   {method, path, headers, body, received_at, signature_valid} (path with its query string,
   header names in lower case, body as text); answers 200 {"ok":true}, except
-  /status/<code> (that code), /hang (200 after 30 s) and /redirect (302 to /ok).
+  /status/<code> (that code), /hang (200 after 30 s), /slow/... (200 after 0.2 s) and
+  /redirect (302 to /ok).
 - PUT /_secrets/<path>: the body is the secret for requests to /<path> (no query string);
   --secret-for PATH=SECRET (repeatable) sets them at start.
 - GET /_received: every record in arrival order (JSON); DELETE /_received clears them.
@@ -98,6 +99,9 @@ class Sink(BaseHTTPRequestHandler):
             self.answer(code, b'{"error":"as asked"}' if code >= 400 else b'{"ok":true}')
         elif route == "/hang":
             time.sleep(30)
+            self.answer(200)
+        elif route.startswith("/slow/"):
+            time.sleep(0.2)
             self.answer(200)
         elif route == "/redirect":
             self.answer(302, b"", [("location", "/ok")])

@@ -120,7 +120,8 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
         dashboard_in_flight: args.max_in_flight as usize,
         metrics_token: args.metrics_token.clone(),
         alerts: args.alerts.sender()?,
-        silence_sweep: crate::alerts::silence::SWEEP_INTERVAL,
+        silence_sweep: (args.alerts.silence_sweep_secs > 0)
+            .then(|| Duration::from_secs(args.alerts.silence_sweep_secs)),
     };
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));

@@ -76,8 +76,8 @@ pub struct StateParts {
     /// The bearer token `/metrics` asks for; without one, local scrapers only.
     pub metrics_token: Option<String>,
     pub alerts: AlertSender,
-    /// How often the silence sweep runs (on one server at a time).
-    pub silence_sweep: Duration,
+    /// How often the silence sweep runs (on one server at a time); `None`: never here.
+    pub silence_sweep: Option<Duration>,
 }
 
 impl AppState {
@@ -110,14 +110,16 @@ impl AppState {
             },
         );
         crate::alerts::start(db.clone(), parts.alerts.clone(), hints.closed());
-        let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-        crate::alerts::silence::start(
-            db.clone(),
-            hints.clone(),
-            holder,
-            parts.silence_sweep,
-            hints.closed(),
-        );
+        if let Some(interval) = parts.silence_sweep {
+            let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+            crate::alerts::silence::start(
+                db.clone(),
+                hints.clone(),
+                holder,
+                interval,
+                hints.closed(),
+            );
+        }
         let state = AppState(Arc::new(Shared {
             leptos_options: parts.leptos_options,
             db,

@@ -6,6 +6,7 @@ pub mod current_user;
 pub mod form;
 pub mod freshness;
 pub mod layout;
+pub mod maintenance_notice;
 pub mod query_view;
 pub mod search_box;
 pub mod sign_out;

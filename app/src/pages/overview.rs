@@ -8,6 +8,7 @@ use leptos_router::components::A;
 use crate::components::badges::{LevelBadge, StatusBadge, percent};
 use crate::components::charts::Sparkline;
 use crate::components::freshness::DataFreshness;
+use crate::components::maintenance_notice::MaintenanceNotice;
 use crate::components::query_view::QueryView;
 use crate::error::AppError;
 use crate::pages::clients::{ClientCards, clients_query};
@@ -44,6 +45,7 @@ pub fn OverviewPage() -> impl IntoView {
 
     view! {
         <Title text="Overview" />
+        <MaintenanceNotice />
         <QueryView rows=3 retry=retry_overview>
             {move || Suspend::new(async move {
                 overview

@@ -147,6 +147,27 @@ pub fn shown(window: StoredWindow, now: DateTime<Utc>) -> MaintenanceWindow {
     }
 }
 
+/// Windows under way at `now` or starting within a day: all, or those touching the site whose
+/// public id is `site` (its own and its client's).
+pub async fn current_windows(
+    db: &Db,
+    site: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<MaintenanceWindow>, sqlx::Error> {
+    let windows = match site {
+        None => store::list_windows(db).await?,
+        Some(slug) => match store::site_and_client(db, slug).await? {
+            Some((site, client)) => store::windows_of(db, Some(site), client).await?,
+            None => Vec::new(),
+        },
+    };
+    Ok(windows
+        .into_iter()
+        .map(|window| shown(window, now))
+        .filter(|w| w.active || w.next_start.is_some_and(|at| at - now <= Duration::days(1)))
+        .collect())
+}
+
 /// Adds a window when the form's checks pass, its site or client and time zone exist, and it
 /// overlaps no window on the same sites; field errors come back as [`Saved::Invalid`].
 pub async fn add_window(db: &Db, input: WindowInput, actor: Actor) -> Result<Saved, AppError> {

@@ -1,4 +1,4 @@
-//! The silence sweep: every [`SWEEP_INTERVAL`], on one server at a time (a lease), each site
+//! The silence sweep: every `--silence-sweep-secs` (30 s), on one server at a time (a lease), each site
 //! whose appliance stopped checking in gets an incident `appliance_silent`: high once the
 //! site is stale, raised to critical once it is offline (the thresholds of the site's status,
 //! so every page agrees), and resolved at the first sweep after its next check-in. Each step
@@ -18,7 +18,6 @@ use super::outbox::{Outbox, routes_for, site_of};
 use crate::hints::Hints;
 use crate::ingest::{Tx, in_tx};
 
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 /// The incidents' check type and dedup key.
 pub const CHECK_TYPE: &str = "appliance_silent";
 const LEASE_NAME: &str = "silence-sweep";
@@ -165,7 +164,11 @@ async fn open(
     last_checkin: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    let details = sqlx::types::Json(serde_json::json!({ "last_checkin_at": last_checkin }));
+    let details = sqlx::types::Json(serde_json::json!({
+        "expected": format!("a check-in at least every {} minutes", STALE_AFTER_SECONDS / 60),
+        "actual": format!("no check-in since {}", last_checkin.format("%Y-%m-%d %H:%M UTC")),
+        "last_checkin_at": last_checkin,
+    }));
     in_tx!(tx, |t| {
         sqlx::query_scalar(
             "INSERT INTO incidents (site_id, hostname, check_type, category, severity, \

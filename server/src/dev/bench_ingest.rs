@@ -302,7 +302,7 @@ async fn phase_with(
         dashboard_in_flight: 1 << 20,
         metrics_token: None,
         alerts: AlertSender::new(None)?,
-        silence_sweep: crate::alerts::silence::SWEEP_INTERVAL,
+        silence_sweep: None,
     };
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();

@@ -13,6 +13,7 @@ use crate::auth::Role;
 use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
 use crate::components::charts::{HealthGauge, TrendChart, health_class};
 use crate::components::current_user::use_can;
+use crate::components::maintenance_notice::MaintenanceNotice;
 use crate::components::query_view::QueryView;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
@@ -113,6 +114,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
             contact_name=detail.contact_name
             contact_email=detail.contact_email
         />
+        <MaintenanceNotice site=site.site_id.to_string() />
         <div class="two-columns">
             <section aria-labelledby="compliance-heading">
                 <h2 id="compliance-heading">"Compliance "<span data-testid="overall-compliance">{percent(site.compliance)}</span></h2>

@@ -218,7 +218,7 @@ pub fn test_parts() -> StateParts {
         metrics_token: None,
         alerts: test_alert_sender(),
         // Tests that are about silence run the sweep themselves, at the time they choose.
-        silence_sweep: Duration::from_secs(3600),
+        silence_sweep: None,
     }
 }
 
