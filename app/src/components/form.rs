@@ -26,6 +26,9 @@ pub fn TextField(
                 type=kind
                 name=name
                 data-testid=testid
+                // The attribute for the server's HTML (a default shows before hydration and
+                // without JavaScript); the property keeps it in step afterwards.
+                value=value.get_untracked()
                 prop:value=move || value.get()
                 aria-invalid=move || error.get().is_some().to_string()
                 on:input=move |ev| {
