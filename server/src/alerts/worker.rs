@@ -16,7 +16,7 @@ use chrono::Utc;
 use futures::StreamExt;
 
 /// How often the outbox is looked at when it was empty.
-pub const POLL: Duration = Duration::from_millis(250);
+const POLL: Duration = Duration::from_millis(250);
 /// Deliveries claimed per round.
 const BATCH: i64 = 32;
 /// Deliveries of a round sent at once.
@@ -33,14 +33,15 @@ pub fn start(
     tokio::spawn(async move {
         tokio::pin!(closed);
         loop {
-            let sent = match store::claim_due(&db, Utc::now(), LEASE, BATCH).await {
+            let claimed = match store::claim_due(&db, Utc::now(), LEASE, BATCH).await {
                 Ok(claimed) => deliver_all(&db, &sender, claimed).await,
                 Err(err) => {
                     tracing::warn!("claiming alert deliveries failed; retried shortly: {err}");
                     0
                 }
             };
-            if sent < BATCH as usize {
+            // A full round may have left more due: look again at once.
+            if claimed < BATCH as usize {
                 tokio::select! {
                     () = tokio::time::sleep(POLL) => {}
                     () = &mut closed => break,

@@ -292,6 +292,16 @@ async fn a_failing_webhook_is_retried_until_dead_and_an_admin_retries_it() {
             last["last_error"].as_str().unwrap().starts_with("HTTP 500"),
             "{db}: {last}"
         );
+        let metrics = reqwest::get(fleet.server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for outcome in ["retry", "dead"] {
+            let counter = format!(r#"posture_alert_deliveries_total{{outcome="{outcome}"}}"#);
+            assert!(metrics.contains(&counter), "{db}: {counter} in /metrics");
+        }
 
         let operator = fleet.server.client_as(Role::Operator).await;
         let id = last["id"].as_i64().unwrap();
