@@ -57,7 +57,9 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX alert_deliveries_recent ON alert_deliveries (id DESC);
-CREATE INDEX alert_deliveries_route ON alert_deliveries (rule_id, channel_id, created_at);
+-- The alerts each rule and channel sent this hour, counted against its hourly limit.
+CREATE INDEX alert_deliveries_route ON alert_deliveries (rule_id, channel_id, created_at)
+    WHERE kind = 'alert' AND status NOT IN ('folded', 'suppressed');
 CREATE INDEX alert_deliveries_folded ON alert_deliveries (folded_into) WHERE folded_into IS NOT NULL;
 
 -- Jobs one server at a time runs (the silence sweep): who holds each, until when.

@@ -17,7 +17,8 @@ use crate::ingest::{Tx, in_tx};
 /// A rule's channel: (rule id, rule name, least severity, notify on resolve, channel id).
 pub type Route = (i64, String, String, bool, i64);
 
-/// The alerts of one transaction, with what has been queued per route this hour.
+/// The alerts of one transaction (an ingest batch, a sweep step), with what it has looked up:
+/// a storm of thousands of incidents in a batch costs one INSERT per alert, not a lookup each.
 pub struct Outbox {
     now: DateTime<Utc>,
     hour: DateTime<Utc>,
@@ -25,13 +26,15 @@ pub struct Outbox {
     sent_this_hour: HashMap<(i64, i64), i64>,
     /// Per site, the maintenance window holding its alerts back now, if any.
     held_back: HashMap<i64, Option<i64>>,
+    /// Per route, this hour's digest.
+    digests: HashMap<(i64, i64), i64>,
+    /// Per site key: its client's id, its clinic's and client's names.
+    sites: HashMap<i64, Option<(i64, String, String)>>,
+    /// Per client and event, the rules' routes.
+    routes: HashMap<(i64, RuleEvent), Vec<Route>>,
 }
 
-/// The site's client id, clinic name and client name.
-pub async fn site_of(
-    tx: &mut Tx<'_>,
-    site: i64,
-) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+async fn site_of(tx: &mut Tx<'_>, site: i64) -> Result<Option<(i64, String, String)>, sqlx::Error> {
     in_tx!(tx, |t| {
         sqlx::query_as(
             "SELECT s.client_id, s.clinic_name, c.name FROM sites s \
@@ -45,7 +48,7 @@ pub async fn site_of(
 
 /// The enabled `event` rules of the client, or the defaults when it has none of its own,
 /// with their channels.
-pub async fn routes_for(
+async fn routes_for(
     tx: &mut Tx<'_>,
     client_id: i64,
     event: RuleEvent,
@@ -72,7 +75,39 @@ impl Outbox {
             hour: now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now),
             sent_this_hour: HashMap::new(),
             held_back: HashMap::new(),
+            digests: HashMap::new(),
+            sites: HashMap::new(),
+            routes: HashMap::new(),
         }
+    }
+
+    /// The site's client id, clinic name and client name.
+    pub async fn site(
+        &mut self,
+        tx: &mut Tx<'_>,
+        site: i64,
+    ) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+        if let Some(found) = self.sites.get(&site) {
+            return Ok(found.clone());
+        }
+        let found = site_of(tx, site).await?;
+        self.sites.insert(site, found.clone());
+        Ok(found)
+    }
+
+    /// The routes of the client's `event` rules (its own, else the defaults).
+    pub async fn routes(
+        &mut self,
+        tx: &mut Tx<'_>,
+        client: i64,
+        event: RuleEvent,
+    ) -> Result<Vec<Route>, sqlx::Error> {
+        if let Some(routes) = self.routes.get(&(client, event)) {
+            return Ok(routes.clone());
+        }
+        let routes = routes_for(tx, client, event).await?;
+        self.routes.insert((client, event), routes.clone());
+        Ok(routes)
     }
 
     /// The maintenance window covering `site` now, if any (looked up once per site).
@@ -149,8 +184,14 @@ impl Outbox {
             Some(sent) => *sent,
             None => alerts_since(tx, route, self.hour).await?,
         };
+        self.sent_this_hour.insert(route, sent);
         if sent >= ALERTS_PER_HOUR {
-            return Ok(Held::Folded(self.hour_digest(tx, route, rule, site).await?));
+            let digest = match self.digests.get(&route) {
+                Some(digest) => *digest,
+                None => self.hour_digest(tx, route, rule, site).await?,
+            };
+            self.digests.insert(route, digest);
+            return Ok(Held::Folded(digest));
         }
         self.sent_this_hour.insert(route, sent + 1);
         Ok(Held::No)

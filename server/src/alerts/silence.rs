@@ -14,7 +14,7 @@ use app::services::alerts::AlertEvent;
 use app::types::Severity;
 use chrono::{DateTime, Utc};
 
-use super::outbox::{Outbox, routes_for, site_of};
+use super::outbox::Outbox;
 use crate::hints::Hints;
 use crate::ingest::{Tx, in_tx};
 
@@ -134,10 +134,11 @@ async fn apply(
             (id, Severity::Critical, "resolved")
         }
     };
-    let Some((client_id, clinic, client)) = site_of(tx, site).await? else {
+    let mut outbox = Outbox::new(now);
+    let Some((client_id, clinic, client)) = outbox.site(tx, site).await? else {
         return Ok(());
     };
-    let routes = routes_for(tx, client_id, RuleEvent::Silent).await?;
+    let routes = outbox.routes(tx, client_id, RuleEvent::Silent).await?;
     let alert = AlertEvent {
         event: format!("site.silent.{event}"),
         rule: String::new(),
@@ -152,7 +153,7 @@ async fn apply(
     };
     let key = format!("silence-{id}-{event}-{}", severity.as_str());
     let resolved = matches!(step, Step::Resolve(_));
-    Outbox::new(now)
+    outbox
         .queue(tx, &routes, site, &alert, resolved, &key)
         .await
 }

@@ -5,19 +5,18 @@ use app::alerts::RuleEvent;
 use app::appliance_keys::ApplianceIdentity;
 use app::domain::appliance::DriftEvent;
 use app::services::alerts::AlertEvent;
-use chrono::{DateTime, Utc};
 
 use super::connection::Tx;
 use super::{DriftOutcome, IncidentOutcome};
-use crate::alerts::outbox::{Outbox, routes_for, site_of};
+use crate::alerts::outbox::Outbox;
 
-/// Queues the alerts `outcomes` (one per event of `events`) call for.
+/// Queues the alerts `outcomes` (one per event of `events`) call for, in the batch's `outbox`.
 pub async fn enqueue(
     tx: &mut Tx<'_>,
+    outbox: &mut Outbox,
     appliance: &ApplianceIdentity,
     events: &[DriftEvent],
     outcomes: &[IncidentOutcome],
-    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let alerting = || {
         events.iter().zip(outcomes).filter(|(_, o)| {
@@ -30,14 +29,13 @@ pub async fn enqueue(
     if alerting().next().is_none() {
         return Ok(());
     }
-    let Some((client_id, clinic, client)) = site_of(tx, appliance.site).await? else {
+    let Some((client_id, clinic, client)) = outbox.site(tx, appliance.site).await? else {
         return Ok(());
     };
-    let routes = routes_for(tx, client_id, RuleEvent::Incident).await?;
+    let routes = outbox.routes(tx, client_id, RuleEvent::Incident).await?;
     if routes.is_empty() {
         return Ok(());
     }
-    let mut outbox = Outbox::new(now);
     for (event, outcome) in alerting() {
         let action = action_name(outcome.action);
         let alert = AlertEvent {

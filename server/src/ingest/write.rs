@@ -11,6 +11,7 @@ use sqlx::QueryBuilder;
 
 use super::connection::{Connection, Tx, in_tx};
 use super::{Report, ReportOutcome, alerts, drift};
+use crate::alerts::outbox::Outbox;
 use app::scoring::CheckStatus;
 
 /// A compliance bundle of the batch: id, site, appliance, and its pass/warn/fail counts.
@@ -46,6 +47,7 @@ pub async fn write(
     let mut outcomes = Vec::with_capacity(reports.len());
     let mut bundles = Vec::with_capacity(bundle_count);
     let mut rows = Vec::new();
+    let mut outbox = Outbox::new(now);
     for (i, report) in reports.iter().enumerate() {
         if !fresh(&i) {
             outcomes.push(earlier.get(&i).cloned());
@@ -63,7 +65,14 @@ pub async fn write(
         for event in &report.drift {
             incidents.push(drift::apply(&mut tx, &report.appliance, event).await?);
         }
-        alerts::enqueue(&mut tx, &report.appliance, &report.drift, &incidents, now).await?;
+        alerts::enqueue(
+            &mut tx,
+            &mut outbox,
+            &report.appliance,
+            &report.drift,
+            &incidents,
+        )
+        .await?;
         outcomes.push(Some(ReportOutcome {
             bundle_id,
             checks: report.checks.len(),
