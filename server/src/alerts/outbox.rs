@@ -2,7 +2,8 @@
 //! ingest batch, a silence sweep), so an alert is committed or lost with its event, never one
 //! without the other. Each goes to every channel of the client's rules for that kind of event
 //! (the client's own rules, else the defaults) that it passes; past [`ALERTS_PER_HOUR`] in the
-//! hour for a rule and channel, it is folded into the hour's digest instead.
+//! hour for a rule and channel, it is folded into the hour's digest instead, and inside a
+//! maintenance window of its site or client it is logged as suppressed and never sent.
 
 use std::collections::HashMap;
 
