@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs a command with a PostgreSQL and a Redis for the tests (TEST_DATABASE_URL, TEST_REDIS_URL)
-# and an SMTP server and a webhook receiver for the alert tests (TEST_SMTP_URL with
-# TEST_SMTP_MESSAGES_URL, TEST_WEBHOOK_URL), starting whichever is not running already, and
-# stopping afterwards only what it started. Set those variables yourself to use your own.
+# and SMTP servers and a webhook receiver for the alert tests (TEST_SMTP_URL with
+# TEST_SMTP_MESSAGES_URL; TEST_SMTP_AUTH_URL, one that requires a login; TEST_WEBHOOK_URL),
+# starting whichever is not running already, and stopping afterwards only what it started.
+# Set those variables yourself to use your own.
 # The fault tests get a PostgreSQL cluster of their own (TEST_FAULT_DATABASE_URL), which they
 # stop and start with `pg_ctlcluster $TEST_FAULT_PG_CLUSTER stop|start` while the shared one
 # stays up for every other test.
@@ -83,6 +84,8 @@ trap cleanup EXIT
 # PyPI's, installed into data/test-venv once (python3 -m venv needs Debian's python3-venv).
 SMTP_PORT="${POSTURE_TEST_SMTP_PORT:-2525}"
 SMTP_HTTP_PORT="${POSTURE_TEST_SMTP_HTTP_PORT:-2526}"
+SMTP_AUTH_PORT="${POSTURE_TEST_SMTP_AUTH_PORT:-2529}"
+SMTP_AUTH_HTTP_PORT="${POSTURE_TEST_SMTP_AUTH_HTTP_PORT:-2530}"
 WEBHOOK_PORT="${POSTURE_TEST_WEBHOOK_PORT:-2527}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RECEIVERS="$ROOT/scripts/test-receivers"
@@ -131,6 +134,17 @@ if [ -z "${TEST_SMTP_URL:-}" ]; then
     "$smtp_python" "$RECEIVERS/smtp_sink.py" --smtp-port "$SMTP_PORT" --http-port "$SMTP_HTTP_PORT"
   export TEST_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
   export TEST_SMTP_MESSAGES_URL="http://127.0.0.1:$SMTP_HTTP_PORT/messages"
+fi
+# A second SMTP server that takes only posture:relay-secret, for the refused-login test.
+if [ -z "${TEST_SMTP_AUTH_URL:-}" ]; then
+  if ! answers "http://127.0.0.1:$SMTP_AUTH_HTTP_PORT/messages"; then
+    [ -n "$smtp_python" ] || find_smtp_python
+  fi
+  start_receiver smtp-auth-sink "http://127.0.0.1:$SMTP_AUTH_HTTP_PORT/messages" \
+    "$SMTP_AUTH_PORT" "$SMTP_AUTH_HTTP_PORT" -- \
+    "$smtp_python" "$RECEIVERS/smtp_sink.py" --smtp-port "$SMTP_AUTH_PORT" \
+    --http-port "$SMTP_AUTH_HTTP_PORT" --require-auth posture:relay-secret
+  export TEST_SMTP_AUTH_URL="smtp://127.0.0.1:$SMTP_AUTH_PORT"
 fi
 if [ -z "${TEST_WEBHOOK_URL:-}" ]; then
   start_receiver webhook-sink "http://127.0.0.1:$WEBHOOK_PORT/_received" "$WEBHOOK_PORT" -- \

@@ -52,18 +52,24 @@ impl ChannelKind {
 pub enum RuleEvent {
     /// An incident opens, re-opens, or resolves.
     Incident,
-    /// A site's appliance stops checking in: high once the site is stale, critical once
-    /// offline; cleared by its next check-in.
+    /// A site's appliance stops checking in: a warning after the rule's first threshold,
+    /// critical after its second; cleared by its next check-in.
     Silent,
+    /// A site's compliance falls below the rule's percentage; cleared when it is back.
+    Compliance,
+    /// A site's appliance sends evidence that does not continue its hash chain.
+    Chain,
 }
 
 impl RuleEvent {
-    pub const ALL: [RuleEvent; 2] = [Self::Incident, Self::Silent];
+    pub const ALL: [RuleEvent; 4] = [Self::Incident, Self::Silent, Self::Compliance, Self::Chain];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Incident => "incident",
             Self::Silent => "silent",
+            Self::Compliance => "compliance",
+            Self::Chain => "chain",
         }
     }
 
@@ -76,8 +82,71 @@ impl RuleEvent {
         match self {
             Self::Incident => "An incident opens",
             Self::Silent => "A site goes silent",
+            Self::Compliance => "A site's compliance falls below",
+            Self::Chain => "A site's evidence chain breaks",
         }
     }
+
+    /// Whether what it alerts on stays open until it clears (so it can be repeated and have
+    /// a resolve notice), rather than happening once.
+    pub fn lasts(self) -> bool {
+        self != Self::Chain
+    }
+
+    /// Whether the rule chooses a least severity (compliance and chain alerts have their own).
+    pub fn has_severity(self) -> bool {
+        matches!(self, Self::Incident | Self::Silent)
+    }
+}
+
+/// How a rule's alerts go out: each at once, or gathered into one summary an hour or a day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleDelivery {
+    #[default]
+    Instant,
+    Hourly,
+    Daily,
+}
+
+impl RuleDelivery {
+    pub const ALL: [RuleDelivery; 3] = [Self::Instant, Self::Hourly, Self::Daily];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Instant => "instant",
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Instant => "Each at once",
+            Self::Hourly => "An hourly summary",
+            Self::Daily => "A daily summary",
+        }
+    }
+}
+
+/// What a rule watches beyond its event, and how it sends: the thresholds of its event and
+/// its repeat interval and delivery. Fields a rule's event does not use are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuleOptions {
+    /// Silent rules: minutes without a check-in before the warning (at least 15, when a site
+    /// turns stale), and before the critical alert.
+    pub warn_after_minutes: Option<i32>,
+    pub critical_after_minutes: Option<i32>,
+    /// Compliance rules: alert when a site's compliance is below this percentage.
+    pub below_percent: Option<i32>,
+    /// Alert again this often while it stays unresolved; `None`: once.
+    pub repeat_minutes: Option<i32>,
+    pub delivery: RuleDelivery,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +172,59 @@ pub struct AlertRule {
     pub enabled: bool,
     /// The channels it sends to: (id, name).
     pub channels: Vec<(i64, String)>,
+    pub options: RuleOptions,
+}
+
+impl AlertRule {
+    /// When the rule alerts, in words.
+    pub fn describe(&self) -> String {
+        let options = &self.options;
+        let minutes = |m: Option<i32>| m.map(minutes_in_words).unwrap_or_default();
+        let mut what = match self.event {
+            RuleEvent::Incident => format!(
+                "an incident at {} or worse opens",
+                self.min_severity.as_str()
+            ),
+            RuleEvent::Silent => match options.critical_after_minutes {
+                Some(critical) if self.min_severity < Severity::Critical => format!(
+                    "a site is silent {}, and again at {}",
+                    minutes(options.warn_after_minutes),
+                    minutes_in_words(critical)
+                ),
+                Some(critical) => format!("a site is silent {}", minutes_in_words(critical)),
+                None => format!("a site is silent {}", minutes(options.warn_after_minutes)),
+            },
+            RuleEvent::Compliance => format!(
+                "a site's compliance is below {}%",
+                options.below_percent.unwrap_or_default()
+            ),
+            RuleEvent::Chain => "a site's evidence chain breaks".to_string(),
+        };
+        if let Some(every) = options.repeat_minutes {
+            what.push_str(&format!(
+                "; again every {} until resolved",
+                minutes_in_words(every)
+            ));
+        }
+        if self.notify_resolved && self.event.lasts() {
+            what.push_str("; and when it clears");
+        }
+        match options.delivery {
+            RuleDelivery::Instant => {}
+            RuleDelivery::Hourly => what.push_str(" (an hourly summary)"),
+            RuleDelivery::Daily => what.push_str(" (a daily summary)"),
+        }
+        what
+    }
+}
+
+/// `90` as "1 h 30 min", `15` as "15 min".
+pub fn minutes_in_words(minutes: i32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }
 
 /// Where a delivery stands.
@@ -178,6 +300,8 @@ pub struct RuleInput {
     pub min_severity: Severity,
     pub notify_resolved: bool,
     pub channels: Vec<i64>,
+    #[serde(default)]
+    pub options: RuleOptions,
 }
 
 /// What saving a channel or rule came to.
@@ -261,7 +385,67 @@ pub fn validate_rule(input: &RuleInput) -> FieldErrors {
             "Choose at least one channel: a rule with none alerts nobody.".into(),
         );
     }
+    let options = &input.options;
+    if input.event == RuleEvent::Silent {
+        check_silence(options, &mut errors);
+    }
+    if input.event == RuleEvent::Compliance {
+        match options.below_percent {
+            None => errors.insert("below_percent".into(), "Enter a percentage.".into()),
+            Some(1..=100) => None,
+            Some(_) => errors.insert("below_percent".into(), "A percentage from 1 to 100.".into()),
+        };
+    }
+    if let Some(every) = options.repeat_minutes {
+        if !input.event.lasts() {
+            errors.insert(
+                "repeat_minutes".into(),
+                "A chain break happens once: there is nothing to repeat.".into(),
+            );
+        } else if !(MIN_REPEAT_MINUTES..=MAX_MINUTES).contains(&every) {
+            errors.insert(
+                "repeat_minutes".into(),
+                format!("Repeat every {MIN_REPEAT_MINUTES} minutes to 7 days."),
+            );
+        }
+    }
     errors
+}
+
+/// The least silence a rule can alert on: until then a site still counts as online.
+pub const MIN_SILENT_MINUTES: i32 = 15;
+/// The shortest repeat interval.
+pub const MIN_REPEAT_MINUTES: i32 = 15;
+/// A week: the longest threshold or interval.
+const MAX_MINUTES: i32 = 7 * 24 * 60;
+
+fn check_silence(options: &RuleOptions, errors: &mut FieldErrors) {
+    match options.warn_after_minutes {
+        None => {
+            errors.insert(
+                "warn_after_minutes".into(),
+                "Enter the minutes without a check-in before the first alert.".into(),
+            );
+        }
+        Some(warn) if !(MIN_SILENT_MINUTES..=MAX_MINUTES).contains(&warn) => {
+            errors.insert(
+                "warn_after_minutes".into(),
+                format!(
+                    "From {MIN_SILENT_MINUTES} minutes (until then a site still counts as online) to 7 days."
+                ),
+            );
+        }
+        Some(warn) => {
+            if let Some(critical) = options.critical_after_minutes
+                && (critical <= warn || critical > MAX_MINUTES)
+            {
+                errors.insert(
+                    "critical_after_minutes".into(),
+                    "Later than the first alert, and at most 7 days.".into(),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -316,9 +500,85 @@ mod tests {
             min_severity: Severity::High,
             notify_resolved: true,
             channels: vec![],
+            options: RuleOptions::default(),
         });
         assert!(errors.contains_key("name"));
         assert!(errors["channels"].contains("alerts nobody"));
+    }
+
+    fn rule(event: RuleEvent, options: RuleOptions) -> FieldErrors {
+        validate_rule(&RuleInput {
+            name: "Rule".into(),
+            client_id: None,
+            event,
+            min_severity: Severity::High,
+            notify_resolved: true,
+            channels: vec![1],
+            options,
+        })
+    }
+
+    #[test]
+    fn silence_thresholds_start_at_stale_and_rise() {
+        let silent = |warn, critical| RuleOptions {
+            warn_after_minutes: warn,
+            critical_after_minutes: critical,
+            ..RuleOptions::default()
+        };
+        assert!(rule(RuleEvent::Silent, silent(Some(15), Some(60))).is_empty());
+        assert!(rule(RuleEvent::Silent, silent(Some(30), None)).is_empty());
+        assert!(rule(RuleEvent::Silent, silent(None, None)).contains_key("warn_after_minutes"));
+        assert!(
+            rule(RuleEvent::Silent, silent(Some(5), None))["warn_after_minutes"].contains("online")
+        );
+        assert!(
+            rule(RuleEvent::Silent, silent(Some(60), Some(60)))
+                .contains_key("critical_after_minutes")
+        );
+    }
+
+    #[test]
+    fn compliance_needs_a_percentage_and_a_chain_break_no_repeat() {
+        let below = |p| RuleOptions {
+            below_percent: p,
+            ..RuleOptions::default()
+        };
+        assert!(rule(RuleEvent::Compliance, below(Some(80))).is_empty());
+        assert!(rule(RuleEvent::Compliance, below(None)).contains_key("below_percent"));
+        assert!(rule(RuleEvent::Compliance, below(Some(0))).contains_key("below_percent"));
+        let repeat = |m| RuleOptions {
+            repeat_minutes: Some(m),
+            ..RuleOptions::default()
+        };
+        assert!(rule(RuleEvent::Incident, repeat(60)).is_empty());
+        assert!(rule(RuleEvent::Incident, repeat(5)).contains_key("repeat_minutes"));
+        assert!(rule(RuleEvent::Chain, repeat(60))["repeat_minutes"].contains("once"));
+    }
+
+    #[test]
+    fn a_rule_says_when_it_alerts() {
+        let rule = AlertRule {
+            id: 1,
+            name: "Silence".into(),
+            client: None,
+            event: RuleEvent::Silent,
+            min_severity: Severity::High,
+            notify_resolved: true,
+            enabled: true,
+            channels: vec![],
+            options: RuleOptions {
+                warn_after_minutes: Some(30),
+                critical_after_minutes: Some(90),
+                repeat_minutes: Some(240),
+                delivery: RuleDelivery::Hourly,
+                ..RuleOptions::default()
+            },
+        };
+        assert_eq!(
+            rule.describe(),
+            "a site is silent 30 min, and again at 1 h 30 min; again every 4 h until resolved; \
+             and when it clears (an hourly summary)"
+        );
     }
 }
 

@@ -112,7 +112,7 @@ impl AppState {
         crate::alerts::start(db.clone(), parts.alerts.clone(), hints.closed());
         if let Some(interval) = parts.silence_sweep {
             let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
-            crate::alerts::silence::start(
+            crate::alerts::sweep::start(
                 db.clone(),
                 hints.clone(),
                 holder,

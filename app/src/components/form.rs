@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 
+use crate::alerts::Saved;
+use crate::components::toast::Toasts;
+use crate::error::AppError;
 use crate::validation::FieldErrors;
 
 /// A labelled input bound to `value`, with `error` under it. `on_edit` runs after each edit.
@@ -102,4 +105,23 @@ impl FieldMessages {
     pub fn answered(self, errors: FieldErrors) {
         self.server.set(errors);
     }
+}
+
+/// Shows what saving a form came to: `saved` as a toast and then `on_saved`, or the server's
+/// field messages, or the error as a toast.
+pub fn show_answer(
+    answer: impl Get<Value = Option<Result<Saved, AppError>>> + 'static,
+    messages: FieldMessages,
+    saved: &'static str,
+    on_saved: impl Fn() + 'static,
+) {
+    Effect::new(move |_| match answer.get() {
+        Some(Ok(Saved::Saved(_))) => {
+            Toasts::show(saved);
+            on_saved();
+        }
+        Some(Ok(Saved::Invalid(errors))) => messages.answered(errors),
+        Some(Err(err)) => Toasts::show(err.to_string()),
+        None => {}
+    });
 }

@@ -5,28 +5,37 @@ use chrono::{DateTime, Utc};
 use super::Db;
 use super::accounts::{NewAudit, insert_audit};
 use crate::alerts::{
-    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleEvent,
-    RuleInput,
+    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleDelivery,
+    RuleEvent, RuleInput, RuleOptions,
 };
 use crate::on_db;
 use crate::types::Severity;
 
-type ChannelRecord = (i64, String, String, String, String, DateTime<Utc>);
+/// An `alert_channels` row as stored.
+#[derive(sqlx::FromRow)]
+struct ChannelRecord {
+    id: i64,
+    name: String,
+    kind: String,
+    target: String,
+    secret: String,
+    created_at: DateTime<Utc>,
+}
 
-fn channel_of(
-    (id, name, kind, target, secret, created_at): ChannelRecord,
-) -> Result<AlertChannel, sqlx::Error> {
-    let kind = ChannelKind::parse(&kind).ok_or_else(|| {
-        sqlx::Error::Decode(format!("channel {id} has an unknown kind {kind:?}").into())
-    })?;
-    Ok(AlertChannel {
-        id,
-        name,
-        kind,
-        target,
-        secret,
-        created_at,
-    })
+impl TryFrom<ChannelRecord> for AlertChannel {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ChannelRecord) -> Result<Self, sqlx::Error> {
+        Ok(AlertChannel {
+            kind: ChannelKind::parse(&row.kind)
+                .ok_or_else(|| unknown("channel", row.id, &row.kind))?,
+            id: row.id,
+            name: row.name,
+            target: row.target,
+            secret: row.secret,
+            created_at: row.created_at,
+        })
+    }
 }
 
 const CHANNEL_COLUMNS: &str = "id, name, kind, target, secret, created_at";
@@ -34,7 +43,7 @@ const CHANNEL_COLUMNS: &str = "id, name, kind, target, secret, created_at";
 pub async fn list_channels(db: &Db) -> Result<Vec<AlertChannel>, sqlx::Error> {
     let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channels ORDER BY name");
     let rows: Vec<ChannelRecord> = on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
-    rows.into_iter().map(channel_of).collect()
+    rows.into_iter().map(AlertChannel::try_from).collect()
 }
 
 pub async fn find_channel(db: &Db, id: i64) -> Result<Option<AlertChannel>, sqlx::Error> {
@@ -43,7 +52,7 @@ pub async fn find_channel(db: &Db, id: i64) -> Result<Option<AlertChannel>, sqlx
         .bind(id)
         .fetch_optional(pool)
         .await?);
-    row.map(channel_of).transpose()
+    row.map(AlertChannel::try_from).transpose()
 }
 
 pub async fn channel_name_taken(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
@@ -101,18 +110,26 @@ pub async fn client_exists(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn insert_rule(db: &Db, rule: &RuleInput, audit: &NewAudit) -> Result<i64, sqlx::Error> {
+    let options = &rule.options;
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO alert_rules (name, client_id, event, min_severity, notify_resolved, enabled, created_at) \
-             VALUES ($1, $2, $6, $3, $4, TRUE, $5) RETURNING id",
+            "INSERT INTO alert_rules (name, client_id, event, min_severity, notify_resolved, \
+             enabled, created_at, warn_after_minutes, critical_after_minutes, below_percent, \
+             repeat_minutes, delivery) \
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(rule.name.trim())
         .bind(rule.client_id)
+        .bind(rule.event.as_str())
         .bind(rule.min_severity.as_str())
         .bind(rule.notify_resolved)
         .bind(audit.at)
-        .bind(rule.event.as_str())
+        .bind(options.warn_after_minutes)
+        .bind(options.critical_after_minutes)
+        .bind(options.below_percent)
+        .bind(options.repeat_minutes)
+        .bind(options.delivery.as_str())
         .fetch_one(&mut *tx)
         .await?;
         for channel in &rule.channels {
@@ -128,26 +145,65 @@ pub async fn insert_rule(db: &Db, rule: &RuleInput, audit: &NewAudit) -> Result<
     })
 }
 
-type RuleRecord = (
-    i64,
-    String,
-    Option<i64>,
-    Option<String>,
-    String,
-    String,
-    bool,
-    bool,
-);
+/// An `alert_rules` row as stored.
+#[derive(sqlx::FromRow)]
+struct RuleRecord {
+    id: i64,
+    name: String,
+    client_id: Option<i64>,
+    client_name: Option<String>,
+    event: String,
+    min_severity: String,
+    notify_resolved: bool,
+    enabled: bool,
+    warn_after_minutes: Option<i32>,
+    critical_after_minutes: Option<i32>,
+    below_percent: Option<i32>,
+    repeat_minutes: Option<i32>,
+    delivery: String,
+}
+
+/// A stored value that should have been one of an enum's names, as a decoding error.
+fn unknown(what: &str, id: i64, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("{what} {id} holds an unknown value {value:?}").into())
+}
+
+impl RuleRecord {
+    fn into_rule(self, channels: Vec<(i64, String)>) -> Result<AlertRule, sqlx::Error> {
+        let id = self.id;
+        Ok(AlertRule {
+            id,
+            name: self.name,
+            client: self.client_id.zip(self.client_name),
+            event: RuleEvent::parse(&self.event).ok_or_else(|| unknown("rule", id, &self.event))?,
+            min_severity: Severity::parse(&self.min_severity)
+                .ok_or_else(|| unknown("rule", id, &self.min_severity))?,
+            notify_resolved: self.notify_resolved,
+            enabled: self.enabled,
+            channels,
+            options: RuleOptions {
+                warn_after_minutes: self.warn_after_minutes,
+                critical_after_minutes: self.critical_after_minutes,
+                below_percent: self.below_percent,
+                repeat_minutes: self.repeat_minutes,
+                delivery: RuleDelivery::parse(&self.delivery)
+                    .ok_or_else(|| unknown("rule", id, &self.delivery))?,
+            },
+        })
+    }
+}
 
 pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
     let rules: Vec<RuleRecord> = on_db!(db, |pool| {
         sqlx::query_as(
-        "SELECT r.id, r.name, r.client_id, c.name, r.event, r.min_severity, r.notify_resolved, r.enabled \
-         FROM alert_rules r LEFT JOIN clients c ON c.id = r.client_id \
-         ORDER BY c.name IS NOT NULL, c.name, r.name"
-    )
-    .fetch_all(pool)
-    .await?
+            "SELECT r.id, r.name, r.client_id, c.name AS client_name, r.event, r.min_severity, \
+             r.notify_resolved, r.enabled, r.warn_after_minutes, r.critical_after_minutes, \
+             r.below_percent, r.repeat_minutes, r.delivery \
+             FROM alert_rules r LEFT JOIN clients c ON c.id = r.client_id \
+             ORDER BY c.name IS NOT NULL, c.name, r.name",
+        )
+        .fetch_all(pool)
+        .await?
     });
     let links: Vec<(i64, i64, String)> = on_db!(db, |pool| sqlx::query_as(
         "SELECT l.rule_id, ch.id, ch.name FROM alert_rule_channels l \
@@ -157,98 +213,70 @@ pub async fn list_rules(db: &Db) -> Result<Vec<AlertRule>, sqlx::Error> {
     .await?);
     rules
         .into_iter()
-        .map(
-            |(id, name, client_id, client_name, event, severity, notify_resolved, enabled)| {
-                let event = RuleEvent::parse(&event).ok_or_else(|| {
-                    sqlx::Error::Decode(format!("rule {id} has an unknown event {event:?}").into())
-                })?;
-                let min_severity = Severity::parse(&severity).ok_or_else(|| {
-                    sqlx::Error::Decode(
-                        format!("rule {id} has an unknown severity {severity:?}").into(),
-                    )
-                })?;
-                Ok(AlertRule {
-                    id,
-                    name,
-                    client: client_id.zip(client_name),
-                    event,
-                    min_severity,
-                    notify_resolved,
-                    enabled,
-                    channels: links
-                        .iter()
-                        .filter(|(rule, _, _)| *rule == id)
-                        .map(|(_, channel, name)| (*channel, name.clone()))
-                        .collect(),
-                })
-            },
-        )
+        .map(|rule| {
+            let channels = links
+                .iter()
+                .filter(|(id, _, _)| *id == rule.id)
+                .map(|(_, channel, name)| (*channel, name.clone()))
+                .collect();
+            rule.into_rule(channels)
+        })
         .collect()
 }
 
-type DeliveryRecord = (
-    i64,
-    String,
-    String,
-    String,
-    i32,
-    DateTime<Utc>,
-    Option<String>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-);
+/// A row of the delivery log as the query reads it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRecord {
+    id: i64,
+    subject: String,
+    channel: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    held_back_by: Option<String>,
+}
+
+impl TryFrom<DeliveryRecord> for DeliveryRow {
+    type Error = sqlx::Error;
+
+    fn try_from(row: DeliveryRecord) -> Result<Self, sqlx::Error> {
+        Ok(DeliveryRow {
+            status: DeliveryStatus::parse(&row.status)
+                .ok_or_else(|| unknown("delivery", row.id, &row.status))?,
+            id: row.id,
+            subject: row.subject,
+            channel: row.channel,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+            held_back_by: row.held_back_by,
+        })
+    }
+}
 
 /// The newest `limit` deliveries.
 pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sqlx::Error> {
     let rows: Vec<DeliveryRecord> = on_db!(db, |pool| {
         sqlx::query_as(
-        "SELECT d.id, d.subject, ch.name, d.status, d.attempts, d.next_attempt_at, d.last_error, \
-         d.created_at, d.sent_at, CASE WHEN d.suppressed_by IS NULL THEN NULL \
-           WHEN mw.id IS NULL THEN 'a maintenance window since deleted' \
-           ELSE 'maintenance window #' || mw.id || ' (' || mw.reason || ', by ' || mw.created_by || ')' END \
-         FROM alert_deliveries d JOIN alert_channels ch ON ch.id = d.channel_id \
-         LEFT JOIN maintenance_windows mw ON mw.id = d.suppressed_by \
-         ORDER BY d.id DESC LIMIT $1"
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?
-    });
-    rows.into_iter()
-        .map(
-            |(
-                id,
-                subject,
-                channel,
-                status,
-                attempts,
-                next_attempt_at,
-                last_error,
-                created_at,
-                sent_at,
-                held_back_by,
-            )| {
-                let status = DeliveryStatus::parse(&status).ok_or_else(|| {
-                    sqlx::Error::Decode(
-                        format!("delivery {id} has an unknown status {status:?}").into(),
-                    )
-                })?;
-                Ok(DeliveryRow {
-                    id,
-                    subject,
-                    channel,
-                    status,
-                    attempts,
-                    next_attempt_at,
-                    last_error,
-                    created_at,
-                    sent_at,
-                    held_back_by,
-                })
-            },
+            "SELECT d.id, d.subject, ch.name AS channel, d.status, d.attempts, d.next_attempt_at, \
+             d.last_error, d.created_at, d.sent_at, CASE WHEN d.suppressed_by IS NULL THEN NULL \
+               WHEN mw.id IS NULL THEN 'a maintenance window since deleted' \
+               ELSE 'maintenance window #' || mw.id || ' (' || mw.reason || ', by ' || mw.created_by || ')' \
+             END AS held_back_by \
+             FROM alert_deliveries d JOIN alert_channels ch ON ch.id = d.channel_id \
+             LEFT JOIN maintenance_windows mw ON mw.id = d.suppressed_by \
+             ORDER BY d.id DESC LIMIT $1",
         )
-        .collect()
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter().map(DeliveryRow::try_from).collect()
 }
 
 /// Puts a dead delivery back in line with a fresh count of attempts; false when `id` is not a
@@ -407,4 +435,73 @@ pub async fn silence_states(
     .bind(stale_before)
     .fetch_all(pool)
     .await)
+}
+
+/// The idempotency keys of the deliveries of every open incident `check_type`: which alerts
+/// each has had.
+pub async fn open_incident_alert_keys(
+    db: &Db,
+    check_type: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT d.idempotency_key FROM alert_deliveries d JOIN incidents i ON i.id = d.incident_id \
+         WHERE i.check_type = $1 AND i.status <> 'resolved'"
+    )
+    .bind(check_type)
+    .fetch_all(pool)
+    .await)
+}
+
+/// The newest alert of an open incident from a rule that repeats: its alert again, once the
+/// rule's interval has passed since.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unresolved {
+    pub incident_id: i64,
+    pub rule_id: i64,
+    pub site_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub payload: String,
+    pub repeat_minutes: i32,
+}
+
+/// The newest alert per (open incident, repeating rule).
+pub async fn unresolved_alerts(db: &Db) -> Result<Vec<Unresolved>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT d.incident_id, d.rule_id, i.site_id, d.created_at, d.payload, r.repeat_minutes \
+         FROM alert_deliveries d JOIN alert_rules r ON r.id = d.rule_id \
+         JOIN incidents i ON i.id = d.incident_id \
+         WHERE d.kind = 'alert' AND r.enabled AND r.repeat_minutes IS NOT NULL \
+           AND i.status <> 'resolved' \
+           AND d.id = (SELECT MAX(e.id) FROM alert_deliveries e \
+             WHERE e.incident_id = d.incident_id AND e.rule_id = d.rule_id AND e.kind = 'alert')"
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+/// A compliance rule's hold on a site below its threshold.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Condition {
+    pub rule_id: i64,
+    pub site_id: i64,
+    pub last_alert_at: DateTime<Utc>,
+}
+
+pub async fn conditions(db: &Db) -> Result<Vec<Condition>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT rule_id, site_id, last_alert_at FROM alert_conditions"
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+/// Whether any enabled rule alerts on `event`.
+pub async fn any_rule_for(db: &Db, event: RuleEvent) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(
+        "SELECT id FROM alert_rules WHERE enabled AND event = $1 LIMIT 1"
+    )
+    .bind(event.as_str())
+    .fetch_optional(pool)
+    .await?);
+    Ok(found.is_some())
 }

@@ -23,4 +23,21 @@ impl Actor {
             ip: crate::auth::client_ip(),
         }
     }
+
+    /// The audit entry of `action` on `target` by this actor, now.
+    pub fn audit(
+        self,
+        action: &'static str,
+        target: impl Into<String>,
+        details: serde_json::Value,
+    ) -> crate::db::accounts::NewAudit {
+        crate::db::accounts::NewAudit {
+            actor: self.name,
+            action,
+            target: target.into(),
+            details,
+            ip: self.ip,
+            at: chrono::Utc::now(),
+        }
+    }
 }

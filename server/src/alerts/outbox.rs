@@ -1,45 +1,75 @@
 //! Alerts written into the outbox inside the transaction of the event that raised them (an
-//! ingest batch, a silence sweep), so an alert is committed or lost with its event, never one
-//! without the other. Each goes to every channel of the client's rules for that kind of event
-//! (the client's own rules, else the defaults) that it passes; past [`ALERTS_PER_HOUR`] in the
-//! hour for a rule and channel, it is folded into the hour's digest instead, and inside a
-//! maintenance window of its site or client it is logged as suppressed and never sent.
+//! ingest batch, a sweep, a refused evidence batch), so an alert is committed or lost with its
+//! event, never one without the other. Each goes to every channel of the client's rules for
+//! that kind of event (the client's own rules, else the defaults) that it passes.
+//!
+//! A rule that asks for summaries folds each alert into its channel's digest of the hour or
+//! day. An instant rule past [`ALERTS_PER_HOUR`] in the hour on a channel (its recipients)
+//! folds the rest into the hour's digest. Inside a maintenance window of its site or client
+//! an alert is logged as suppressed and never sent.
 
 use std::collections::HashMap;
 
-use app::alerts::RuleEvent;
+use app::alerts::{RuleDelivery, RuleEvent};
 use app::db::maintenance::StoredWindow;
-use app::services::alerts::{ALERTS_PER_HOUR, AlertEvent, DigestPayload};
+use app::db::sql::rows_per_statement;
+use app::services::alerts::{ALERTS_PER_HOUR, AlertEvent, DigestPayload, DigestPeriod};
 use app::types::Severity;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::QueryBuilder;
 
 use crate::ingest::{Tx, in_tx};
 
-/// A rule's channel: (rule id, rule name, least severity, notify on resolve, channel id).
-pub type Route = (i64, String, String, bool, i64);
-
-/// The alerts of one transaction (an ingest batch, a sweep step), with what it has looked up:
-/// a storm of thousands of incidents in a batch costs one INSERT per alert, not a lookup each.
-pub struct Outbox {
-    now: DateTime<Utc>,
-    hour: DateTime<Utc>,
-    /// Alerts queued this hour per (rule, channel), counted once, then kept up to date here.
-    sent_this_hour: HashMap<(i64, i64), i64>,
-    /// Per site, the maintenance window holding its alerts back now, if any.
-    held_back: HashMap<i64, Option<i64>>,
-    /// Per route, this hour's digest.
-    digests: HashMap<(i64, i64), i64>,
-    /// Per site key: its client's id, its clinic's and client's names.
-    sites: HashMap<i64, Option<(i64, String, String)>>,
-    /// Per client and event, the rules' routes.
-    routes: HashMap<(i64, RuleEvent), Vec<Route>>,
+/// One rule's way to one channel, with what the rule asks.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Route {
+    pub rule_id: i64,
+    pub rule: String,
+    pub min_severity: String,
+    pub notify_resolved: bool,
+    pub channel_id: i64,
+    pub delivery: String,
+    pub warn_after_minutes: Option<i32>,
+    pub critical_after_minutes: Option<i32>,
+    pub below_percent: Option<i32>,
+    pub repeat_minutes: Option<i32>,
 }
 
-async fn site_of(tx: &mut Tx<'_>, site: i64) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+impl Route {
+    /// The least severity it alerts on (compliance and chain rules take every one).
+    fn least(&self) -> Severity {
+        Severity::parse(&self.min_severity).unwrap_or(Severity::Critical)
+    }
+
+    fn delivery(&self) -> RuleDelivery {
+        RuleDelivery::parse(&self.delivery).unwrap_or_default()
+    }
+
+    /// The (rule, channel) pair its limits and digests are counted by.
+    fn pair(&self) -> (i64, i64) {
+        (self.rule_id, self.channel_id)
+    }
+}
+
+const ROUTE_SQL: &str = "SELECT r.id AS rule_id, r.name AS rule, r.min_severity, r.notify_resolved, \
+    l.channel_id, r.delivery, r.warn_after_minutes, r.critical_after_minutes, r.below_percent, \
+    r.repeat_minutes FROM alert_rules r JOIN alert_rule_channels l ON l.rule_id = r.id";
+
+/// What an alert says of its site: its client and names.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SiteNames {
+    pub client_id: i64,
+    pub clinic: String,
+    pub client: String,
+    /// The site's public id.
+    pub site: String,
+}
+
+async fn site_of(tx: &mut Tx<'_>, site: i64) -> Result<Option<SiteNames>, sqlx::Error> {
     in_tx!(tx, |t| {
         sqlx::query_as(
-            "SELECT s.client_id, s.clinic_name, c.name FROM sites s \
-             JOIN clients c ON c.id = s.client_id WHERE s.id = $1",
+            "SELECT s.client_id, s.clinic_name AS clinic, c.name AS client, s.site_id AS site \
+             FROM sites s JOIN clients c ON c.id = s.client_id WHERE s.id = $1",
         )
         .bind(site)
         .fetch_optional(t)
@@ -54,19 +84,46 @@ async fn routes_for(
     client_id: i64,
     event: RuleEvent,
 ) -> Result<Vec<Route>, sqlx::Error> {
+    let sql = format!(
+        "{ROUTE_SQL} WHERE r.enabled AND r.event = $2 AND (r.client_id = $1 OR (r.client_id IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM alert_rules o \
+             WHERE o.client_id = $1 AND o.enabled AND o.event = $2))) ORDER BY r.id, l.channel_id"
+    );
     in_tx!(tx, |t| {
-        sqlx::query_as(
-            "SELECT r.id, r.name, r.min_severity, r.notify_resolved, l.channel_id \
-             FROM alert_rules r JOIN alert_rule_channels l ON l.rule_id = r.id \
-             WHERE r.enabled AND r.event = $2 AND (r.client_id = $1 OR (r.client_id IS NULL \
-               AND NOT EXISTS (SELECT 1 FROM alert_rules o \
-                 WHERE o.client_id = $1 AND o.enabled AND o.event = $2)))",
-        )
-        .bind(client_id)
-        .bind(event.as_str())
-        .fetch_all(t)
-        .await
+        sqlx::query_as(&sql)
+            .bind(client_id)
+            .bind(event.as_str())
+            .fetch_all(t)
+            .await
     })
+}
+
+/// The channels of one enabled rule.
+pub async fn routes_of_rule(tx: &mut Tx<'_>, rule_id: i64) -> Result<Vec<Route>, sqlx::Error> {
+    let sql = format!("{ROUTE_SQL} WHERE r.enabled AND r.id = $1 ORDER BY l.channel_id");
+    in_tx!(tx, |t| sqlx::query_as(&sql)
+        .bind(rule_id)
+        .fetch_all(t)
+        .await)
+}
+
+/// The alerts of one transaction, with what it has looked up on the way: a storm of thousands
+/// of incidents in a batch costs a share of a few multi-row INSERTs, not lookups per alert.
+/// [`Outbox::flush`] writes them; call it before the transaction commits.
+pub struct Outbox {
+    now: DateTime<Utc>,
+    hour: DateTime<Utc>,
+    /// Alerts queued this hour per (rule, channel), counted once, then kept up to date here.
+    sent_this_hour: HashMap<(i64, i64), i64>,
+    /// Per site, the maintenance window holding its alerts back now, if any.
+    held_back: HashMap<i64, Option<i64>>,
+    /// Per (rule, channel) and span, the digest now gathering.
+    digests: HashMap<(i64, i64, DigestPeriod), i64>,
+    sites: HashMap<i64, Option<SiteNames>>,
+    /// Per client and event, the rules' routes.
+    routes: HashMap<(i64, RuleEvent), Vec<Route>>,
+    /// Alerts queued, not yet written.
+    queued: Vec<Queued>,
 }
 
 impl Outbox {
@@ -79,15 +136,16 @@ impl Outbox {
             digests: HashMap::new(),
             sites: HashMap::new(),
             routes: HashMap::new(),
+            queued: Vec::new(),
         }
     }
 
-    /// The site's client id, clinic name and client name.
+    /// The site's client and names.
     pub async fn site(
         &mut self,
         tx: &mut Tx<'_>,
         site: i64,
-    ) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+    ) -> Result<Option<SiteNames>, sqlx::Error> {
         if let Some(found) = self.sites.get(&site) {
             return Ok(found.clone());
         }
@@ -142,33 +200,40 @@ impl Outbox {
         key: &str,
     ) -> Result<(), sqlx::Error> {
         let severity = Severity::parse(&alert.severity).unwrap_or(Severity::Low);
-        let window = if routes.is_empty() {
-            None
-        } else {
-            self.window_over(tx, site).await?
-        };
-        for (rule_id, rule, least, on_resolve, channel_id) in routes {
-            let least = Severity::parse(least).unwrap_or(Severity::Critical);
-            if severity < least || (resolved && !on_resolve) {
-                continue;
-            }
-            let alert = &AlertEvent {
-                rule: rule.clone(),
+        let passing: Vec<&Route> = routes
+            .iter()
+            .filter(|route| severity >= route.least() && (!resolved || route.notify_resolved))
+            .collect();
+        if passing.is_empty() {
+            return Ok(());
+        }
+        let window = self.window_over(tx, site).await?;
+        for route in passing {
+            let alert = AlertEvent {
+                rule: route.rule.clone(),
                 ..alert.clone()
             };
-            let route = (*rule_id, *channel_id);
-            let held = match window {
-                Some(window) => Held::Suppressed(window),
-                None => self.within_limit(tx, route, rule, site).await?,
+            let held = match (window, route.delivery()) {
+                (Some(window), _) => Held::Suppressed(window),
+                (None, RuleDelivery::Instant) => self.within_limit(tx, route, site).await?,
+                (None, RuleDelivery::Hourly) => Held::Folded(
+                    self.digest(tx, route, DigestPeriod::Hour, true, site)
+                        .await?,
+                ),
+                (None, RuleDelivery::Daily) => Held::Folded(
+                    self.digest(tx, route, DigestPeriod::Day, true, site)
+                        .await?,
+                ),
             };
-            let new = NewDelivery {
-                key: &format!("{key}-rule-{rule_id}-channel-{channel_id}"),
-                route,
+            self.queued.push(Queued {
+                key: format!("{key}-rule-{}-channel-{}", route.rule_id, route.channel_id),
+                route: route.pair(),
                 site,
-                alert,
+                incident_id: alert.incident_id,
+                subject: alert.subject(),
+                payload: alert.to_payload(),
                 held,
-            };
-            insert(tx, &new, self.now).await?;
+            });
         }
         Ok(())
     }
@@ -177,46 +242,57 @@ impl Outbox {
     async fn within_limit(
         &mut self,
         tx: &mut Tx<'_>,
-        route: (i64, i64),
-        rule: &str,
+        route: &Route,
         site: i64,
     ) -> Result<Held, sqlx::Error> {
-        let sent = match self.sent_this_hour.get(&route) {
+        let sent = match self.sent_this_hour.get(&route.pair()) {
             Some(sent) => *sent,
-            None => alerts_since(tx, route, self.hour).await?,
+            None => alerts_since(tx, route.pair(), self.hour).await?,
         };
-        self.sent_this_hour.insert(route, sent);
         if sent >= ALERTS_PER_HOUR {
-            let digest = match self.digests.get(&route) {
-                Some(digest) => *digest,
-                None => self.hour_digest(tx, route, rule, site).await?,
-            };
-            self.digests.insert(route, digest);
+            self.sent_this_hour.insert(route.pair(), sent);
+            let digest = self
+                .digest(tx, route, DigestPeriod::Hour, false, site)
+                .await?;
             return Ok(Held::Folded(digest));
         }
-        self.sent_this_hour.insert(route, sent + 1);
+        self.sent_this_hour.insert(route.pair(), sent + 1);
         Ok(Held::No)
     }
 
-    /// The id of the digest of `route` for this hour, queued (to be sent when the hour ends)
-    /// if it was not yet.
-    async fn hour_digest(
-        &self,
+    /// The id of the digest of `route` for the current `period`, queued (to be sent when the
+    /// period ends) if it was not yet.
+    async fn digest(
+        &mut self,
         tx: &mut Tx<'_>,
-        (rule_id, channel): (i64, i64),
-        rule: &str,
+        route: &Route,
+        period: DigestPeriod,
+        scheduled: bool,
         site: i64,
     ) -> Result<i64, sqlx::Error> {
+        let (rule_id, channel) = route.pair();
+        if let Some(id) = self.digests.get(&(rule_id, channel, period)) {
+            return Ok(*id);
+        }
+        let (start, span, suffix) = match period {
+            DigestPeriod::Hour => (self.hour, TimeDelta::hours(1), ""),
+            DigestPeriod::Day => {
+                let day = self.now.duration_trunc(TimeDelta::days(1));
+                (day.unwrap_or(self.now), TimeDelta::days(1), "-day")
+            }
+        };
         let key = format!(
-            "digest-rule-{rule_id}-channel-{channel}-{}",
-            self.hour.timestamp()
+            "digest-rule-{rule_id}-channel-{channel}-{}{suffix}",
+            start.timestamp()
         );
         let payload = serde_json::to_string(&DigestPayload {
-            rule: rule.to_string(),
+            rule: route.rule.clone(),
+            period,
+            scheduled,
         })
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let subject = format!("Alerts from rule {rule:?} held back in the hour");
-        in_tx!(tx, |t| {
+        let subject = format!("Alerts from rule {:?} gathered for a summary", route.rule);
+        let id = in_tx!(tx, |t| {
             sqlx::query(
                 "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
                  subject, payload, kind, status, attempts, next_attempt_at, created_at) \
@@ -229,7 +305,7 @@ impl Outbox {
             .bind(site)
             .bind(&subject)
             .bind(&payload)
-            .bind(self.hour + TimeDelta::hours(1))
+            .bind(start + span)
             .bind(self.now)
             .execute(&mut *t)
             .await?;
@@ -237,7 +313,45 @@ impl Outbox {
                 .bind(&key)
                 .fetch_one(&mut *t)
                 .await
-        })
+        })?;
+        self.digests.insert((rule_id, channel, period), id);
+        Ok(id)
+    }
+
+    /// Writes the queued alerts, a few hundred rows per statement; one already there (by
+    /// its idempotency key) is left as it is.
+    pub async fn flush(&mut self, tx: &mut Tx<'_>) -> Result<(), sqlx::Error> {
+        const COLUMNS: usize = 13;
+        let queued = std::mem::take(&mut self.queued);
+        for chunk in queued.chunks(rows_per_statement(COLUMNS)) {
+            in_tx!(tx, |t| {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
+                     incident_id, subject, payload, kind, status, folded_into, suppressed_by, \
+                     attempts, next_attempt_at, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, alert| {
+                    let (status, folded_into, suppressed_by) = alert.held.columns();
+                    row.push_bind(&alert.key)
+                        .push_bind(alert.route.0)
+                        .push_bind(alert.route.1)
+                        .push_bind(alert.site)
+                        .push_bind(alert.incident_id)
+                        .push_bind(&alert.subject)
+                        .push_bind(&alert.payload)
+                        .push("'alert'")
+                        .push_bind(status)
+                        .push_bind(folded_into)
+                        .push_bind(suppressed_by)
+                        .push("0")
+                        .push_bind(self.now)
+                        .push_bind(self.now);
+                });
+                insert.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+                insert.build().persistent(false).execute(t).await?;
+            });
+        }
+        Ok(())
     }
 }
 
@@ -262,53 +376,31 @@ async fn alerts_since(
 
 /// Whether an alert is sent on its own, folded into a digest, or held back by a maintenance
 /// window (by id).
+#[derive(Debug, Clone, Copy)]
 enum Held {
     No,
     Folded(i64),
     Suppressed(i64),
 }
 
-/// An alert for the outbox.
-struct NewDelivery<'a> {
-    key: &'a str,
-    route: (i64, i64),
-    site: i64,
-    alert: &'a AlertEvent,
-    held: Held,
+impl Held {
+    /// The delivery's status, digest and window.
+    fn columns(self) -> (&'static str, Option<i64>, Option<i64>) {
+        match self {
+            Held::No => ("pending", None, None),
+            Held::Folded(digest) => ("folded", Some(digest), None),
+            Held::Suppressed(window) => ("suppressed", None, Some(window)),
+        }
+    }
 }
 
-async fn insert(
-    tx: &mut Tx<'_>,
-    new: &NewDelivery<'_>,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(new.alert).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let (status, folded_into, suppressed_by) = match new.held {
-        Held::No => ("pending", None, None),
-        Held::Folded(digest) => ("folded", Some(digest), None),
-        Held::Suppressed(window) => ("suppressed", None, Some(window)),
-    };
-    in_tx!(tx, |t| {
-        sqlx::query(
-            "INSERT INTO alert_deliveries (idempotency_key, rule_id, channel_id, site_id, \
-             incident_id, subject, payload, kind, status, folded_into, suppressed_by, attempts, \
-             next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'alert', $8, $9, $11, 0, $10, $10) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(new.key)
-        .bind(new.route.0)
-        .bind(new.route.1)
-        .bind(new.site)
-        .bind(new.alert.incident_id)
-        .bind(new.alert.subject())
-        .bind(&payload)
-        .bind(status)
-        .bind(folded_into)
-        .bind(now)
-        .bind(suppressed_by)
-        .execute(t)
-        .await
-        .map(drop)
-    })
+/// An alert waiting for [`Outbox::flush`].
+struct Queued {
+    key: String,
+    route: (i64, i64),
+    site: i64,
+    incident_id: Option<i64>,
+    subject: String,
+    payload: String,
+    held: Held,
 }

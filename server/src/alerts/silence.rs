@@ -1,26 +1,26 @@
-//! The silence sweep: every `--silence-sweep-secs` (30 s), on one server at a time (a lease), each site
-//! whose appliance stopped checking in gets an incident `appliance_silent`: high once the
-//! site is stale, raised to critical once it is offline (the thresholds of the site's status,
-//! so every page agrees), and resolved at the first sweep after its next check-in. Each step
-//! queues its alerts on the `silent` rules in the same transaction.
+//! The silence step of the alert sweep (`super::sweep`): each site whose appliance stopped
+//! checking in gets an incident `appliance_silent`: high once the site is stale, raised to
+//! critical once it is offline (the thresholds of the site's status, so every page agrees),
+//! and resolved at the first sweep after its next check-in.
+//!
+//! Each `silent` rule alerts on its own thresholds while the incident is open: a warning after
+//! its first, a critical alert after its second, each once per incident, and a clearing notice
+//! to the channels it alerted. All in one transaction per sweep.
 
-use std::time::Duration;
+use std::collections::HashSet;
 
 use app::alerts::RuleEvent;
-use app::cluster::IncidentChanges;
 use app::db::Db;
 use app::scoring::{OFFLINE_AFTER_SECONDS, STALE_AFTER_SECONDS};
 use app::services::alerts::AlertEvent;
 use app::types::Severity;
 use chrono::{DateTime, Utc};
 
-use super::outbox::Outbox;
-use crate::hints::Hints;
+use super::outbox::{Outbox, Route};
 use crate::ingest::{Tx, in_tx};
 
 /// The incidents' check type and dedup key.
 pub const CHECK_TYPE: &str = "appliance_silent";
-const LEASE_NAME: &str = "silence-sweep";
 
 /// What a sweep does to one site's silence incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,110 +52,178 @@ impl Step {
     }
 }
 
-/// Starts the sweep as `holder` (this server's name for the lease), every `interval`, until
-/// `closed` resolves.
-pub fn start(
-    db: Db,
-    hints: Hints,
-    holder: String,
-    interval: Duration,
-    closed: impl Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        tokio::pin!(closed);
-        let lease = chrono::Duration::from_std(interval * 3).unwrap_or(chrono::Duration::MAX);
-        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                () = &mut closed => break,
-            }
-            let now = Utc::now();
-            match app::db::leases::acquire(&db, LEASE_NAME, &holder, now, lease).await {
-                Ok(true) => match sweep(&db, now).await {
-                    Ok(sites) if !sites.is_empty() => {
-                        hints.changed(
-                            sites.iter().map(String::as_str),
-                            true,
-                            IncidentChanges::rebuild(),
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(err) => {
-                        tracing::warn!("the silence sweep failed; retried next round: {err}")
-                    }
-                },
-                Ok(false) => {}
-                Err(err) => tracing::warn!("taking the silence sweep's lease failed: {err}"),
-            }
-        }
-    })
+/// The alert a silent rule owes a site silent for `age_minutes`: critical past its second
+/// threshold, a warning (high) past its first, else none.
+fn rule_stage(route: &Route, age_minutes: i64) -> Option<Severity> {
+    let warn = route
+        .warn_after_minutes
+        .map_or(STALE_AFTER_SECONDS / 60, i64::from);
+    match route.critical_after_minutes.map(i64::from) {
+        Some(critical) if age_minutes >= critical => Some(Severity::Critical),
+        _ if age_minutes >= warn => Some(Severity::High),
+        _ => None,
+    }
 }
 
 /// One sweep at `now`: the public ids of the sites whose silence incident changed.
 pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<Vec<String>, sqlx::Error> {
     let stale_before = now - chrono::Duration::seconds(STALE_AFTER_SECONDS);
     let states = app::db::alerts::silence_states(db, CHECK_TYPE, stale_before).await?;
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let alerted: HashSet<String> = app::db::alerts::open_incident_alert_keys(db, CHECK_TYPE)
+        .await?
+        .into_iter()
+        .collect();
+    let mut tx = Tx::begin(db).await?;
+    let mut outbox = Outbox::new(now);
     let mut changed = Vec::new();
     for (site, slug, last_checkin, open_id, open_rank) in states {
         let age = (now - last_checkin).num_seconds();
-        let Some(step) = Step::for_site(age, open_id.zip(open_rank)) else {
-            continue;
+        let step = Step::for_site(age, open_id.zip(open_rank));
+        let silence = Silence {
+            site,
+            slug: &slug,
+            alerted: &alerted,
+            now,
         };
-        let mut tx = Tx::begin(db).await?;
-        apply(&mut tx, site, &slug, last_checkin, step, now).await?;
-        tx.commit().await?;
-        changed.push(slug);
+        let open_incident = match step {
+            Some(Step::Open(severity)) => {
+                Some(open(&mut tx, site, severity, last_checkin, now).await?)
+            }
+            Some(Step::Raise(id, severity)) => {
+                raise(&mut tx, id, severity).await?;
+                Some(id)
+            }
+            Some(Step::Resolve(id)) => {
+                resolve(&mut tx, id, now).await?;
+                silence.queue_cleared(&mut tx, &mut outbox, id).await?;
+                None
+            }
+            None => open_id,
+        };
+        if let Some(id) = open_incident {
+            silence
+                .queue_stages(&mut tx, &mut outbox, id, age / 60)
+                .await?;
+        }
+        if step.is_some() {
+            changed.push(slug);
+        }
     }
+    outbox.flush(&mut tx).await?;
+    tx.commit().await?;
     Ok(changed)
 }
 
-async fn apply(
-    tx: &mut Tx<'_>,
+/// One silent site in a sweep, with the alert keys already queued for open silence incidents.
+struct Silence<'a> {
     site: i64,
-    slug: &str,
-    last_checkin: DateTime<Utc>,
-    step: Step,
+    slug: &'a str,
+    alerted: &'a HashSet<String>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let (id, severity, event) = match step {
-        Step::Open(severity) => (
-            open(tx, site, severity, last_checkin, now).await?,
-            severity,
-            "opened",
-        ),
-        Step::Raise(id, severity) => {
-            raise(tx, id, severity).await?;
-            (id, severity, "raised")
+}
+
+impl Silence<'_> {
+    /// The site's silent rules and the alert each would send.
+    async fn routes(
+        &self,
+        tx: &mut Tx<'_>,
+        outbox: &mut Outbox,
+        event: &str,
+        incident: i64,
+    ) -> Result<Option<(Vec<Route>, AlertEvent)>, sqlx::Error> {
+        let Some(names) = outbox.site(tx, self.site).await? else {
+            return Ok(None);
+        };
+        let routes = outbox
+            .routes(tx, names.client_id, RuleEvent::Silent)
+            .await?;
+        let alert = AlertEvent {
+            event: format!("site.silent.{event}"),
+            rule: String::new(),
+            severity: Severity::Critical.as_str().to_string(),
+            client: names.client,
+            clinic: names.clinic,
+            site: self.slug.to_string(),
+            hostname: "appliance".into(),
+            check_type: CHECK_TYPE.into(),
+            incident_id: Some(incident),
+            at: self.now,
+            detail: String::new(),
+            reminder: false,
+        };
+        Ok(Some((routes, alert)))
+    }
+
+    /// Whether `route` was sent the alert whose key starts `prefix`.
+    fn was_sent(&self, prefix: &str, route: &Route) -> bool {
+        self.alerted.contains(&format!(
+            "{prefix}-rule-{}-channel-{}",
+            route.rule_id, route.channel_id
+        ))
+    }
+
+    /// Queues, per rule, the stage it has reached and not yet alerted on.
+    async fn queue_stages(
+        &self,
+        tx: &mut Tx<'_>,
+        outbox: &mut Outbox,
+        incident: i64,
+        age_minutes: i64,
+    ) -> Result<(), sqlx::Error> {
+        let Some((routes, alert)) = self.routes(tx, outbox, "opened", incident).await? else {
+            return Ok(());
+        };
+        for (severity, stage, event) in [
+            (Severity::High, "stale", "site.silent.opened"),
+            (Severity::Critical, "offline", "site.silent.raised"),
+        ] {
+            let key = format!("silence-{incident}-{stage}");
+            let due: Vec<Route> = routes
+                .iter()
+                .filter(|r| rule_stage(r, age_minutes) == Some(severity) && !self.was_sent(&key, r))
+                .cloned()
+                .collect();
+            let alert = AlertEvent {
+                event: event.into(),
+                severity: severity.as_str().into(),
+                detail: app::alerts::minutes_in_words(
+                    i32::try_from(age_minutes).unwrap_or(i32::MAX),
+                ),
+                ..alert.clone()
+            };
+            outbox
+                .queue(tx, &due, self.site, &alert, false, &key)
+                .await?;
         }
-        Step::Resolve(id) => {
-            resolve(tx, id, now).await?;
-            (id, Severity::Critical, "resolved")
-        }
-    };
-    let mut outbox = Outbox::new(now);
-    let Some((client_id, clinic, client)) = outbox.site(tx, site).await? else {
-        return Ok(());
-    };
-    let routes = outbox.routes(tx, client_id, RuleEvent::Silent).await?;
-    let alert = AlertEvent {
-        event: format!("site.silent.{event}"),
-        rule: String::new(),
-        severity: severity.as_str().to_string(),
-        client,
-        clinic,
-        site: slug.to_string(),
-        hostname: "appliance".into(),
-        check_type: CHECK_TYPE.into(),
-        incident_id: Some(id),
-        at: now,
-    };
-    let key = format!("silence-{id}-{event}-{}", severity.as_str());
-    let resolved = matches!(step, Step::Resolve(_));
-    outbox
-        .queue(tx, &routes, site, &alert, resolved, &key)
-        .await
+        Ok(())
+    }
+
+    /// Queues the clearing notice to the channels that were alerted about the incident.
+    async fn queue_cleared(
+        &self,
+        tx: &mut Tx<'_>,
+        outbox: &mut Outbox,
+        incident: i64,
+    ) -> Result<(), sqlx::Error> {
+        let Some((routes, alert)) = self.routes(tx, outbox, "resolved", incident).await? else {
+            return Ok(());
+        };
+        let alerted: Vec<Route> = routes
+            .into_iter()
+            .filter(|r| {
+                ["stale", "offline"]
+                    .iter()
+                    .any(|stage| self.was_sent(&format!("silence-{incident}-{stage}"), r))
+            })
+            .collect();
+        let key = format!("silence-{incident}-resolved");
+        outbox
+            .queue(tx, &alerted, self.site, &alert, true, &key)
+            .await
+    }
 }
 
 async fn open(
@@ -216,6 +284,32 @@ async fn resolve(tx: &mut Tx<'_>, id: i64, now: DateTime<Utc>) -> Result<(), sql
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn silent_rule(warn: Option<i32>, critical: Option<i32>) -> Route {
+        Route {
+            rule_id: 1,
+            rule: "Silence".into(),
+            min_severity: "low".into(),
+            notify_resolved: true,
+            channel_id: 1,
+            delivery: "instant".into(),
+            warn_after_minutes: warn,
+            critical_after_minutes: critical,
+            below_percent: None,
+            repeat_minutes: None,
+        }
+    }
+
+    #[test]
+    fn each_rule_alerts_on_its_own_thresholds() {
+        let rule = silent_rule(Some(30), Some(120));
+        assert_eq!(rule_stage(&rule, 29), None);
+        assert_eq!(rule_stage(&rule, 30), Some(Severity::High));
+        assert_eq!(rule_stage(&rule, 119), Some(Severity::High));
+        assert_eq!(rule_stage(&rule, 120), Some(Severity::Critical));
+        let warning_only = silent_rule(Some(20), None);
+        assert_eq!(rule_stage(&warning_only, 600), Some(Severity::High));
+    }
 
     #[test]
     fn silence_is_staged_raised_and_cleared() {

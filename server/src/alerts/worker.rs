@@ -98,12 +98,12 @@ async fn deliver(db: &Db, sender: &AlertSender, delivery: Claimed) {
 /// The message a delivery sends: its alert, or the digest of the alerts folded into it.
 async fn message_of(db: &Db, delivery: &Claimed) -> Result<Message, String> {
     if delivery.digest {
-        let rule: DigestPayload = serde_json::from_str(&delivery.payload)
+        let payload: DigestPayload = serde_json::from_str(&delivery.payload)
             .map_err(|e| format!("the stored digest cannot be read: {e}"))?;
         let subjects = store::folded_subjects(db, delivery.id)
             .await
             .map_err(|e| format!("the digest's alerts cannot be read: {e}"))?;
-        return Ok(digest(&rule.rule, &subjects));
+        return Ok(digest(&payload, &subjects));
     }
     serde_json::from_str::<AlertEvent>(&delivery.payload)
         .map(|event| event.message())

@@ -102,17 +102,29 @@ pub async fn batch(
 ) -> Result<Json<EvidenceStored>, ApiError> {
     appliance.check_site(&batch.site_id)?;
     let last = batch.bundles.last().expect("validated as non-empty");
-    match evidence::append_chain(&state.db, appliance.site, &batch.bundles, Utc::now()).await? {
+    let now = Utc::now();
+    match evidence::append_chain(&state.db, appliance.site, &batch.bundles, now).await? {
         Appended::Stored => Ok(Json(EvidenceStored {
             stored: batch.bundles.len(),
             head_position: last.position,
             head_hash: last.bundle_hash.clone(),
         })),
-        Appended::Elsewhere { position, hash } => Err(broken_chain(format!(
-            "the chain continues at position {} with prev_hash {}",
-            position + 1,
-            hash.as_deref().unwrap_or("null")
-        ))),
+        Appended::Elsewhere { position, hash } => {
+            let first = &batch.bundles[0];
+            crate::alerts::chain::broken(
+                &state.db,
+                appliance.site,
+                first,
+                (position, hash.as_deref()),
+                now,
+            )
+            .await?;
+            Err(broken_chain(format!(
+                "the chain continues at position {} with prev_hash {}",
+                position + 1,
+                hash.as_deref().unwrap_or("null")
+            )))
+        }
         Appended::Raced => Err(broken_chain(
             "another batch extended the chain first; re-read and retry".into(),
         )),

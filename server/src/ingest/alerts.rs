@@ -29,10 +29,12 @@ pub async fn enqueue(
     if alerting().next().is_none() {
         return Ok(());
     }
-    let Some((client_id, clinic, client)) = outbox.site(tx, appliance.site).await? else {
+    let Some(names) = outbox.site(tx, appliance.site).await? else {
         return Ok(());
     };
-    let routes = outbox.routes(tx, client_id, RuleEvent::Incident).await?;
+    let routes = outbox
+        .routes(tx, names.client_id, RuleEvent::Incident)
+        .await?;
     if routes.is_empty() {
         return Ok(());
     }
@@ -42,13 +44,15 @@ pub async fn enqueue(
             event: format!("incident.{action}"),
             rule: String::new(),
             severity: event.severity.as_str().to_string(),
-            client: client.clone(),
-            clinic: clinic.clone(),
+            client: names.client.clone(),
+            clinic: names.clinic.clone(),
             site: appliance.site_id.clone(),
             hostname: event.hostname.clone(),
             check_type: event.check_type.clone(),
             incident_id: outcome.id,
             at: event.detected_at,
+            detail: String::new(),
+            reminder: false,
         };
         let key = format!(
             "incident-{}-{action}-{}",

@@ -80,6 +80,7 @@ pub async fn write(
             repeated: false,
         }));
     }
+    outbox.flush(&mut tx).await?;
     store_outcomes(&mut tx, reports, &claims, &outcomes).await?;
     let outcomes = with_copies(outcomes, &copies)?;
     insert_bundles(&mut tx, &bundles, now, largest).await?;

@@ -13,13 +13,13 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn receiver(var: &str) -> String {
+pub(crate) fn receiver(var: &str) -> String {
     std::env::var(var)
         .unwrap_or_else(|_| panic!("{var} is unset: run under scripts/test-services.sh"))
 }
 
 /// Polls `probe` every 100 ms for up to 20 s until it gives a value.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -34,7 +34,7 @@ where
 }
 
 /// Mails the test SMTP server received for `address`.
-async fn mails_to(address: &str) -> Vec<Value> {
+pub(crate) async fn mails_to(address: &str) -> Vec<Value> {
     let all: Vec<Value> = reqwest::get(receiver("TEST_SMTP_MESSAGES_URL"))
         .await
         .unwrap()
@@ -53,14 +53,14 @@ async fn mails_to(address: &str) -> Vec<Value> {
 }
 
 /// POSTs the test webhook receiver got at `path`.
-async fn posts_to(path: &str) -> Vec<Value> {
+pub(crate) async fn posts_to(path: &str) -> Vec<Value> {
     let url = format!("{}/_received", receiver("TEST_WEBHOOK_URL"));
     let all: Vec<Value> = reqwest::get(url).await.unwrap().json().await.unwrap();
     all.into_iter().filter(|p| p["path"] == path).collect()
 }
 
 /// Tells the receiver the key to check `path`'s signatures with.
-async fn register_secret(path: &str, secret: &str) {
+pub(crate) async fn register_secret(path: &str, secret: &str) {
     let url = format!("{}/_secrets{path}", receiver("TEST_WEBHOOK_URL"));
     let answer = reqwest::Client::new()
         .put(url)
@@ -71,7 +71,7 @@ async fn register_secret(path: &str, secret: &str) {
     assert!(answer.status().is_success());
 }
 
-async fn call(
+pub(crate) async fn call(
     admin: &reqwest::Client,
     base: &str,
     function: &str,
@@ -87,7 +87,11 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(client: &reqwest::Client, base: &str, function: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    base: &str,
+    function: &str,
+) -> (StatusCode, Value) {
     let response = client
         .get(format!("{base}/api/{function}"))
         .send()
@@ -97,8 +101,65 @@ async fn get(client: &reqwest::Client, base: &str, function: &str) -> (StatusCod
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Adds a channel; its id.
+pub(crate) async fn add_channel(
+    admin: &reqwest::Client,
+    base: &str,
+    name: &str,
+    kind: &str,
+    target: &str,
+) -> i64 {
+    let (status, saved) = call(
+        admin,
+        base,
+        "add_alert_channel",
+        json!({"channel": {"name": name, "kind": kind, "target": target}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    saved["Saved"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("channel {name}: {saved}"))
+}
+
+/// Adds `rule` (the form's JSON, `name` and `channels` filled in); its id.
+pub(crate) async fn add_rule(
+    admin: &reqwest::Client,
+    base: &str,
+    name: &str,
+    channels: &[i64],
+    rule: Value,
+) -> i64 {
+    let mut rule = rule;
+    rule["name"] = json!(name);
+    rule["channels"] = json!(channels);
+    let (status, saved) = call(admin, base, "add_alert_rule", json!({ "rule": rule })).await;
+    assert_eq!(status, 200, "{saved}");
+    saved["Saved"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("rule {name}: {saved}"))
+}
+
+/// A rule's JSON for every incident, at any severity, with no resolve notice.
+pub(crate) fn every_incident() -> Value {
+    json!({"client_id": null, "event": "incident", "min_severity": "low", "notify_resolved": false})
+}
+
+/// Makes every pending delivery due now: sweeps run at times ahead of the clock queue their
+/// alerts for then, and digests wait for their hour.
+pub(crate) async fn release_pending(db: &app::db::Db) {
+    app::on_db!(db, |pool| sqlx::query(
+        "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE status = 'pending'"
+    )
+    .bind(Utc::now() - chrono::Duration::seconds(1))
+    .execute(pool)
+    .await
+    .map(drop)
+    .unwrap());
+}
+
 /// A unique suffix per run and database, so tests sharing the receivers see only their own.
-fn unique(db: &str) -> String {
+pub(crate) fn unique(db: &str) -> String {
     format!(
         "{db}-{}-{}",
         std::process::id(),
@@ -115,28 +176,9 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
         let address = format!("on-call-{tag}@clinic.example");
         let path = format!("/hook/{tag}");
 
-        let (status, mail) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": "On call", "kind": "email", "target": address }}),
-        )
-        .await;
-        assert_eq!(status, 200, "{db}: {mail}");
-        let (_, hook) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": "Ticketing", "kind": "webhook",
-            "target": format!("{}{path}", receiver("TEST_WEBHOOK_URL")) }}),
-        )
-        .await;
-        let (mail, hook) = (
-            mail["Saved"].as_i64().unwrap(),
-            hook["Saved"].as_i64().unwrap(),
-        );
+        let mail = add_channel(&admin, &base, "On call", "email", &address).await;
+        let target = format!("{}{path}", receiver("TEST_WEBHOOK_URL"));
+        let hook = add_channel(&admin, &base, "Ticketing", "webhook", &target).await;
         let (_, channels) = get(&admin, &base, "list_alert_channels").await;
         let secret = channels
             .as_array()
@@ -149,16 +191,9 @@ async fn a_drift_becomes_a_mail_and_a_signed_webhook_and_its_remediation_a_resol
             .to_string();
         assert_eq!(secret.len(), 64, "{db}: a 256-bit key in hex");
         register_secret(&path, &secret).await;
-        let (status, rule) = call(
-            &admin,
-            &base,
-            "add_alert_rule",
-            json!({"rule": {
-            "name": "High and worse", "client_id": null, "event": "incident", "min_severity": "high",
-            "notify_resolved": true, "channels": [mail, hook] }}),
-        )
-        .await;
-        assert_eq!(status, 200, "{db}: {rule}");
+        let rule = json!({"client_id": null, "event": "incident", "min_severity": "high",
+                          "notify_resolved": true});
+        add_rule(&admin, &base, "High and worse", &[mail, hook], rule).await;
 
         let opened = Utc::now();
         let (status, _) = fleet
@@ -236,25 +271,9 @@ async fn a_failing_webhook_is_retried_until_dead_and_an_admin_retries_it() {
     for (db, fleet) in fleets().await {
         let base = fleet.server.url("");
         let admin = fleet.server.client_as(Role::Admin).await;
-        let (_, hook) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": "Broken", "kind": "webhook",
-            "target": format!("{}/status/500", receiver("TEST_WEBHOOK_URL")) }}),
-        )
-        .await;
-        let hook = hook["Saved"].as_i64().unwrap();
-        call(
-            &admin,
-            &base,
-            "add_alert_rule",
-            json!({"rule": {
-            "name": "All", "client_id": null, "event": "incident", "min_severity": "low",
-            "notify_resolved": false, "channels": [hook] }}),
-        )
-        .await;
+        let target = format!("{}/status/500", receiver("TEST_WEBHOOK_URL"));
+        let hook = add_channel(&admin, &base, "Broken", "webhook", &target).await;
+        add_rule(&admin, &base, "All", &[hook], every_incident()).await;
         fleet
             .post(
                 &fleet.key1,
@@ -445,15 +464,7 @@ async fn send_test_reports_the_receivers_answer() {
         ),
         ("Nobody home", "webhook", "http://127.0.0.1:9/x".to_string()),
     ] {
-        let (_, saved) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": name, "kind": kind, "target": target }}),
-        )
-        .await;
-        ids.push(saved["Saved"].as_i64().unwrap());
+        ids.push(add_channel(&admin, &base, name, kind, &target).await);
     }
     let mut answers = Vec::new();
     for id in &ids {
@@ -505,25 +516,9 @@ async fn a_storm_sends_the_hourly_limit_and_folds_the_rest_into_one_digest() {
         let base = fleet.server.url("");
         let admin = fleet.server.client_as(Role::Admin).await;
         let path = format!("/storm/{}", unique(db));
-        let (_, hook) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": "Storm", "kind": "webhook",
-            "target": format!("{}{path}", receiver("TEST_WEBHOOK_URL")) }}),
-        )
-        .await;
-        let hook = hook["Saved"].as_i64().unwrap();
-        call(
-            &admin,
-            &base,
-            "add_alert_rule",
-            json!({"rule": {
-            "name": "Everything", "client_id": null, "event": "incident", "min_severity": "low",
-            "notify_resolved": false, "channels": [hook] }}),
-        )
-        .await;
+        let target = format!("{}{path}", receiver("TEST_WEBHOOK_URL"));
+        let hook = add_channel(&admin, &base, "Storm", "webhook", &target).await;
+        add_rule(&admin, &base, "Everything", &[hook], every_incident()).await;
         let storm: Vec<Value> = (0..30)
             .map(|i| {
                 let mut event = drift("drifted", Utc::now());
@@ -591,30 +586,17 @@ async fn a_silent_site_is_stale_then_offline_then_clear_with_an_alert_at_each_st
             format!("silence-{tag}@msp.example"),
             format!("incidents-{tag}@msp.example"),
         );
-        let mut channels = Vec::new();
-        for (name, address) in [("Silence", &silence_to), ("Incidents", &incidents_to)] {
-            let (_, saved) = call(
-                &admin,
-                &base,
-                "add_alert_channel",
-                json!({"channel": {
-                "name": name, "kind": "email", "target": address }}),
-            )
-            .await;
-            channels.push(saved["Saved"].as_i64().unwrap());
-        }
-        for (event, channel) in [("silent", channels[0]), ("incident", channels[1])] {
-            let (status, answer) = call(
-                &admin,
-                &base,
-                "add_alert_rule",
-                json!({"rule": {
-                "name": event, "client_id": null, "event": event, "min_severity": "low",
-                "notify_resolved": true, "channels": [channel] }}),
-            )
-            .await;
-            assert_eq!(status, 200, "{db}: {answer}");
-        }
+        let late_to = format!("late-{tag}@msp.example");
+        let silence = add_channel(&admin, &base, "Silence", "email", &silence_to).await;
+        let late = add_channel(&admin, &base, "Late", "email", &late_to).await;
+        let incidents = add_channel(&admin, &base, "Incidents", "email", &incidents_to).await;
+        let silent = |warn: i32, critical: Option<i32>| {
+            json!({"client_id": null, "event": "silent", "min_severity": "low", "notify_resolved": true,
+                   "options": {"warn_after_minutes": warn, "critical_after_minutes": critical}})
+        };
+        add_rule(&admin, &base, "Silence", &[silence], silent(15, Some(60))).await;
+        add_rule(&admin, &base, "Late", &[late], silent(45, None)).await;
+        add_rule(&admin, &base, "Incidents", &[incidents], every_incident()).await;
         let checkin = json!({"site_id": "site-1", "agent_version": "1.0.0"});
         let (status, _) = fleet.post(&fleet.key1, "/api/v1/checkin", &checkin).await;
         assert_eq!(status, 200, "{db}");
@@ -665,32 +647,36 @@ async fn a_silent_site_is_stale_then_offline_then_clear_with_an_alert_at_each_st
         assert_eq!(silence(server_db).await, ["critical resolved"], "{db}");
 
         // The sweeps ran at times ahead of the clock, and queued their alerts for then.
-        app::on_db!(server_db, |pool| sqlx::query(
-            "UPDATE alert_deliveries SET next_attempt_at = $1 WHERE status = 'pending'"
-        )
-        .bind(Utc::now() - chrono::Duration::seconds(1))
-        .execute(pool)
-        .await
-        .map(drop)
-        .unwrap());
-        let subjects = eventually("three silence mails", || async {
-            let mut subjects: Vec<String> = mails_to(&silence_to)
-                .await
-                .iter()
-                .map(|m| m["subject"].as_str().unwrap().to_string())
-                .collect();
-            subjects.sort();
-            (subjects.len() == 3).then_some(subjects)
-        })
-        .await;
+        release_pending(server_db).await;
+        let subjects_to = |address: String, expected: usize| async move {
+            eventually("the silence mails", || async {
+                let mut subjects: Vec<String> = mails_to(&address)
+                    .await
+                    .iter()
+                    .map(|m| m["subject"].as_str().unwrap().to_string())
+                    .collect();
+                subjects.sort();
+                (subjects.len() == expected).then_some(subjects)
+            })
+            .await
+        };
+        let stopped = "its appliance stopped checking in";
         assert_eq!(
-            subjects,
+            subjects_to(silence_to.clone(), 3).await,
             [
-                "Clinic 1 (site-1) is checking in again",
-                "[critical] Clinic 1 (site-1) is offline: its appliance stopped checking in",
-                "[high] Clinic 1 (site-1) is stale: its appliance stopped checking in",
+                "Clinic 1 (site-1) is checking in again".to_string(),
+                format!("[critical] Clinic 1 (site-1) silent for 1 h 1 min: {stopped}"),
+                format!("[high] Clinic 1 (site-1) silent for 16 min: {stopped}"),
             ],
-            "{db}"
+            "{db}: a warning at 15 minutes, critical at 60, and the all-clear"
+        );
+        assert_eq!(
+            subjects_to(late_to.clone(), 2).await,
+            [
+                "Clinic 1 (site-1) is checking in again".to_string(),
+                format!("[high] Clinic 1 (site-1) silent for 1 h 1 min: {stopped}"),
+            ],
+            "{db}: a rule of 45 minutes alerts at the first sweep past them, once"
         );
         assert!(
             mails_to(&incidents_to).await.is_empty(),
@@ -745,23 +731,8 @@ async fn a_maintenance_window_holds_its_sites_alerts_back_and_logs_them() {
         let base = fleet.server.url("");
         let admin = fleet.server.client_as(Role::Admin).await;
         let address = format!("window-{}@msp.example", unique(db));
-        let (_, mail) = call(
-            &admin,
-            &base,
-            "add_alert_channel",
-            json!({"channel": {
-            "name": "Mail", "kind": "email", "target": address }}),
-        )
-        .await;
-        call(
-            &admin,
-            &base,
-            "add_alert_rule",
-            json!({"rule": {
-            "name": "All", "client_id": null, "event": "incident", "min_severity": "low",
-            "notify_resolved": false, "channels": [mail["Saved"]] }}),
-        )
-        .await;
+        let mail = add_channel(&admin, &base, "Mail", "email", &address).await;
+        add_rule(&admin, &base, "All", &[mail], every_incident()).await;
 
         let local = |minutes: i64| {
             (Utc::now() + chrono::Duration::minutes(minutes))

@@ -496,11 +496,11 @@ async fn oversized_bodies_and_gzip_bombs_are_413() {
     assert_eq!(fleet.count("evidence_bundles").await, 0);
 }
 
-fn hash(text: &str) -> String {
+pub(crate) fn hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn chain(from: i64, to: i64, mut prev: Option<String>) -> Vec<Value> {
+pub(crate) fn chain(from: i64, to: i64, mut prev: Option<String>) -> Vec<Value> {
     (from..=to)
         .map(|position| {
             let bundle_hash = hash(&format!("{position}"));

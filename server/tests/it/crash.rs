@@ -309,6 +309,7 @@ async fn every_queued_alert_is_delivered_after_kill_9() {
         min_severity: Severity::Low,
         notify_resolved: false,
         channels,
+        options: Default::default(),
     };
     app::db::alerts::insert_rule(&db, &rule, &audit)
         .await

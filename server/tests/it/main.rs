@@ -3,6 +3,7 @@
 //! databases; `common::fixture` inserts the rows tests build on.
 
 mod accounts;
+mod alert_rules;
 mod alerts;
 mod api;
 mod cluster;

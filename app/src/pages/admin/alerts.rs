@@ -6,16 +6,17 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::alerts::{
-    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleEvent,
-    RuleInput, Saved, TestOutcome, validate_channel, validate_rule,
+    AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleDelivery,
+    RuleEvent, RuleInput, RuleOptions, Saved, TestOutcome, validate_channel, validate_rule,
 };
 use crate::auth::Role;
 use crate::components::badges::ago;
-use crate::components::form::{FieldError, FieldMessages, TextField};
+use crate::components::form::{FieldError, FieldMessages, TextField, show_answer};
 use crate::components::query_view::QueryView;
 use crate::components::toast::Toasts;
 use crate::error::AppError;
 use crate::types::{ClientSummary, Severity};
+use crate::validation::FieldErrors;
 
 crate::query_args!(ListAlertChannels);
 
@@ -59,6 +60,8 @@ pub async fn send_test_alert(id: i64) -> Result<TestOutcome, AppError> {
         check_type: "alert_channel".into(),
         incident_id: None,
         at: chrono::Utc::now(),
+        detail: String::new(),
+        reminder: false,
     };
     let key = format!("test-{id}-{}", event.at.timestamp_millis());
     Ok(match sender.send(&channel, &event.message(), &key).await {
@@ -232,16 +235,10 @@ fn AddChannelForm(on_added: Callback<()>) -> impl IntoView {
     };
     let messages = FieldMessages::new(Memo::new(move |_| validate_channel(&input())));
     let add = ServerAction::<AddAlertChannel>::new();
-    Effect::new(move |_| match add.value().get() {
-        Some(Ok(Saved::Saved(_))) => {
-            Toasts::show("Channel added.");
-            name.set(String::new());
-            target.set(String::new());
-            on_added.run(());
-        }
-        Some(Ok(Saved::Invalid(errors))) => messages.answered(errors),
-        Some(Err(err)) => Toasts::show(err.to_string()),
-        None => {}
+    show_answer(add.value(), messages, "Channel added.", move || {
+        name.set(String::new());
+        target.set(String::new());
+        on_added.run(());
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -287,13 +284,8 @@ fn RuleTable(rules: Vec<AlertRule>) -> impl IntoView {
             <thead><tr><th>"Name"</th><th>"Client"</th><th>"When"</th><th>"Channels"</th></tr></thead>
             <tbody>
                 {rules.into_iter().map(|rule| {
-                    let client = rule.client.map(|(_, name)| name).unwrap_or_else(|| "every client (default)".into());
-                    let what = match rule.event {
-                        RuleEvent::Incident => format!("an incident at {} or worse opens", rule.min_severity.as_str()),
-                        RuleEvent::Silent if rule.min_severity == Severity::Critical => "a site goes offline".to_string(),
-                        RuleEvent::Silent => "a site goes stale, and again offline".to_string(),
-                    };
-                    let when = format!("{what}{}", if rule.notify_resolved { "; and when it clears" } else { "" });
+                    let client = rule.client.clone().map(|(_, name)| name).unwrap_or_else(|| "every client (default)".into());
+                    let when = rule.describe();
                     let channels = rule.channels.into_iter().map(|(_, name)| name).collect::<Vec<_>>().join(", ");
                     view! {
                         <tr data-testid="rule-row">
@@ -307,6 +299,74 @@ fn RuleTable(rules: Vec<AlertRule>) -> impl IntoView {
     .into_any()
 }
 
+/// A number typed into a field: `None` when empty, `Err` when it is not a whole number.
+fn typed_number(text: &str) -> Result<Option<i32>, ()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(drop)
+}
+
+/// The rule form's fields for what its event watches and how it sends, as typed.
+#[derive(Clone, Copy)]
+struct OptionFields {
+    warn: RwSignal<String>,
+    critical: RwSignal<String>,
+    below: RwSignal<String>,
+    repeat: RwSignal<Option<i32>>,
+    delivery: RwSignal<RuleDelivery>,
+}
+
+impl OptionFields {
+    fn new() -> Self {
+        Self {
+            warn: RwSignal::new("15".into()),
+            critical: RwSignal::new("60".into()),
+            below: RwSignal::new("80".into()),
+            repeat: RwSignal::new(None),
+            delivery: RwSignal::new(RuleDelivery::Instant),
+        }
+    }
+
+    fn options(self) -> RuleOptions {
+        let number = |field: RwSignal<String>| typed_number(&field.get()).ok().flatten();
+        RuleOptions {
+            warn_after_minutes: number(self.warn),
+            critical_after_minutes: number(self.critical),
+            below_percent: number(self.below),
+            repeat_minutes: self.repeat.get(),
+            delivery: self.delivery.get(),
+        }
+    }
+
+    /// Fields of `event` whose text is not a number.
+    fn unreadable(self, event: RuleEvent) -> FieldErrors {
+        let fields = match event {
+            RuleEvent::Silent => vec![
+                ("warn_after_minutes", self.warn),
+                ("critical_after_minutes", self.critical),
+            ],
+            RuleEvent::Compliance => vec![("below_percent", self.below)],
+            _ => vec![],
+        };
+        fields
+            .into_iter()
+            .filter(|(_, field)| typed_number(&field.get()).is_err())
+            .map(|(name, _)| (name.to_string(), "Enter a whole number.".to_string()))
+            .collect()
+    }
+}
+
+/// Repeat intervals the form offers, in minutes.
+const REPEATS: [(Option<i32>, &str); 5] = [
+    (None, "Once"),
+    (Some(30), "Every 30 minutes"),
+    (Some(60), "Every hour"),
+    (Some(240), "Every 4 hours"),
+    (Some(1440), "Every day"),
+];
+
 #[component]
 fn AddRuleForm(
     channels: Vec<AlertChannel>,
@@ -319,6 +379,7 @@ fn AddRuleForm(
     let severity = RwSignal::new(Severity::High);
     let notify_resolved = RwSignal::new(true);
     let chosen = RwSignal::new(Vec::<i64>::new());
+    let fields = OptionFields::new();
     let input = move || RuleInput {
         name: name.get(),
         client_id: client.get(),
@@ -326,19 +387,18 @@ fn AddRuleForm(
         min_severity: severity.get(),
         notify_resolved: notify_resolved.get(),
         channels: chosen.get(),
+        options: fields.options(),
     };
-    let messages = FieldMessages::new(Memo::new(move |_| validate_rule(&input())));
+    let messages = FieldMessages::new(Memo::new(move |_| {
+        let mut errors = validate_rule(&input());
+        errors.extend(fields.unreadable(event.get()));
+        errors
+    }));
     let add = ServerAction::<AddAlertRule>::new();
-    Effect::new(move |_| match add.value().get() {
-        Some(Ok(Saved::Saved(_))) => {
-            Toasts::show("Rule added.");
-            name.set(String::new());
-            chosen.set(Vec::new());
-            on_added.run(());
-        }
-        Some(Ok(Saved::Invalid(errors))) => messages.answered(errors),
-        Some(Err(err)) => Toasts::show(err.to_string()),
-        None => {}
+    show_answer(add.value(), messages, "Rule added.", move || {
+        name.set(String::new());
+        chosen.set(Vec::new());
+        on_added.run(());
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -346,10 +406,11 @@ fn AddRuleForm(
             add.dispatch(AddAlertRule { rule: input() });
         }
     };
+    let edited = move |field: &'static str| Callback::new(move |()| messages.edited(field));
     view! {
         <form class="inline-form" data-testid="add-rule-form" on:submit=on_submit novalidate>
             <TextField name="name" label="Name" value=name error=messages.of("name")
-                testid="rule-name".to_string() on_edit=Callback::new(move |()| messages.edited("name")) />
+                testid="rule-name".to_string() on_edit=edited("name") />
             <label class="field">
                 <span>"Client"</span>
                 <select data-testid="rule-client" on:change=move |ev| {
@@ -371,13 +432,53 @@ fn AddRuleForm(
                     }).collect_view()}
                 </select>
             </label>
+            <Show when=move || event.get().has_severity()>
+                <label class="field">
+                    <span>"Severity at least"</span>
+                    <select data-testid="rule-severity" on:change=move |ev| {
+                        if let Some(s) = Severity::parse(&event_target_value(&ev)) { severity.set(s) }
+                    }>
+                        {Severity::ALL.into_iter().map(|s| view! {
+                            <option value=s.as_str() selected=move || severity.get() == s>{s.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            </Show>
+            <Show when=move || event.get() == RuleEvent::Silent>
+                <TextField name="warn_after_minutes" label="First alert after (minutes)" kind="number"
+                    value=fields.warn error=messages.of("warn_after_minutes")
+                    testid="rule-warn-after".to_string() on_edit=edited("warn_after_minutes") />
+                <TextField name="critical_after_minutes" label="Critical after (minutes, optional)" kind="number"
+                    value=fields.critical error=messages.of("critical_after_minutes")
+                    testid="rule-critical-after".to_string() on_edit=edited("critical_after_minutes") />
+            </Show>
+            <Show when=move || event.get() == RuleEvent::Compliance>
+                <TextField name="below_percent" label="Compliance below (%)" kind="number"
+                    value=fields.below error=messages.of("below_percent")
+                    testid="rule-below-percent".to_string() on_edit=edited("below_percent") />
+            </Show>
+            <Show when=move || event.get().lasts()>
+                <label class="field">
+                    <span>"Repeat while unresolved"</span>
+                    <select data-testid="rule-repeat" on:change=move |ev| {
+                        fields.repeat.set(event_target_value(&ev).parse().ok());
+                        messages.edited("repeat_minutes");
+                    }>
+                        {REPEATS.into_iter().map(|(minutes, label)| view! {
+                            <option value=minutes.map(|m| m.to_string()).unwrap_or_default()
+                                selected=move || fields.repeat.get() == minutes>{label}</option>
+                        }).collect_view()}
+                    </select>
+                    <FieldError error=messages.of("repeat_minutes") name="repeat_minutes" />
+                </label>
+            </Show>
             <label class="field">
-                <span>"Severity at least"</span>
-                <select data-testid="rule-severity" on:change=move |ev| {
-                    if let Some(s) = Severity::parse(&event_target_value(&ev)) { severity.set(s) }
+                <span>"Send"</span>
+                <select data-testid="rule-delivery" on:change=move |ev| {
+                    if let Some(d) = RuleDelivery::parse(&event_target_value(&ev)) { fields.delivery.set(d) }
                 }>
-                    {Severity::ALL.into_iter().map(|s| view! {
-                        <option value=s.as_str() selected=move || severity.get() == s>{s.as_str()}</option>
+                    {RuleDelivery::ALL.into_iter().map(|d| view! {
+                        <option value=d.as_str() selected=move || fields.delivery.get() == d>{d.label()}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -400,12 +501,14 @@ fn AddRuleForm(
                 }).collect_view()}
                 <FieldError error=messages.of("channels") name="channels" />
             </fieldset>
-            <label class="choice">
-                <input type="checkbox" data-testid="rule-notify-resolved"
-                    prop:checked=move || notify_resolved.get()
-                    on:change=move |ev| notify_resolved.set(event_target_checked(&ev)) />
-                "Also when it resolves"
-            </label>
+            <Show when=move || event.get().lasts()>
+                <label class="choice">
+                    <input type="checkbox" data-testid="rule-notify-resolved"
+                        prop:checked=move || notify_resolved.get()
+                        on:change=move |ev| notify_resolved.set(event_target_checked(&ev)) />
+                    "Also when it clears"
+                </label>
+            </Show>
             <button type="submit" class="button primary" data-testid="add-rule" disabled=move || add.pending().get()>"Add rule"</button>
         </form>
     }
@@ -455,7 +558,7 @@ fn DeliveryRowView(row: DeliveryRow, is_admin: bool, on_retried: Callback<()>) -
             format!("next try {}", row.next_attempt_at.format("%H:%M:%S UTC"))
         }
         DeliveryStatus::Dead => "gave up".to_string(),
-        DeliveryStatus::Folded => "in the hour's digest".to_string(),
+        DeliveryStatus::Folded => "in a digest".to_string(),
         DeliveryStatus::Suppressed => format!(
             "held back by {}",
             row.held_back_by.clone().unwrap_or_default()

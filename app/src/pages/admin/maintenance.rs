@@ -7,7 +7,7 @@ use leptos_meta::Title;
 
 use crate::alerts::{MaintenanceWindow, Saved, WindowInput, validate_window};
 use crate::auth::Role;
-use crate::components::form::{FieldError, FieldMessages, TextField};
+use crate::components::form::{FieldError, FieldMessages, TextField, show_answer};
 use crate::components::query_view::QueryView;
 use crate::components::toast::Toasts;
 use crate::error::AppError;
@@ -168,15 +168,9 @@ fn AddWindowForm(clients: Vec<ClientSummary>, on_added: Callback<()>) -> impl In
     };
     let messages = FieldMessages::new(Memo::new(move |_| validate_window(&input())));
     let add = ServerAction::<AddMaintenanceWindow>::new();
-    Effect::new(move |_| match add.value().get() {
-        Some(Ok(Saved::Saved(_))) => {
-            Toasts::show("Window added.");
-            reason.set(String::new());
-            on_added.run(());
-        }
-        Some(Ok(Saved::Invalid(errors))) => messages.answered(errors),
-        Some(Err(err)) => Toasts::show(err.to_string()),
-        None => {}
+    show_answer(add.value(), messages, "Window added.", move || {
+        reason.set(String::new());
+        on_added.run(());
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -8,11 +8,11 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::Actor;
-use crate::alerts::{ChannelInput, RuleInput, Saved, validate_channel, validate_rule};
+use crate::alerts::{ChannelInput, RuleEvent, RuleInput, Saved, validate_channel, validate_rule};
 use crate::db::Db;
-use crate::db::accounts::NewAudit;
 use crate::db::alerts as store;
 use crate::error::AppError;
+use crate::types::Severity;
 
 /// Attempts a delivery gets before it is dead (an admin may retry it from the log).
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -55,20 +55,47 @@ pub struct Message {
     pub json: serde_json::Value,
 }
 
-/// What the outbox keeps of a digest until it is sent: whose alerts it holds.
+/// The span a digest gathers alerts over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestPeriod {
+    #[default]
+    Hour,
+    Day,
+}
+
+/// What the outbox keeps of a digest until it is sent: whose alerts it holds, over what
+/// span, and why: the rule asks for summaries (`scheduled`), or its alerts passed the hourly
+/// limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestPayload {
     pub rule: String,
+    #[serde(default)]
+    pub period: DigestPeriod,
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
-/// The digest of the alerts `rule` held back in an hour, by their subjects.
-pub fn digest(rule: &str, subjects: &[String]) -> Message {
+/// The digest `payload` describes, of the alerts folded into it, by their subjects.
+pub fn digest(payload: &DigestPayload, subjects: &[String]) -> Message {
     const LISTED: usize = 50;
-    let subject = format!(
-        "{} more alerts from rule {rule:?} in the last hour",
-        subjects.len()
-    );
-    let mut text = format!("{subject}: past {ALERTS_PER_HOUR} an hour they are sent together.\n\n");
+    let (rule, count) = (&payload.rule, subjects.len());
+    let span = match payload.period {
+        DigestPeriod::Hour => "the last hour",
+        DigestPeriod::Day => "the last day",
+    };
+    let (subject, why) = if payload.scheduled {
+        (
+            format!("{count} alerts from rule {rule:?} in {span}"),
+            "the rule sends them as one summary".to_string(),
+        )
+    } else {
+        (
+            format!("{count} more alerts from rule {rule:?} in {span}"),
+            format!("past {ALERTS_PER_HOUR} an hour they are sent together"),
+        )
+    };
+    let mut text = format!("{subject}: {why}.\n\n");
     for line in subjects.iter().take(LISTED) {
         text.push_str(&format!("- {line}\n"));
     }
@@ -78,6 +105,7 @@ pub fn digest(rule: &str, subjects: &[String]) -> Message {
     let json = serde_json::json!({
         "event": "digest",
         "rule": rule,
+        "period": payload.period,
         "count": subjects.len(),
         "alerts": subjects,
     });
@@ -91,7 +119,9 @@ pub fn digest(rule: &str, subjects: &[String]) -> Message {
 /// What happened, as every channel's message is made from it (stored in the outbox as JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertEvent {
-    /// `incident.opened`, `incident.reopened`, `incident.resolved` or `test`.
+    /// `incident.opened`, `incident.reopened`, `incident.resolved`, `site.silent.opened`,
+    /// `site.silent.raised`, `site.silent.resolved`, `compliance.below`,
+    /// `compliance.resolved`, `chain.broken` or `test`.
     pub event: String,
     pub rule: String,
     pub severity: String,
@@ -102,6 +132,12 @@ pub struct AlertEvent {
     pub check_type: String,
     pub incident_id: Option<i64>,
     pub at: DateTime<Utc>,
+    /// What was found, where the event has more to say (a compliance figure, a chain break).
+    #[serde(default)]
+    pub detail: String,
+    /// A reminder of something still unresolved (the rule's repeat interval).
+    #[serde(default)]
+    pub reminder: bool,
 }
 
 impl AlertEvent {
@@ -115,19 +151,36 @@ impl AlertEvent {
 
     /// The message's subject line (mail subject, chat title).
     pub fn subject(&self) -> String {
+        let subject = self.what();
+        if self.reminder {
+            format!("Still unresolved: {subject}")
+        } else {
+            subject
+        }
+    }
+
+    fn what(&self) -> String {
         let (clinic, site, severity) = (&self.clinic, &self.site, &self.severity);
         match self.event.as_str() {
             "site.silent.opened" | "site.silent.raised" => {
-                let status = if severity == "critical" {
-                    "offline"
-                } else {
-                    "stale"
-                };
                 return format!(
-                    "[{severity}] {clinic} ({site}) is {status}: its appliance stopped checking in"
+                    "[{severity}] {clinic} ({site}) silent for {}: its appliance stopped checking in",
+                    self.detail
                 );
             }
             "site.silent.resolved" => return format!("{clinic} ({site}) is checking in again"),
+            "compliance.below" => {
+                return format!("[{severity}] {clinic} ({site}) compliance {}", self.detail);
+            }
+            "compliance.resolved" => {
+                return format!("{clinic} ({site}) compliance is back: {}", self.detail);
+            }
+            "chain.broken" => {
+                return format!(
+                    "[{severity}] {clinic} ({site}) evidence chain broken: {}",
+                    self.detail
+                );
+            }
             _ => {}
         }
         let what = match self.event.as_str() {
@@ -161,6 +214,11 @@ impl AlertEvent {
             self.rule,
         )
     }
+
+    /// The alert as the outbox stores it.
+    pub fn to_payload(&self) -> String {
+        serde_json::to_string(self).expect("an alert event serialises")
+    }
 }
 
 /// Adds a channel with a fresh signing secret when `input` passes the form's checks and its
@@ -177,22 +235,20 @@ pub async fn add_channel(db: &Db, input: ChannelInput, actor: Actor) -> Result<S
         crate::alerts::ChannelKind::Email => String::new(),
         _ => hex::encode(rand::random::<[u8; 32]>()),
     };
-    let audit = NewAudit {
-        actor: actor.name,
-        action: "alert.channel.add",
-        target: input.name.trim().to_string(),
-        details: serde_json::json!({ "kind": input.kind, "target": input.target.trim() }),
-        ip: actor.ip,
-        at: Utc::now(),
-    };
+    let audit = actor.audit(
+        "alert.channel.add",
+        input.name.trim(),
+        serde_json::json!({ "kind": input.kind, "target": input.target.trim() }),
+    );
     Ok(Saved::Saved(
         store::insert_channel(db, &input, &secret, &audit).await?,
     ))
 }
 
 /// Adds a rule when `input` passes the form's checks and names channels and a client that
-/// exist.
+/// exist. Options its event does not use are dropped.
 pub async fn add_rule(db: &Db, input: RuleInput, actor: Actor) -> Result<Saved, AppError> {
+    let input = only_what_applies(input);
     let mut errors = validate_rule(&input);
     if !input.channels.is_empty()
         && store::count_channels(db, &input.channels).await? != input.channels.len()
@@ -210,20 +266,39 @@ pub async fn add_rule(db: &Db, input: RuleInput, actor: Actor) -> Result<Saved, 
     if !errors.is_empty() {
         return Ok(Saved::Invalid(errors));
     }
-    let audit = NewAudit {
-        actor: actor.name,
-        action: "alert.rule.add",
-        target: input.name.trim().to_string(),
-        details: serde_json::json!({
+    let audit = actor.audit(
+        "alert.rule.add",
+        input.name.trim(),
+        serde_json::json!({
             "client_id": input.client_id,
+            "event": input.event,
             "min_severity": input.min_severity,
             "notify_resolved": input.notify_resolved,
             "channels": input.channels,
+            "options": input.options,
         }),
-        ip: actor.ip,
-        at: Utc::now(),
-    };
+    );
     Ok(Saved::Saved(store::insert_rule(db, &input, &audit).await?))
+}
+
+/// `input` without the options its event has no use for; compliance and chain rules alert
+/// at their own severity, so they take every severity.
+fn only_what_applies(mut input: RuleInput) -> RuleInput {
+    let options = &mut input.options;
+    if input.event != RuleEvent::Silent {
+        options.warn_after_minutes = None;
+        options.critical_after_minutes = None;
+    }
+    if input.event != RuleEvent::Compliance {
+        options.below_percent = None;
+    }
+    if !input.event.has_severity() {
+        input.min_severity = Severity::Low;
+    }
+    if !input.event.lasts() {
+        input.notify_resolved = false;
+    }
+    input
 }
 
 #[cfg(test)]
@@ -250,7 +325,12 @@ mod tests {
     #[test]
     fn a_digest_names_what_it_holds_and_lists_at_most_fifty() {
         let subjects: Vec<String> = (0..120).map(|i| format!("alert {i}")).collect();
-        let message = digest("Critical", &subjects);
+        let payload = DigestPayload {
+            rule: "Critical".into(),
+            period: DigestPeriod::Hour,
+            scheduled: false,
+        };
+        let message = digest(&payload, &subjects);
         assert_eq!(
             message.subject,
             "120 more alerts from rule \"Critical\" in the last hour"
@@ -258,6 +338,15 @@ mod tests {
         assert!(message.text.contains("- alert 49\n") && !message.text.contains("- alert 50\n"));
         assert!(message.text.contains("- and 70 more"));
         assert_eq!(message.json["count"], 120);
+        let daily = DigestPayload {
+            period: DigestPeriod::Day,
+            scheduled: true,
+            ..payload
+        };
+        assert_eq!(
+            digest(&daily, &subjects[..3]).subject,
+            "3 alerts from rule \"Critical\" in the last day"
+        );
     }
 
     #[test]
