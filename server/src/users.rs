@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use app::accounts::UserAdded;
 use app::auth::Role;
 use app::db::Db;
-use app::db::accounts::{self, NewAudit};
+use app::db::accounts;
 use app::services::Actor;
 use app::services::users::{self, NewUser};
 
@@ -45,14 +45,8 @@ pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
 /// can sign in again at once (for instance the only admin, kept locked by someone guessing).
 pub async fn unlock(db: &Db, args: &UserUnlockArgs) -> anyhow::Result<()> {
     let email = args.email.trim();
-    let audit = NewAudit {
-        actor: "cli".into(),
-        action: "user.unlock",
-        target: email.to_string(),
-        details: serde_json::json!({}),
-        ip: None,
-        at: chrono::Utc::now(),
-    };
+    let audit =
+        app::services::Actor::cli().audit("user.unlock", email.to_string(), serde_json::json!({}));
     if !accounts::unlock_user(db, email, &audit).await? {
         bail!("email: no account has the email {email}");
     }

@@ -24,6 +24,14 @@ impl Actor {
         }
     }
 
+    /// The command line, as the operator running it.
+    pub fn cli() -> Self {
+        Self {
+            name: "cli".into(),
+            ip: None,
+        }
+    }
+
     /// The audit entry of `action` on `target` by this actor, now.
     pub fn audit(
         self,

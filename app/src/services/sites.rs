@@ -3,7 +3,6 @@
 
 use super::Actor;
 use crate::db::Db;
-use crate::db::accounts::NewAudit;
 use crate::db::site_admin;
 use crate::error::AppError;
 use crate::validation::{FieldErrors, SiteInput, SiteSaved, validate_site};
@@ -37,18 +36,15 @@ pub async fn save_site(
     if !errors.is_empty() {
         return Ok(unsaved(errors));
     }
-    let audit = NewAudit {
-        actor: actor.name,
-        action: if existing.is_some() {
+    let audit = actor.audit(
+        if existing.is_some() {
             "site.update"
         } else {
             "site.create"
         },
-        target: input.site_id.clone(),
-        details: serde_json::json!({ "original": original, "site": input }),
-        ip: actor.ip,
-        at: chrono::Utc::now(),
-    };
+        input.site_id.clone(),
+        serde_json::json!({ "original": original, "site": input }),
+    );
     let client_id = match site_admin::save_site(db, existing, &input, &audit).await {
         Ok(client_id) => client_id,
         // Another admin took the id between our check and the insert.
@@ -73,14 +69,7 @@ pub async fn decommission_site(db: &Db, site_id: String, actor: Actor) -> Result
     let Some((id, _, false)) = site_admin::site_input(db, &site_id).await? else {
         return Err(no_active_site(&site_id));
     };
-    let audit = NewAudit {
-        actor: actor.name,
-        action: "site.decommission",
-        target: site_id,
-        details: serde_json::json!({}),
-        ip: actor.ip,
-        at: chrono::Utc::now(),
-    };
+    let audit = actor.audit("site.decommission", site_id, serde_json::json!({}));
     site_admin::decommission_site(db, id, &audit).await?;
     Ok(id)
 }

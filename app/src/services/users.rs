@@ -5,7 +5,7 @@ use crate::accounts::UserAdded;
 use crate::auth::Role;
 use crate::auth::password::{generate_password, hash_off_worker};
 use crate::db::Db;
-use crate::db::accounts::{self, NewAudit};
+use crate::db::accounts;
 use crate::error::AppError;
 use crate::validation::validate_new_user;
 
@@ -37,14 +37,11 @@ pub async fn add_user(db: &Db, user: NewUser, actor: Actor) -> Result<UserAdded,
         tracing::error!("hashing a new user's password failed");
         AppError::Database("try again shortly.".into())
     })?;
-    let audit = NewAudit {
-        actor: actor.name,
-        action: "user.add",
-        target: email.clone(),
-        details: serde_json::json!({ "display_name": display_name, "role": user.role }),
-        ip: actor.ip,
-        at: chrono::Utc::now(),
-    };
+    let audit = actor.audit(
+        "user.add",
+        email.clone(),
+        serde_json::json!({ "display_name": display_name, "role": user.role }),
+    );
     accounts::insert_user(db, &email, &display_name, user.role, &hash, &audit).await?;
     Ok(UserAdded::Added {
         email,

@@ -425,6 +425,56 @@ async fn bad_channels_and_rules_are_refused_with_what_to_fix_and_nothing_is_writ
         .await;
         assert!(answer["Invalid"]["channels"].is_string(), "{db}: {answer}");
         assert!(answer["Invalid"]["client_id"].is_string(), "{db}: {answer}");
+        let mail = json!({"name": "m", "kind": "email", "target": "a@b.example"});
+        let (_, saved) = call(&admin, &base, "add_alert_channel", json!({"channel": mail})).await;
+        let channel = saved["Saved"].as_i64().unwrap();
+        for (event, options, field, says) in [
+            (
+                "silent",
+                json!({"warn_after_minutes": 5}),
+                "warn_after_minutes",
+                "online",
+            ),
+            (
+                "silent",
+                json!({"warn_after_minutes": 60, "critical_after_minutes": 30}),
+                "critical_after_minutes",
+                "Later than the first",
+            ),
+            ("compliance", json!({}), "below_percent", "percentage"),
+            (
+                "compliance",
+                json!({"below_percent": 140}),
+                "below_percent",
+                "1 to 100",
+            ),
+            (
+                "incident",
+                json!({"repeat_minutes": 1}),
+                "repeat_minutes",
+                "15 minutes",
+            ),
+            (
+                "chain",
+                json!({"repeat_minutes": 60}),
+                "repeat_minutes",
+                "once",
+            ),
+        ] {
+            let rule = json!({"rule": {"name": "r", "client_id": null, "event": event,
+                "min_severity": "high", "notify_resolved": true, "channels": [channel],
+                "options": options}});
+            let (_, answer) = call(&admin, &base, "add_alert_rule", rule).await;
+            let message = answer["Invalid"][field].as_str().unwrap_or_default();
+            assert!(message.contains(says), "{db}: {event} {options} → {answer}");
+        }
+        app::on_db!(&fleet.server.db, |pool| sqlx::query(
+            "DELETE FROM alert_channels"
+        )
+        .execute(pool)
+        .await
+        .map(drop)
+        .unwrap());
         assert_eq!(fleet.count("alert_channels").await, 0, "{db}");
         assert_eq!(count(&fleet.server.db, "alert_rules").await, 0, "{db}");
 

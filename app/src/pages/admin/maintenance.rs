@@ -38,18 +38,13 @@ pub async fn add_maintenance_window(window: WindowInput) -> Result<Saved, AppErr
 
 #[server(input = crate::codec::Json, endpoint = "delete_maintenance_window")]
 pub async fn delete_maintenance_window(id: i64) -> Result<(), AppError> {
-    use crate::db::accounts::NewAudit;
-
     let admin = crate::auth::require_role(Role::Admin)?;
     let (db, _) = crate::aggregates::request_state()?;
-    let audit = NewAudit {
-        actor: admin.email,
-        action: "maintenance.delete",
-        target: id.to_string(),
-        details: serde_json::json!({}),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
+    let audit = crate::services::Actor::signed_in(admin).audit(
+        "maintenance.delete",
+        id.to_string(),
+        serde_json::json!({}),
+    );
     if crate::db::maintenance::delete_window(&db, id, &audit).await? {
         Ok(())
     } else {

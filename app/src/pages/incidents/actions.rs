@@ -29,7 +29,6 @@ pub async fn act_on_incidents(
     ids: Vec<i64>,
     action: IncidentAction,
 ) -> Result<ActionResult, AppError> {
-    use crate::db::accounts::NewAudit;
     use crate::db::triage::{Applied, apply_action};
 
     let user = crate::auth::require_role(Role::Operator)?;
@@ -47,18 +46,15 @@ pub async fn act_on_incidents(
     }
     let (db, cache) = crate::aggregates::request_state()?;
     let (_, windows) = super::windows_state()?;
-    let audit = NewAudit {
-        actor: user.email,
-        action: match action {
+    let audit = crate::services::Actor::signed_in(user).audit(
+        match action {
             IncidentAction::Resolve => "incident.resolve",
             IncidentAction::Escalate => "incident.escalate",
             IncidentAction::Suppress => "incident.suppress",
         },
-        target: format!("{} incidents", ids.len()),
-        details: serde_json::json!({ "ids": ids }),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
+        format!("{} incidents", ids.len()),
+        serde_json::json!({ "ids": ids }),
+    );
     let changes = match apply_action(&db, &ids, action, &audit).await? {
         Applied::Changed(changes) => changes,
         Applied::Missing(missing) => {

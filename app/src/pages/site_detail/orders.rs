@@ -21,8 +21,6 @@ pub async fn create_order(
     order_type: String,
     runbook: Option<String>,
 ) -> Result<i64, AppError> {
-    use crate::db::accounts::NewAudit;
-
     let user = crate::auth::require_role(Role::Operator)?;
     if !ORDER_TYPES.contains(&order_type.as_str()) {
         return Err(AppError::Invalid(format!(
@@ -53,14 +51,11 @@ pub async fn create_order(
         ))
         .with_status());
     };
-    let audit = NewAudit {
-        actor: user.email,
-        action: "order.create",
-        target: format!("{site_id}/{hostname}"),
-        details: serde_json::json!({ "order_type": order_type, "runbook": runbook }),
-        ip: crate::auth::client_ip(),
-        at: chrono::Utc::now(),
-    };
+    let audit = crate::services::Actor::signed_in(user).audit(
+        "order.create",
+        format!("{site_id}/{hostname}"),
+        serde_json::json!({ "order_type": order_type, "runbook": runbook }),
+    );
     let parameters = serde_json::json!({ "runbook": runbook });
     Ok(
         crate::db::orders::insert_order(&db, appliance_id, &order_type, &parameters, &audit)
