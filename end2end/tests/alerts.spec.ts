@@ -93,3 +93,29 @@ test("a critical drift reaches the mailbox, and a maintenance window holds the n
   await expect(held.first()).toContainText(`Patch night ${stamp}`);
   expect((await mailsTo(address)).filter((m) => m.subject.includes(hostname))).toHaveLength(1);
 });
+
+test("a silent rule takes its thresholds from the form, which refuses one a rule cannot have", async ({ page }) => {
+  const stamp = Date.now();
+  await page.goto("/admin/alerts");
+  await hydrated(page);
+  await page.getByTestId("channel-name").fill(`Silence ${stamp}`);
+  await page.getByTestId("channel-target").fill(`silence-${stamp}@msp.example`);
+  await page.getByTestId("add-channel").click();
+  await expect(page.locator(`[data-testid="channel-row"][data-name="Silence ${stamp}"]`)).toBeVisible();
+
+  await page.getByTestId("rule-name").fill(`Silent ${stamp}`);
+  await page.getByTestId("rule-event").selectOption("silent");
+  await expect(page.getByTestId("rule-below-percent")).toHaveCount(0);
+  await page.getByTestId("rule-warn-after").fill("5");
+  await page.getByTestId("rule-channels").getByText(`Silence ${stamp}`).click();
+  await page.getByTestId("add-rule").click();
+  await expect(page.getByTestId("error-warn_after_minutes")).toContainText("until then a site still counts as online");
+  await expect(page.getByTestId("rules-table")).not.toContainText(`Silent ${stamp}`);
+
+  await page.getByTestId("rule-warn-after").fill("30");
+  await page.getByTestId("rule-critical-after").fill("120");
+  await page.getByTestId("rule-repeat").selectOption({ label: "Every 4 hours" });
+  await page.getByTestId("add-rule").click();
+  const row = page.getByTestId("rule-row").filter({ hasText: `Silent ${stamp}` });
+  await expect(row).toContainText("a site is silent 30 min, and again at 2 h; again every 4 h until resolved; and when it clears");
+});
