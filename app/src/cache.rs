@@ -20,6 +20,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
@@ -36,11 +37,12 @@ pub const KEYS_AFFECTED_BY_SITE_CHANGE: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_
 /// Longest a Redis round trip may take before the cache is bypassed for that request.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// A cached value and the ETag of its JSON, computed once when the value entered this
-/// server's memory.
+/// A cached value, its JSON and the ETag of that JSON, made once when the value entered this
+/// server's memory: an answer writes the JSON as it is ([`crate::cached_answer`]).
 #[derive(Debug)]
 pub struct Cached<T> {
     pub value: Arc<T>,
+    pub json: Arc<RawValue>,
     pub etag: Arc<str>,
 }
 
@@ -48,8 +50,17 @@ impl<T> Clone for Cached<T> {
     fn clone(&self) -> Self {
         Self {
             value: self.value.clone(),
+            json: self.json.clone(),
             etag: self.etag.clone(),
         }
+    }
+}
+
+impl<T> Cached<T> {
+    fn new(value: Arc<T>, json: String) -> Option<Self> {
+        let etag = Arc::from(etag_of(json.as_bytes()));
+        let json = Arc::from(RawValue::from_string(json).ok()?);
+        Some(Self { value, json, etag })
     }
 }
 
@@ -79,6 +90,7 @@ struct Caches {
 #[derive(Clone)]
 struct Entry {
     value: Arc<dyn Any + Send + Sync>,
+    json: Arc<RawValue>,
     etag: Arc<str>,
 }
 
@@ -152,11 +164,8 @@ impl AggregateCache {
         }
         let generation = self.0.generation.load(Ordering::SeqCst);
         let value = Arc::new(compute().await?);
-        let json = serde_json::to_string(&*value).unwrap_or_default();
-        let cached = Cached {
-            value,
-            etag: Arc::from(etag_of(json.as_bytes())),
-        };
+        let json = serde_json::to_string(&*value).expect("a cached aggregate serialises");
+        let cached = Cached::new(value, json.clone()).expect("serde_json writes valid JSON");
         if self.0.generation.load(Ordering::SeqCst) == generation {
             self.store(key, &cached, json).await;
         }
@@ -173,6 +182,7 @@ impl AggregateCache {
         {
             return Some(Cached {
                 value,
+                json: entry.json,
                 etag: entry.etag,
             });
         }
@@ -185,10 +195,7 @@ impl AggregateCache {
             })
             .await??;
         let value: T = serde_json::from_str(&json).ok()?;
-        let cached = Cached {
-            value: Arc::new(value),
-            etag: Arc::from(etag_of(json.as_bytes())),
-        };
+        let cached = Cached::new(Arc::new(value), json)?;
         if self.0.generation.load(Ordering::SeqCst) == generation {
             self.0.local.insert(key.to_string(), entry(&cached)).await;
         }
@@ -326,6 +333,7 @@ impl AggregateCache {
 fn entry<T: Send + Sync + 'static>(cached: &Cached<T>) -> Entry {
     Entry {
         value: cached.value.clone(),
+        json: cached.json.clone(),
         etag: cached.etag.clone(),
     }
 }

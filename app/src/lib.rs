@@ -14,6 +14,7 @@ pub mod auth;
 pub mod breaker;
 #[cfg(feature = "ssr")]
 pub mod cache;
+pub mod cached_answer;
 #[cfg(feature = "ssr")]
 pub mod cluster;
 pub mod codec;

@@ -5,6 +5,7 @@ use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::cached_answer::CachedAnswer;
 use crate::components::badges::{LevelBadge, StatusBadge, percent};
 use crate::components::charts::Sparkline;
 use crate::components::freshness::DataFreshness;
@@ -19,14 +20,14 @@ crate::query_args!(GetOverview);
 
 /// Fleet statistics, top incident types and the sites needing attention (cached aggregates).
 #[server(input = crate::codec::Query, endpoint = "get_overview")]
-pub async fn get_overview() -> Result<OverviewData, AppError> {
+pub async fn get_overview() -> Result<CachedAnswer<OverviewData>, AppError> {
     let (db, cache) = crate::aggregates::request_state()?;
     let overview = crate::aggregates::overview(&db, &cache).await?;
     crate::aggregates::tag_answer(&overview.etag);
-    Ok(std::sync::Arc::unwrap_or_clone(overview.value))
+    Ok(overview.into())
 }
 
-pub fn stats_query() -> QueryScope<(), Result<OverviewData, AppError>> {
+pub fn stats_query() -> QueryScope<(), Result<CachedAnswer<OverviewData>, AppError>> {
     QueryScope::new(get_overview).with_options(fleet_options())
 }
 
@@ -52,7 +53,7 @@ pub fn OverviewPage() -> impl IntoView {
                     .await
                     .map(|data| {
                         DataFreshness::record(data.stats.as_of_ms);
-                        view! { <OverviewSections data /> }
+                        view! { <OverviewSections data=data.into_value() /> }
                     })
             })}
         </QueryView>
