@@ -202,8 +202,8 @@ pub struct AlertArgs {
         default_value = "Posture <alerts@posture.local>"
     )]
     pub smtp_from: String,
-    /// How often this server looks for sites whose appliance stopped checking in (one server
-    /// at a time does); 0: never on this server.
+    /// How often this server runs the alert sweep: sites whose appliance stopped checking in,
+    /// compliance rules, reminders (one server at a time does); 0: never on this server.
     #[arg(long, env = "POSTURE_SILENCE_SWEEP_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3_600))]
     pub silence_sweep_secs: u64,
