@@ -162,6 +162,9 @@ impl AlertEvent {
     fn what(&self) -> String {
         let (clinic, site, severity) = (&self.clinic, &self.site, &self.severity);
         match self.event.as_str() {
+            "site.silent.opened" | "site.silent.raised" if self.reminder => {
+                return format!("[{severity}] {clinic} ({site}): its appliance is still silent");
+            }
             "site.silent.opened" | "site.silent.raised" => {
                 return format!(
                     "[{severity}] {clinic} ({site}) silent for {}: its appliance stopped checking in",
@@ -346,6 +349,36 @@ mod tests {
         assert_eq!(
             digest(&daily, &subjects[..3]).subject,
             "3 alerts from rule \"Critical\" in the last day"
+        );
+    }
+
+    #[test]
+    fn a_reminder_says_it_is_still_unresolved_without_a_stale_duration() {
+        let silent = AlertEvent {
+            event: "site.silent.raised".into(),
+            rule: "Silence".into(),
+            severity: "critical".into(),
+            client: "Acme".into(),
+            clinic: "Clinic 1".into(),
+            site: "site-1".into(),
+            hostname: "appliance".into(),
+            check_type: "appliance_silent".into(),
+            incident_id: Some(7),
+            at: Utc::now(),
+            detail: "1 h 1 min".into(),
+            reminder: false,
+        };
+        assert_eq!(
+            silent.subject(),
+            "[critical] Clinic 1 (site-1) silent for 1 h 1 min: its appliance stopped checking in"
+        );
+        let reminder = AlertEvent {
+            reminder: true,
+            ..silent
+        };
+        assert_eq!(
+            reminder.subject(),
+            "Still unresolved: [critical] Clinic 1 (site-1): its appliance is still silent"
         );
     }
 
