@@ -54,7 +54,7 @@ pub async fn overview(db: &Db, cache: &AggregateCache) -> Result<Cached<Overview
             )?;
             let mut needing_attention: Vec<SiteRow> = rows
                 .iter()
-                .filter(|r| r.level != crate::scoring::HealthLevel::Healthy)
+                .filter(|r| r.level.urgency() > crate::scoring::HealthLevel::Healthy.urgency())
                 .cloned()
                 .collect();
             needing_attention.sort_by(|a, b| a.health.total_cmp(&b.health));

@@ -199,6 +199,20 @@ pub enum HealthLevel {
     Healthy,
     Warning,
     Critical,
+    /// Never checked in: being set up, not failing. Kept out of "needing attention".
+    Onboarding,
+}
+
+impl HealthLevel {
+    /// How much a level asks for attention: onboarding least, critical most.
+    pub fn urgency(self) -> u8 {
+        match self {
+            HealthLevel::Onboarding => 0,
+            HealthLevel::Healthy => 1,
+            HealthLevel::Warning => 2,
+            HealthLevel::Critical => 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

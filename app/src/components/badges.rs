@@ -14,6 +14,7 @@ pub fn level_name(level: HealthLevel) -> &'static str {
         HealthLevel::Healthy => "healthy",
         HealthLevel::Warning => "warning",
         HealthLevel::Critical => "critical",
+        HealthLevel::Onboarding => "onboarding",
     }
 }
 

@@ -2,7 +2,6 @@
 
 use super::Db;
 use crate::on_db;
-use crate::scoring::HealthLevel;
 use crate::types::{ClientSummary, SiteRow};
 
 /// Clients with the health of their sites, worst first (clients without sites last).
@@ -37,11 +36,7 @@ pub fn summarise_client<'a>(
     let worst_level = sites
         .iter()
         .map(|s| s.level)
-        .max_by_key(|level| match level {
-            HealthLevel::Healthy => 0,
-            HealthLevel::Warning => 1,
-            HealthLevel::Critical => 2,
-        });
+        .max_by_key(|level| level.urgency());
     ClientSummary {
         id,
         name,

@@ -48,7 +48,10 @@ pub async fn all_site_scores(db: &Db, now: DateTime<Utc>) -> Result<Vec<SiteScor
                 compliance,
                 freshness,
                 health: health.score,
-                level: health.level,
+                level: match last_checkin {
+                    None => scoring::HealthLevel::Onboarding,
+                    Some(_) => health.level,
+                },
             }
         })
         .collect())

@@ -631,6 +631,13 @@ async fn insert_incidents(
         }
         by_site
     };
+    // A site that never checked in is being set up: it has had no incidents.
+    let reporting: Vec<usize> = (0..sites.len())
+        .filter(|i| sites[*i].last_checkin.is_some())
+        .collect();
+    if reporting.is_empty() {
+        return Ok(0);
+    }
     let check_types: Vec<&'static str> = all_check_types().collect();
     let mut unresolved_keys = HashSet::new();
     let mut rows = Vec::with_capacity(BUFFER_ROWS);
@@ -638,11 +645,10 @@ async fn insert_incidents(
 
     for age in ages {
         let reported_at = now - Duration::seconds(age);
-        let site_index = ((rng.random::<f64>().powf(2.5)) * sites.len() as f64) as usize;
-        let site = &sites[site_index.min(sites.len() - 1)];
-        let appliance = appliances_of[site_index.min(sites.len() - 1)]
-            .choose(rng)
-            .map(|a| a.id);
+        let pick = ((rng.random::<f64>().powf(2.5)) * reporting.len() as f64) as usize;
+        let site_index = reporting[pick.min(reporting.len() - 1)];
+        let site = &sites[site_index];
+        let appliance = appliances_of[site_index].choose(rng).map(|a| a.id);
         let check_type = *check_types.choose(rng).expect("check types");
         let hostname = site.hosts.choose(rng).expect("hosts").clone();
         let level = match rng.random_range(0..100) {

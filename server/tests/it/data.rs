@@ -73,7 +73,9 @@ async fn site_scores_follow_the_rules_by_hand() {
         assert_eq!(scores[1].level, HealthLevel::Warning);
         assert_eq!(
             (scores[2].freshness, scores[2].level),
-            (0.0, HealthLevel::Critical)
+            (0.0, HealthLevel::Onboarding),
+            "{}: a site being set up is not failing",
+            t.name
         );
     }
 }
@@ -435,6 +437,19 @@ async fn the_generator_writes_what_it_reports_on_both_databases() {
         .unwrap();
         assert!(stats.sites.online > 0, "{}: {stats:?}", t.name);
         assert!(stats.average_compliance.is_some());
+        let incidents_of_pending: Vec<i64> = common::column(
+            db,
+            "SELECT COUNT(*) FROM incidents i JOIN sites s ON s.id = i.site_id \
+             WHERE s.last_checkin_at IS NULL",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            incidents_of_pending,
+            [0],
+            "{}: a site that never checked in has had no incidents",
+            t.name
+        );
     }
 }
 

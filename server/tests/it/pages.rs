@@ -47,7 +47,22 @@ async fn the_overview_matches_the_database() {
     assert_eq!(stats["daily_incidents"].as_array().unwrap().len(), 14);
     assert!(!body["top_incident_types"].as_array().unwrap().is_empty());
     for site in body["needing_attention"].as_array().unwrap() {
-        assert_ne!(site["level"], "Healthy");
+        assert!(
+            ["Warning", "Critical"].contains(&site["level"].as_str().unwrap()),
+            "only failing sites need attention; a site being set up does not: {site}"
+        );
+    }
+    let (_, sites) = get_json(&server, "/api/list_sites?filter[q]=").await;
+    let pending: Vec<&Value> = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "pending")
+        .collect();
+    assert!(!pending.is_empty(), "the seed has sites being set up");
+    for site in pending {
+        assert_eq!(site["level"], "Onboarding", "{site}");
+        assert_eq!(site["open_incidents"], 0, "{site}");
     }
 }
 
