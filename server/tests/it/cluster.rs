@@ -52,6 +52,26 @@ async fn next_hint(events: &mut reqwest::Response) -> Vec<String> {
     serde_json::from_str(data).unwrap()
 }
 
+/// Waits up to two seconds (a notice takes milliseconds) for `probe` to answer `expected`.
+async fn within_two_seconds<F, Fut>(what: &str, expected: StatusCode, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StatusCode>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let status = probe().await;
+        if status == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still {status} after 2 s, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn checkin(server: &TestServer, key: &str) -> StatusCode {
     reqwest::Client::new()
         .post(server.url("/api/v1/checkin"))
@@ -114,19 +134,18 @@ async fn a_key_revoked_on_the_command_line_is_refused_by_every_server_at_once() 
     // Both now trust the key for a minute without asking the database.
 
     provision::revoke_keys(&a.db, appliance).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
     for server in [&a, &b] {
-        while checkin(server, &key).await != StatusCode::UNAUTHORIZED {
-            assert!(std::time::Instant::now() < deadline, "still accepted");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        within_two_seconds("revoked key", StatusCode::UNAUTHORIZED, || {
+            checkin(server, &key)
+        })
+        .await;
     }
 }
 
-/// Both servers remember sessions for a few seconds; sign-out and a new role on one still
-/// count on the other at its next request.
+/// Both servers remember sessions for a few seconds; sign-out and a new role on one count on
+/// the other as soon as its notice arrives (milliseconds), not when the memory expires.
 #[tokio::test]
-async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_at_once() {
+async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_within_moments() {
     let (a, b, _, _) = two_servers().await;
     let user = a.client_as(Role::Readonly).await;
     let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
@@ -138,8 +157,11 @@ async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_at_once() 
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
-    let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
-    assert_eq!(on_b.status(), StatusCode::UNAUTHORIZED);
+    within_two_seconds("signed out on A", StatusCode::UNAUTHORIZED, || async {
+        let on_b = user.get(b.url("/api/get_overview")).send().await.unwrap();
+        on_b.status()
+    })
+    .await;
 
     let admin = a.client_as(Role::Admin).await;
     let operator = b.client_as(Role::Operator).await;
@@ -166,11 +188,10 @@ async fn a_session_ended_or_changed_on_one_server_counts_on_the_other_at_once() 
         .await
         .unwrap();
     assert_eq!(changed.status(), StatusCode::OK);
-    assert_eq!(
-        act(&operator).await.unwrap().status(),
-        StatusCode::FORBIDDEN,
-        "demoted on A, a reader on B at once"
-    );
+    within_two_seconds("demoted on A", StatusCode::FORBIDDEN, || async {
+        act(&operator).await.unwrap().status()
+    })
+    .await;
 }
 
 /// B keeps its incident windows' anchors in step with what happens on A, told through

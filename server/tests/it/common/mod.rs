@@ -61,6 +61,8 @@ impl TestServer {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A request that hangs fails the test and names itself instead of stalling CI.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap();
         let response = client
