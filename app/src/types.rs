@@ -75,6 +75,12 @@ pub struct IncidentRow {
     pub id: i64,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "i64"))]
     pub site_id: SiteKey,
+    /// The site's public id (slug), for its link; filled by `db::incidents::name_sites`.
+    #[cfg_attr(feature = "ssr", sqlx(default))]
+    pub site: String,
+    /// The site's clinic name; filled by `db::incidents::name_sites`.
+    #[cfg_attr(feature = "ssr", sqlx(default))]
+    pub clinic_name: String,
     /// Set while the incident is suppressed (no alerts) after an operator asked for quiet.
     pub suppressed_until: Option<chrono::DateTime<chrono::Utc>>,
     pub hostname: String,
@@ -172,8 +178,6 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentDetail {
     pub row: IncidentRow,
-    pub site: String,
-    pub clinic_name: String,
     pub expected: String,
     pub actual: String,
     pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,

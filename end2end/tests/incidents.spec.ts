@@ -40,8 +40,22 @@ test("the severity filter changes the count and the rows", async ({ page }) => {
   const critical = Number(await page.locator("[data-scroller]").getAttribute("data-row-count"));
   expect(critical).toBeGreaterThan(0);
   expect(critical).toBeLessThan(all);
-  const severities = await page.locator("[data-row] span:nth-child(5)").allTextContents();
+  const severities = await page.locator("[data-row] [class^='severity-']").allTextContents();
   expect(new Set(severities)).toEqual(new Set(["critical"]));
+});
+
+test("a row names its clinic, and the name leads to the site, not the detail panel", async ({ page }) => {
+  await page.goto("/incidents");
+  await hydrated(page);
+  const clinic = page.locator('[data-row-index="0"]').getByTestId("row-site");
+  const name = (await clinic.textContent())?.trim() ?? "";
+  expect(name.length).toBeGreaterThan(0);
+  const href = await clinic.getAttribute("href");
+  expect(href).toMatch(/^\/sites\/[a-z0-9-]+$/);
+  await clinic.click();
+  await expect(page).toHaveURL(new RegExp(`${href}$`));
+  await expect(page.getByTestId("site-name")).toHaveText(name);
+  await expect(page.getByTestId("incident-detail")).toHaveCount(0);
 });
 
 test("the keyboard moves the selection and opens the row", async ({ page }) => {

@@ -115,6 +115,7 @@ pub async fn incidents_csv(
         "id",
         "reported_at",
         "site_id",
+        "clinic",
         "hostname",
         "check_type",
         "category",
@@ -137,7 +138,8 @@ pub async fn incidents_csv(
                         bytes.extend(csv_line(&[
                             &r.id.to_string(),
                             &r.reported_at.to_rfc3339(),
-                            &r.site_id.to_string(),
+                            &r.site,
+                            &r.clinic_name,
                             &r.hostname,
                             &r.check_type,
                             &r.category,

@@ -24,6 +24,17 @@ pub fn LevelBadge(level: HealthLevel) -> impl IntoView {
     view! { <span class=format!("badge level-{name}")>{name}</span> }
 }
 
+/// A site's health score and level; a site still onboarding has no score to show yet.
+#[component]
+pub fn HealthWithLevel(health: f64, level: HealthLevel) -> impl IntoView {
+    let score = if level == HealthLevel::Onboarding {
+        "–".to_string()
+    } else {
+        format!("{health:.0}")
+    };
+    view! { {score}" "<LevelBadge level /> }
+}
+
 #[component]
 pub fn SeverityBadge(severity: String) -> impl IntoView {
     view! { <span class=format!("badge severity-{severity}")>{severity.clone()}</span> }

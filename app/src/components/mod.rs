@@ -1,6 +1,7 @@
 //! Building blocks shared by the pages.
 
 pub mod badges;
+pub mod browser_timer;
 pub mod charts;
 pub mod current_user;
 pub mod form;

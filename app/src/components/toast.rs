@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
+use super::browser_timer::run_after;
+
 const SHOWN_FOR: Duration = Duration::from_secs(6);
 
 #[derive(Clone, Copy)]
@@ -22,10 +24,10 @@ impl Toasts {
         let id = next_id.get_value();
         next_id.set_value(id + 1);
         list.update(|l| l.push((id, message.into())));
-        set_timeout(
-            move || list.update(|l| l.retain(|(i, _)| *i != id)),
-            SHOWN_FOR,
-        );
+        run_after(SHOWN_FOR, move || {
+            list.update(|l| l.retain(|(i, _)| *i != id))
+        })
+        .forget();
     }
 }
 

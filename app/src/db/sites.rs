@@ -181,6 +181,14 @@ pub async fn site_detail(
             },
         )
         .collect();
+    let recent_incidents = recent_incidents
+        .into_iter()
+        .map(|incident| IncidentRow {
+            site: row.site_id.to_string(),
+            clinic_name: row.clinic_name.clone(),
+            ..incident
+        })
+        .collect();
     Ok(SiteDetail {
         site: row,
         contact_name,

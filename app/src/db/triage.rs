@@ -138,7 +138,7 @@ pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>,
         .bind(id)
         .fetch_optional(pool)
         .await?);
-    let Some(row) = row else {
+    let Some(mut row) = row else {
         return Ok(None);
     };
     type Extra = (
@@ -172,6 +172,7 @@ pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>,
         }
     );
     let (site, clinic_name, details, resolved_at, resolution_tier) = extra;
+    (row.site, row.clinic_name) = (site, clinic_name);
     let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
     let text = |key: &str| {
         details
@@ -187,8 +188,6 @@ pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>,
     Ok(Some(IncidentDetail {
         expected: text("expected"),
         actual: text("actual"),
-        site,
-        clinic_name,
         resolved_at,
         resolution_tier,
         runbook,

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::cached_answer::CachedAnswer;
-use crate::components::badges::{LevelBadge, StatusBadge, percent};
+use crate::components::badges::{HealthWithLevel, StatusBadge, percent};
 use crate::components::charts::Sparkline;
 use crate::components::freshness::DataFreshness;
 use crate::components::maintenance_notice::MaintenanceNotice;
@@ -137,7 +137,7 @@ fn OverviewSections(data: OverviewData) -> impl IntoView {
                                     <tr>
                                         <td><A href=format!("/sites/{}", site.site_id)>{site.clinic_name}</A></td>
                                         <td><StatusBadge status=site.status /></td>
-                                        <td>{format!("{:.0}", site.health)}" "<LevelBadge level=site.level /></td>
+                                        <td><HealthWithLevel health=site.health level=site.level /></td>
                                     </tr>
                                 }
                             })

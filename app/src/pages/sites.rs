@@ -13,7 +13,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 
 use crate::auth::Role;
-use crate::components::badges::{LevelBadge, StatusBadge, ago, percent};
+use crate::components::badges::{HealthWithLevel, StatusBadge, ago, percent};
+use crate::components::browser_timer::{Pending, run_after};
 use crate::components::current_user::use_can;
 use crate::components::query_view::{EmptyState, QueryView};
 use crate::components::search_box::SearchBox;
@@ -209,25 +210,20 @@ pub fn SitesTable(rows: Vec<SiteRow>, sort_links: Option<SiteFilter>) -> impl In
 #[component]
 fn SiteTableRow(row: SiteRow) -> impl IntoView {
     let client: QueryClient = expect_context();
-    let pending = StoredValue::new(None::<TimeoutHandle>);
+    // Local: the browser's timer is not `Send`. On the server it is never set.
+    let pending = StoredValue::new_local(None::<Pending>);
     let site_id = row.site_id.clone();
     let start_prefetch = move |_| {
         let site_id = site_id.clone();
-        let handle = set_timeout_with_handle(
-            move || {
-                leptos::task::spawn_local(async move {
-                    client.prefetch_query(site_query(), site_id).await;
-                });
-            },
-            HOVER_PREFETCH_DELAY,
-        );
-        pending.set_value(handle.ok());
+        let prefetch = run_after(HOVER_PREFETCH_DELAY, move || {
+            leptos::task::spawn_local(async move {
+                client.prefetch_query(site_query(), site_id).await;
+            });
+        });
+        // Replacing an earlier one cancels it.
+        pending.set_value(Some(prefetch));
     };
-    let cancel_prefetch = move |_| {
-        if let Some(handle) = pending.get_value() {
-            handle.clear();
-        }
-    };
+    let cancel_prefetch = move |_| pending.set_value(None);
     view! {
         <tr data-site-id=row.site_id.to_string() on:mouseenter=start_prefetch on:mouseleave=cancel_prefetch>
             <td>
@@ -238,7 +234,7 @@ fn SiteTableRow(row: SiteRow) -> impl IntoView {
             <td><StatusBadge status=row.status /></td>
             <td>{ago(row.last_checkin)}</td>
             <td>{percent(row.compliance)}</td>
-            <td>{format!("{:.0}", row.health)}" "<LevelBadge level=row.level /></td>
+            <td><HealthWithLevel health=row.health level=row.level /></td>
             <td>{row.open_incidents}</td>
         </tr>
     }

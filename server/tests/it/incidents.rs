@@ -210,19 +210,29 @@ async fn the_csv_export_streams_exactly_the_filtered_rows() {
             .contains("posture-incidents-")
     );
     let text = response.text().await.unwrap();
-    let mut lines = text.lines();
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .starts_with("id,reported_at,site_id,hostname")
+    let mut csv = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        csv.headers().unwrap().iter().take(5).collect::<Vec<_>>(),
+        ["id", "reported_at", "site_id", "clinic", "hostname"]
     );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
     assert_eq!(rows.len() as i64, expected);
-    assert!(rows.iter().all(|r| r[6] == "high" && r[7] == "open"));
-    let sites: Vec<i64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(rows.iter().all(|r| &r[7] == "high" && &r[8] == "open"));
+    let slugs: Vec<String> =
+        common::column(&server.db, "SELECT site_id FROM sites ORDER BY id", &[]).await;
+    let names: Vec<String> =
+        common::column(&server.db, "SELECT clinic_name FROM sites ORDER BY id", &[]).await;
+    let clinics: std::collections::HashMap<String, String> = slugs.into_iter().zip(names).collect();
     assert!(
-        sites.windows(2).all(|w| w[0] >= w[1]),
+        rows.iter().all(|r| clinics[&r[2]] == r[3]),
+        "each row names its site's clinic"
+    );
+    let mut runs: Vec<&str> = rows.iter().map(|r| &r[2]).collect();
+    runs.dedup();
+    let distinct: std::collections::HashSet<&str> = runs.iter().copied().collect();
+    assert_eq!(
+        runs.len(),
+        distinct.len(),
         "grouped by site, as the list sorts"
     );
 

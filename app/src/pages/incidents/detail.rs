@@ -53,7 +53,7 @@ fn DetailBody(detail: IncidentDetail) -> impl IntoView {
         <h2>{format!("Incident #{}", row.id)}</h2>
         <p>
             {row.check_type.replace('_', " ")}" on "<strong>{row.hostname.clone()}</strong>" at "
-            <A href=format!("/sites/{}", detail.site)>{detail.clinic_name}</A>
+            <A href=format!("/sites/{}", row.site)>{row.clinic_name.clone()}</A>
         </p>
         <p><SeverityBadge severity=row.severity.clone() />" "<StatusBadge status=row.status.clone() /></p>
         <dl class="expected-actual" data-testid="expected-actual">

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos_fetch::QueryClient;
+use leptos_router::components::A;
 
 use super::actions::{ActionBar, ActionResult};
 use super::detail::{IncidentDetailPanel, incident_query};
@@ -175,6 +176,7 @@ pub fn IncidentList(
             <div class="incident-head" role="row">
                 <span role="columnheader" aria-label="Selected"></span>
                 <span role="columnheader">"Reported"</span>
+                <span role="columnheader">"Clinic"</span>
                 <span role="columnheader">"Host"</span>
                 <span role="columnheader">"Check"</span>
                 <span role="columnheader">"Severity"</span>
@@ -298,6 +300,13 @@ fn refresh_after_action(
     }
 }
 
+/// Whether a click landed on a link inside the row (the clinic), which navigates instead.
+fn on_link(ev: &web_sys::MouseEvent) -> bool {
+    event_target::<web_sys::Element>(ev)
+        .closest("a")
+        .is_ok_and(|link| link.is_some())
+}
+
 #[component]
 fn IncidentListRow(
     index: i64,
@@ -315,9 +324,11 @@ fn IncidentListRow(
             data-row-index=index
             role="row"
             style:transform=move || format!("translateY({:.1}px)", top.get())
-            on:click=move |_| {
-                selected.set(Some(index));
-                opened.set(true);
+            on:click=move |ev| {
+                if !on_link(&ev) {
+                    selected.set(Some(index));
+                    opened.set(true);
+                }
             }
         >
             {move || match row.get() {
@@ -333,6 +344,11 @@ fn IncidentListRow(
                         }
                     />
                     <span>{r.reported_at.format("%b %d %H:%M").to_string()}</span>
+                    <span>
+                        <A href=format!("/sites/{}", r.site) attr:data-testid="row-site">
+                            {r.clinic_name}
+                        </A>
+                    </span>
                     <span>{r.hostname}</span>
                     <span>{r.check_type.replace('_', " ")}</span>
                     <span class=format!("severity-{}", r.severity)>{r.severity.clone()}</span>

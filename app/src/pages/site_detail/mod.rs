@@ -18,7 +18,7 @@ use crate::components::query_view::QueryView;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::queries::fleet_options;
-use crate::scoring::category_weight;
+use crate::scoring::{HealthLevel, category_weight};
 use crate::types::{SiteDetail, SiteRow};
 use orders::NewOrderForm;
 
@@ -70,7 +70,7 @@ fn SiteHead(
     let site_id = site.site_id.clone();
     view! {
         <div class="detail-head">
-            <HealthGauge value=Some(site.health) size=80 />
+            <HealthGauge value=(site.level != HealthLevel::Onboarding).then_some(site.health) size=80 />
             <div>
                 <div class="title-row">
                     <h2 data-testid="site-name">{site.clinic_name.clone()}</h2>
