@@ -26,8 +26,7 @@ impl Toasts {
         list.update(|l| l.push((id, message.into())));
         run_after(SHOWN_FOR, move || {
             list.update(|l| l.retain(|(i, _)| *i != id))
-        })
-        .forget();
+        });
     }
 }
 

@@ -14,7 +14,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::auth::Role;
 use crate::components::badges::{HealthWithLevel, StatusBadge, ago, percent};
-use crate::components::browser_timer::{Pending, run_after};
+use crate::components::browser_timer::Intent;
 use crate::components::current_user::use_can;
 use crate::components::query_view::{EmptyState, QueryView};
 use crate::components::search_box::SearchBox;
@@ -210,20 +210,17 @@ pub fn SitesTable(rows: Vec<SiteRow>, sort_links: Option<SiteFilter>) -> impl In
 #[component]
 fn SiteTableRow(row: SiteRow) -> impl IntoView {
     let client: QueryClient = expect_context();
-    // Local: the browser's timer is not `Send`. On the server it is never set.
-    let pending = StoredValue::new_local(None::<Pending>);
+    let hover = Intent::default();
     let site_id = row.site_id.clone();
     let start_prefetch = move |_| {
         let site_id = site_id.clone();
-        let prefetch = run_after(HOVER_PREFETCH_DELAY, move || {
+        hover.start(HOVER_PREFETCH_DELAY, move || {
             leptos::task::spawn_local(async move {
                 client.prefetch_query(site_query(), site_id).await;
             });
         });
-        // Replacing an earlier one cancels it.
-        pending.set_value(Some(prefetch));
     };
-    let cancel_prefetch = move |_| pending.set_value(None);
+    let cancel_prefetch = move |_| hover.cancel();
     view! {
         <tr data-site-id=row.site_id.to_string() on:mouseenter=start_prefetch on:mouseleave=cancel_prefetch>
             <td>
