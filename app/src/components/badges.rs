@@ -32,7 +32,7 @@ pub fn HealthWithLevel(health: f64, level: HealthLevel) -> impl IntoView {
     } else {
         format!("{health:.0}")
     };
-    view! { {score}" "<LevelBadge level /> }
+    view! { <span class="health-level">{score}" "<LevelBadge level /></span> }
 }
 
 #[component]

@@ -104,7 +104,13 @@ pub fn filter_sites(rows: &[SiteRow], filter: &SiteFilter) -> Vec<SiteRow> {
             SiteSort::Checkin => a.last_checkin.cmp(&b.last_checkin),
         };
         let order = if filter.desc { order.reverse() } else { order };
-        order.then(a.id.cmp(&b.id))
+        // A site still onboarding has no score yet: after the scored ones either way.
+        let onboarding =
+            |row: &SiteRow| filter.sort == SiteSort::Health && row.level == HealthLevel::Onboarding;
+        onboarding(a)
+            .cmp(&onboarding(b))
+            .then(order)
+            .then(a.id.cmp(&b.id))
     });
     selected
 }

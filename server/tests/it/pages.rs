@@ -168,6 +168,26 @@ async fn sites_filter_search_and_sort() {
     sorted.sort();
     assert_eq!(names, sorted, "sorted by name");
 
+    for desc in [false, true] {
+        let (_, by_health) = get_json(
+            &server,
+            &format!("/api/list_sites?filter[q]=&filter[sort]=Health&filter[desc]={desc}"),
+        )
+        .await;
+        let levels: Vec<&str> = by_health
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["level"].as_str().unwrap())
+            .collect();
+        let scored = levels.iter().filter(|l| **l != "Onboarding").count();
+        assert!(scored > 0 && scored < levels.len(), "{levels:?}");
+        assert!(
+            levels[scored..].iter().all(|l| *l == "Onboarding"),
+            "sites still onboarding come after the scored ones (desc: {desc}): {levels:?}"
+        );
+    }
+
     let (_, online) = get_json(
         &server,
         "/api/list_sites?filter[q]=&filter[status]=online&filter[sort]=Health&filter[desc]=false",

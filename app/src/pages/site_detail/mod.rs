@@ -176,26 +176,32 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
         <div class="two-columns">
             <section aria-labelledby="incidents-heading">
                 <h2 id="incidents-heading">"Recent incidents"</h2>
-                <table class="data-table" data-testid="recent-incidents">
-                    <thead><tr><th>"Reported"</th><th>"Host"</th><th>"Check"</th><th>"Severity"</th><th>"Status"</th></tr></thead>
-                    <tbody>
-                        {detail
-                            .recent_incidents
-                            .into_iter()
-                            .map(|i| {
-                                view! {
-                                    <tr>
-                                        <td>{ago(Some(i.reported_at))}</td>
-                                        <td>{i.hostname}</td>
-                                        <td>{i.check_type.replace('_', " ")}</td>
-                                        <td><SeverityBadge severity=i.severity /></td>
-                                        <td><StatusBadge status=i.status /></td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
+                {if detail.recent_incidents.is_empty() {
+                    view! { <p class="empty-note" data-testid="recent-incidents">"No incidents reported."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="data-table" data-testid="recent-incidents">
+                            <thead><tr><th>"Reported"</th><th>"Host"</th><th>"Check"</th><th>"Severity"</th><th>"Status"</th></tr></thead>
+                            <tbody>
+                                {detail
+                                    .recent_incidents
+                                    .into_iter()
+                                    .map(|i| {
+                                        view! {
+                                            <tr>
+                                                <td>{ago(Some(i.reported_at))}</td>
+                                                <td>{i.hostname}</td>
+                                                <td>{i.check_type.replace('_', " ")}</td>
+                                                <td><SeverityBadge severity=i.severity /></td>
+                                                <td><StatusBadge status=i.status /></td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
             </section>
             <section aria-labelledby="orders-heading">
                 <h2 id="orders-heading">"Pending orders"</h2>
