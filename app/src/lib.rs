@@ -21,6 +21,8 @@ pub mod codec;
 pub mod components;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod hipaa;
 pub mod incident_filter;
 pub mod live;
 pub mod pages;

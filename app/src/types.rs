@@ -377,6 +377,27 @@ pub struct SiteDetail {
     pub recent_incidents: Vec<IncidentRow>,
     pub pending_orders: Vec<OrderRow>,
     pub evidence: EvidenceStatus,
+    /// The HIPAA Security Rule controls, in the rule's order, with this site's state.
+    pub controls: Vec<ControlStatus>,
+}
+
+/// Whether a site's latest results meet a HIPAA control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlState {
+    Pass,
+    Failing,
+    NoData,
+}
+
+/// One HIPAA Security Rule control at one site: the checks behind it and their worst latest
+/// result across the site's hosts (`None`: no result in the last 24 hours).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlStatus {
+    pub citation: String,
+    pub title: String,
+    pub required: bool,
+    pub state: ControlState,
+    pub checks: Vec<(String, Option<crate::scoring::CheckStatus>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -76,6 +76,25 @@ test("hovering a site prefetches its detail; opening it needs no request", async
   expect(count(requests, "get_site")).toBe(1);
 });
 
+test("a site page lists every HIPAA control with its state and the checks behind it", async ({ page }) => {
+  await page.goto("/sites?status=online");
+  await hydrated(page);
+  await page.getByTestId("sites-table").locator("tbody tr").first().getByRole("link").first().click();
+  const rows = page.getByTestId("hipaa-controls").locator("tbody tr");
+  await expect(rows).toHaveCount(23);
+  await expect(page.locator('[data-citation="164.312(b)"]')).toContainText("Audit controls");
+  await expect(page.locator('[data-citation="164.312(b)"]')).toContainText("event log forwarding");
+  const states = await rows.getByTestId("control-state").allTextContents();
+  expect(states.every((s) => ["pass", "failing", "no data"].includes(s))).toBe(true);
+  const failing = states.filter((s) => s === "failing").length;
+  await expect(page.getByTestId("hipaa-failing")).toHaveText(`${failing} of 23 controls failing`);
+  for (const row of await rows.all()) {
+    if ((await row.getByTestId("control-state").textContent()) === "failing") {
+      await expect(row.locator("li.check-fail").first()).toBeVisible();
+    }
+  }
+});
+
 test("site filters live in the URL: reload and back keep them", async ({ page }) => {
   await page.goto("/sites");
   await hydrated(page);

@@ -170,11 +170,13 @@ pub async fn site_detail(
         }
     );
     let (contact_name, contact_email, onboarding_stage) = contact;
-    let compliance = scoring::compliance(
+    let results = || {
         latest
             .iter()
-            .filter_map(|(t, s)| CheckStatus::parse(s).map(|s| (t.as_str(), s))),
-    );
+            .filter_map(|(t, s)| CheckStatus::parse(s).map(|s| (t.as_str(), s)))
+    };
+    let compliance = scoring::compliance(results());
+    let controls = crate::hipaa::control_statuses(results());
     let appliances = appliances
         .into_iter()
         .map(
@@ -210,6 +212,7 @@ pub async fn site_detail(
         recent_incidents,
         pending_orders,
         evidence: evidence_status(&chain),
+        controls,
     })
 }
 

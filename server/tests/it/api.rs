@@ -6,6 +6,7 @@ use crate::common;
 use std::io::Write;
 use std::time::Duration as StdDuration;
 
+use app::auth::Role;
 use app::db::Db;
 use app::on_db;
 use chrono::{DateTime, Duration, Utc};
@@ -1309,4 +1310,57 @@ async fn report_ids_are_forgotten_after_the_retention() {
     assert_eq!(status, StatusCode::OK);
     assert!(again.get("repeated").is_none(), "{again}");
     assert_eq!(fleet.count("compliance_bundles").await, 2);
+}
+
+/// The site page's HIPAA controls follow the reported results: one failing host fails every
+/// control its check maps to, a warning passes, and a control without results has no data.
+#[tokio::test]
+async fn a_failing_check_fails_its_hipaa_controls_on_the_site_page() {
+    for (name, fleet) in fleets().await {
+        let now = Utc::now();
+        let result = |check_type: &str, hostname: &str, status: &str| json!({"check_type": check_type, "hostname": hostname, "status": status, "checked_at": now});
+        let body = report(
+            vec![
+                result("backup_job", "FD-01", "pass"),
+                result("backup_job", "FD-02", "fail"),
+                result("mfa_enforced", "FD-01", "warn"),
+            ],
+            vec![],
+        );
+        let (status, answer) = fleet.post(&fleet.key1, "/api/v1/reports", &body).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {answer}");
+
+        let reader = fleet.server.client_as(Role::Readonly).await;
+        let detail: Value = reader
+            .get(fleet.server.url("/api/get_site?site_id=site-1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let controls = detail["controls"].as_array().unwrap();
+        assert_eq!(controls.len(), app::hipaa::CONTROLS.len(), "{name}");
+        let control = |citation: &str| {
+            controls
+                .iter()
+                .find(|c| c["citation"] == citation)
+                .unwrap_or_else(|| panic!("{name}: no {citation}"))
+        };
+        for citation in ["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"] {
+            let backup = control(citation);
+            assert_eq!(backup["state"], "Failing", "{name}: {backup}");
+            assert!(
+                backup["checks"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(["backup_job", "fail"])),
+                "{name}: the failing check is named: {backup}"
+            );
+        }
+        assert_eq!(control("164.312(d)")["state"], "Pass", "{name}");
+        assert_eq!(control("164.312(c)(1)")["state"], "NoData", "{name}");
+        let failing = controls.iter().filter(|c| c["state"] == "Failing").count();
+        assert_eq!(failing, 2, "{name}: only backup_job's controls fail");
+    }
 }

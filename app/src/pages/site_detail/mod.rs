@@ -19,7 +19,7 @@ use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::queries::fleet_options;
 use crate::scoring::{HealthLevel, category_weight};
-use crate::types::{SiteDetail, SiteRow};
+use crate::types::{ControlState, ControlStatus, SiteDetail, SiteRow};
 use orders::NewOrderForm;
 
 crate::query_args!(GetSite);
@@ -94,6 +94,63 @@ fn SiteHead(
     }
 }
 
+/// The site's state per HIPAA Security Rule control, with the checks behind each.
+#[component]
+fn HipaaControls(controls: Vec<ControlStatus>) -> impl IntoView {
+    let failing = controls
+        .iter()
+        .filter(|c| c.state == ControlState::Failing)
+        .count();
+    view! {
+        <section aria-labelledby="hipaa-heading">
+            <h2 id="hipaa-heading">
+                "HIPAA Security Rule "
+                <span class="card-meta" data-testid="hipaa-failing">
+                    {format!("{failing} of {} controls failing", controls.len())}
+                </span>
+            </h2>
+            <table class="data-table" data-testid="hipaa-controls">
+                <thead><tr><th>"Citation"</th><th>"Control"</th><th>"Kind"</th><th>"State"</th><th>"Checks"</th></tr></thead>
+                <tbody>
+                    {controls.into_iter().map(|control| view! { <ControlRow control /> }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn ControlRow(control: ControlStatus) -> impl IntoView {
+    let (state, class) = match control.state {
+        ControlState::Pass => ("pass", "control-pass"),
+        ControlState::Failing => ("failing", "control-failing"),
+        ControlState::NoData => ("no data", "control-none"),
+    };
+    let checks = control
+        .checks
+        .into_iter()
+        .map(|(check, result)| {
+            let (label, class) = match result {
+                Some(status) => (status.as_str(), format!("check-{}", status.as_str())),
+                None => ("no data", "check-none".to_string()),
+            };
+            view! {
+                <li class=class>{check.replace('_', " ")}": "{label}</li>
+            }
+        })
+        .collect_view();
+    view! {
+        <tr data-citation=control.citation.clone()>
+            <td class="citation">{control.citation.clone()}</td>
+            <td>{control.title}</td>
+            <td>{if control.required { "required" } else { "addressable" }}</td>
+            <td><span class=format!("badge {class}") data-testid="control-state">{state}</span></td>
+            <td><ul class="control-checks">{checks}</ul></td>
+        </tr>
+    }
+}
+
 /// The page once its data is in; type-erased, like [`SiteHead`], to stay within the
 /// compiler's depth limit.
 #[component]
@@ -150,6 +207,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                 </p>
             </section>
         </div>
+        <HipaaControls controls=detail.controls />
         <section aria-labelledby="appliances-heading">
             <h2 id="appliances-heading">"Appliances"</h2>
             <table class="data-table">
