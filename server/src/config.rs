@@ -35,6 +35,9 @@ pub enum Command {
     /// Manage appliances.
     #[command(subcommand)]
     Appliance(ApplianceCommand),
+    /// Recompute the audit log's hash chain and name the first entry changed or removed
+    /// since it was sealed; exits 1 when the chain is broken.
+    VerifyAudit,
 }
 
 #[derive(Debug, Subcommand)]

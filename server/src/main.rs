@@ -1,3 +1,4 @@
+use app::db::audit_chain::{self, Verdict};
 use clap::Parser;
 use posture_server::api::auth::KEY_CACHE_TTL;
 use posture_server::config::{ApplianceCommand, Cli, Command, UserCommand};
@@ -51,6 +52,24 @@ async fn main() -> anyhow::Result<()> {
                 args.id
             );
         }
+        Command::VerifyAudit => match audit_chain::verify(&db).await? {
+            Verdict::Intact { sealed, unsealed } => println!(
+                "Audit log intact: {sealed} sealed entries verified; {unsealed} written \
+                     in the last seconds and not sealed yet."
+            ),
+            Verdict::Broken {
+                position,
+                entry_id,
+                reason,
+            } => {
+                eprintln!(
+                    "Audit log BROKEN at chain position {position} (entry id {entry_id}): \
+                         {reason}."
+                );
+                db.close().await;
+                std::process::exit(1);
+            }
+        },
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;

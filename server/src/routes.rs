@@ -126,6 +126,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
     let settings = args.ingest.settings();
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();
+    maintenance::start_sealing(db.clone());
     maintenance::start(db);
     let app = router(state);
 

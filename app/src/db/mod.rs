@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod appliances;
+pub mod audit_chain;
 mod bundles;
 mod clients;
 pub mod evidence;
