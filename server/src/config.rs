@@ -182,6 +182,11 @@ pub struct ServeArgs {
     /// client on this machine that no proxy forwarded may read it.
     #[arg(long, env = "POSTURE_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Days raw check results are kept before they are pruned; the daily compliance
+    /// snapshots and the audit log are kept regardless (HIPAA asks for six years).
+    #[arg(long, env = "POSTURE_RETENTION_DAYS", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: u32,
     #[command(flatten)]
     pub ingest: IngestArgs,
     #[command(flatten)]

@@ -127,7 +127,7 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();
     maintenance::start_sealing(db.clone());
-    maintenance::start(db);
+    maintenance::start(db, chrono::Duration::days(args.retention_days.into()));
     let app = router(state);
 
     let listener = tokio::net::TcpListener::bind(addr)

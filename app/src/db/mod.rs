@@ -10,6 +10,7 @@ pub mod audit_chain;
 mod bundles;
 mod clients;
 pub mod evidence;
+pub mod history;
 pub mod incidents;
 pub mod leases;
 pub mod maintenance;

@@ -559,12 +559,13 @@ async fn insert_site_history(
     }
     insert_batched!(
         db,
-        "INSERT INTO compliance_snapshots (site_id, snapshot_at, score, category_scores) ",
-        4,
+        "INSERT INTO compliance_snapshots (site_id, snapshot_at, day, score, category_scores) ",
+        5,
         snapshots,
         |b, s| {
             b.push_bind(s.0)
                 .push_bind(s.1)
+                .push_bind(s.1.date_naive())
                 .push_bind(s.2)
                 .push_bind(&s.3);
         }

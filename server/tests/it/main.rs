@@ -15,6 +15,7 @@ mod data;
 mod dev;
 mod faults;
 mod health;
+mod history;
 mod incidents;
 mod leptos_settings;
 mod metrics;
