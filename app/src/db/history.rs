@@ -10,6 +10,9 @@ use super::Db;
 use crate::on_db;
 use crate::scoring::{self, CheckStatus};
 
+/// A site's snapshot: (site, overall score, score per category with data).
+type Snapshot = (i64, Option<f64>, sqlx::types::Json<HashMap<String, f64>>);
+
 /// Takes today's (UTC) snapshot of every site that has ever checked in or reported and has none for
 /// today yet, from its latest results of the last 24 h (score `NULL` without any); how many
 /// it wrote. Every server may run it: the day's unique index makes a second writer a no-op.
@@ -41,7 +44,7 @@ pub async fn snapshot_today(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Er
             results.entry(site).or_default().push((check_type, status));
         }
     }
-    let snapshots: Vec<(i64, Option<f64>, sqlx::types::Json<HashMap<String, f64>>)> = sites
+    let snapshots: Vec<Snapshot> = sites
         .into_iter()
         .map(|site| {
             let compliance = scoring::compliance(
