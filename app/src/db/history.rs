@@ -13,9 +13,10 @@ use crate::scoring::{self, CheckStatus};
 /// A site's snapshot: (site, overall score, score per category with data).
 type Snapshot = (i64, Option<f64>, sqlx::types::Json<HashMap<String, f64>>);
 
-/// Takes today's (UTC) snapshot of every site that has ever checked in or reported and has none for
-/// today yet, from its latest results of the last 24 h (score `NULL` without any); how many
-/// it wrote. Every server may run it: the day's unique index makes a second writer a no-op.
+/// Takes today's (UTC) snapshot of every site that has ever checked in or reported and has
+/// none for today yet, from its latest results of the last 24 h (score `NULL` without any);
+/// how many it wrote. Every server may run it: the day's unique index makes a second writer
+/// a no-op.
 pub async fn snapshot_today(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     let day = now.date_naive();
     let (sites, latest): (Vec<i64>, Vec<(i64, String, String)>) = on_db!(db, |pool| {
