@@ -9,8 +9,20 @@ use posture_server::{database, provision, routes, seed, users};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// At least two worker threads, also on a one-CPU machine: leptos has open reports of
+/// server-rendered pages that never finish on a single worker thread (leptos#4647, #4578).
+const MIN_WORKER_THREADS: usize = 2;
+
+fn main() -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cpus.max(MIN_WORKER_THREADS))
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     posture_server::init_logging();
 
     let cli = Cli::parse();

@@ -1,5 +1,8 @@
 //! The dashboard's server functions over real HTTP, their ETags, and the pages rendered on
-//! the server, on a small generated data set.
+//! the server, on a small generated data set. On two worker threads, as `posture serve`
+//! runs: twice (in a full run, never alone) a test server on the test's single thread left a
+//! `/sites` render or a `list_sites` call unanswered, and leptos has open reports of SSR
+//! hangs on one worker thread (leptos#4647, #4578).
 
 use crate::common;
 
@@ -31,7 +34,7 @@ async fn get_json(server: &common::TestServer, path: &str) -> (StatusCode, Value
     (status, response.json().await.unwrap())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_matches_the_database() {
     let server = seeded_server().await;
     let (status, body) = get_json(&server, "/api/get_overview").await;
@@ -66,7 +69,7 @@ async fn the_overview_matches_the_database() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_poll_is_a_bodiless_304() {
     let server = seeded_server().await;
     let client = server.client_as(Role::Readonly).await;
@@ -101,7 +104,7 @@ async fn an_unchanged_poll_is_a_bodiless_304() {
 
 /// Cached aggregates carry the ETag computed when they were cached: it must still name
 /// exactly what the answer holds, per filter and across a change, and never reach a page.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_answers_change_their_etag_with_the_filter_and_the_data() {
     let server = seeded_server().await;
     let operator = server.client_as(Role::Operator).await;
@@ -150,7 +153,7 @@ async fn cached_answers_change_their_etag_with_the_filter_and_the_data() {
     assert!(page.headers().get("etag").is_none(), "pages carry no ETag");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sites_filter_search_and_sort() {
     let server = seeded_server().await;
     let (_, all) = get_json(
@@ -219,7 +222,7 @@ async fn sites_filter_search_and_sort() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_detail_and_unknown_sites() {
     let server = seeded_server().await;
     let (_, sites) = get_json(
@@ -251,7 +254,7 @@ async fn site_detail_and_unknown_sites() {
     assert!(html.contains(r#"data-testid="trend-chart""#) && html.contains("Evidence chain"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runbook_search_needs_every_word() {
     let server = seeded_server().await;
     let search =
@@ -284,7 +287,7 @@ async fn runbook_search_needs_every_word() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_on_the_server() {
     let server = seeded_server().await;
     for (path, marker) in [
@@ -308,7 +311,7 @@ async fn pages_render_on_the_server() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_answer_404_with_the_not_found_page() {
     let server = common::start().await;
     let response = server.get("/no/such/page").await;
