@@ -66,8 +66,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::VerifyAudit => match audit_chain::verify(&db).await? {
             Verdict::Intact { sealed, unsealed } => println!(
-                "Audit log intact: {sealed} sealed entries verified; {unsealed} written \
-                     in the last seconds and not sealed yet."
+                "Audit log intact: {sealed} sealed entries verified; {unsealed} not sealed \
+                     yet (a running server seals new entries within 5 s)."
             ),
             Verdict::Broken {
                 position,
