@@ -94,12 +94,15 @@ macro_rules! in_tx {
 pub(crate) use in_tx;
 
 impl Tx<'static> {
-    /// A transaction on a pool connection, for writers besides the batcher (the silence
-    /// sweep) that share its statements.
+    /// A transaction on a pool connection, for writers besides the batcher (the alert
+    /// sweeps, a broken evidence chain) that share its statements. Begun as the batcher
+    /// begins: on SQLite with the write lock taken up front, since these read before they
+    /// write, and a deferred transaction whose first write comes after another connection's
+    /// commit fails at once (`SQLITE_BUSY`) instead of waiting its turn.
     pub async fn begin(db: &Db) -> Result<Self, sqlx::Error> {
         Ok(match db {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with(SQLITE.begin).await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin_with(POSTGRES.begin).await?),
         })
     }
 }
