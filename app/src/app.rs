@@ -20,6 +20,7 @@ use crate::pages::incidents::IncidentsPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
+use crate::pages::reports::{ClientReportPage, ReportsPage, SiteReportPage};
 use crate::pages::runbooks::{RunbookDetailPage, RunbooksPage};
 use crate::pages::site_detail::SiteDetailPage;
 use crate::pages::sites::SitesPage;
@@ -70,6 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sites") view=SitesPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites/:site_id") view=SiteDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reports") view=ReportsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reports/clients/:id/:month") view=ClientReportPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reports/sites/:site_id/:month") view=SiteReportPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks") view=RunbooksPage ssr=SsrMode::InOrder />
                     <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites/:site_id/edit") view=EditSitePage ssr=SsrMode::InOrder />

@@ -140,7 +140,7 @@ pub const CHECK_CONTROLS: [(&str, &[&str]); 29] = [
 ];
 
 /// The check types behind `citation`, in the order of [`CHECK_CONTROLS`].
-fn checks_of(citation: &str) -> Vec<&'static str> {
+pub fn checks_of(citation: &str) -> Vec<&'static str> {
     CHECK_CONTROLS
         .iter()
         .filter(|(_, citations)| citations.contains(&citation))

@@ -27,6 +27,7 @@ pub mod incident_filter;
 pub mod live;
 pub mod pages;
 pub mod queries;
+pub mod report;
 pub mod scoring;
 pub mod types;
 pub mod validation;

@@ -38,6 +38,19 @@ pub enum Command {
     /// Recompute the audit log's hash chain and name the first entry changed or removed
     /// since it was sealed; exits 1 when the chain is broken.
     VerifyAudit,
+    /// Check an evidence pack: every file's SHA-256 against its manifest, and the manifest's
+    /// signature; names each file missing, added or changed and exits 1 when anything is.
+    VerifyPack(VerifyPackArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyPackArgs {
+    /// The pack (`evidence.zip`).
+    pub file: std::path::PathBuf,
+    /// The server's public key (base64), as `/.well-known/posture-signing-key` gives it;
+    /// without it, the key in the database is trusted.
+    #[arg(long)]
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

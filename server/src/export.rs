@@ -28,7 +28,7 @@ pub fn inert_cell(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn csv_line(fields: &[&str]) -> Vec<u8> {
+pub fn csv_line(fields: &[&str]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let record: Vec<_> = fields.iter().map(|f| inert_cell(f)).collect();
     // Writing to memory cannot fail.

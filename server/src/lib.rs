@@ -10,6 +10,7 @@ pub mod database;
 #[cfg(feature = "dev-tools")]
 pub mod dev;
 pub mod etag;
+pub mod evidence_pack;
 pub mod export;
 pub mod health;
 pub mod hints;
@@ -20,12 +21,14 @@ pub mod memory_budget;
 pub mod prometheus;
 pub mod provision;
 pub mod refusals;
+pub mod reports;
 pub mod routes;
 pub mod security_headers;
 pub mod seed;
 pub mod server_fn_body;
 pub mod session;
 pub mod sign_in;
+pub mod signing;
 pub mod state;
 pub mod users;
 

@@ -2,7 +2,8 @@ use app::db::audit_chain::{self, Verdict};
 use clap::Parser;
 use posture_server::api::auth::KEY_CACHE_TTL;
 use posture_server::config::{ApplianceCommand, Cli, Command, UserCommand};
-use posture_server::{database, provision, routes, seed, users};
+use posture_server::evidence_pack::verify::verify_pack;
+use posture_server::{database, provision, routes, seed, signing, users};
 
 /// mimalloc rather than the system allocator: under load glibc's malloc and free were about
 /// 17 % of the server's CPU (`perf record`, `get_overview` at 64 connections).
@@ -26,6 +27,13 @@ async fn run() -> anyhow::Result<()> {
     posture_server::init_logging();
 
     let cli = Cli::parse();
+    // An auditor with the published key needs no database.
+    if let Command::VerifyPack(args) = &cli.command
+        && let Some(key) = &args.public_key
+    {
+        let trusted = signing::parse_public_key(key)?;
+        exit_unless(report_pack(&args.file, &trusted)?);
+    }
     let database = match cli.command {
         Command::Serve(_) => cli.database.clone(),
         _ => cli.database.for_tools(),
@@ -82,8 +90,43 @@ async fn run() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
+        Command::VerifyPack(args) => {
+            let Some((_, public)) = app::db::signing_keys::load(&db).await? else {
+                anyhow::bail!(
+                    "this database has no signing key (no server has started on it): pass \
+                     --public-key as /.well-known/posture-signing-key gives it"
+                );
+            };
+            db.close().await;
+            exit_unless(report_pack(&args.file, &signing::parse_public_key(&public)?)?);
+        }
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }
     db.close().await;
     Ok(())
+}
+
+/// Verifies the pack at `path` and prints what was found; whether it holds.
+fn report_pack(
+    path: &std::path::Path,
+    trusted: &ed25519_dalek::VerifyingKey,
+) -> anyhow::Result<bool> {
+    let findings = verify_pack(path, trusted)?;
+    if findings.problems.is_empty() {
+        let files = findings.manifest.map_or(0, |m| m.files.len());
+        println!(
+            "Evidence pack intact: {files} files match the signed manifest of {}.",
+            path.display()
+        );
+        return Ok(true);
+    }
+    eprintln!("Evidence pack {} does NOT verify:", path.display());
+    for problem in &findings.problems {
+        eprintln!("  - {problem}");
+    }
+    Ok(false)
+}
+
+fn exit_unless(intact: bool) {
+    std::process::exit(if intact { 0 } else { 1 });
 }

@@ -20,8 +20,8 @@ use crate::ingest;
 use crate::server_fn_body::{self, ServerFnPaths};
 use crate::state::{Accounts, AppState, StateParts};
 use crate::{
-    api, client_ip, database, etag, export, load_shed, maintenance, prometheus, security_headers,
-    session, sign_in,
+    api, client_ip, database, etag, evidence_pack, export, load_shed, maintenance, prometheus,
+    reports, security_headers, session, sign_in, signing,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -56,6 +56,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus::render))
         .route("/admin/audit.csv", get(export::audit_csv))
         .route("/incidents.csv", get(export::incidents_csv))
+        .route("/reports/open", get(reports::open))
+        .route(
+            "/reports/clients/{id}/{month}/evidence.zip",
+            get(evidence_pack::download),
+        )
+        .route("/.well-known/posture-signing-key", get(signing::well_known))
         .merge(api::router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())

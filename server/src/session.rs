@@ -16,7 +16,13 @@ use crate::state::AppState;
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/api/login" | "/api/logout" | "/health" | "/api/health" | "/favicon.svg"
+        "/login"
+            | "/api/login"
+            | "/api/logout"
+            | "/health"
+            | "/api/health"
+            | "/favicon.svg"
+            | "/.well-known/posture-signing-key"
     ) || path.starts_with("/pkg/")
         || is_appliance_api(path)
 }

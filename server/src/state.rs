@@ -59,6 +59,8 @@ pub struct Shared {
     pub metrics: MetricsAccess,
     /// Sends alert mail and webhooks (the delivery worker and "send test").
     pub alerts: AlertSender,
+    /// Signs evidence packs.
+    pub pack_key: crate::signing::PackKey,
 }
 
 /// What differs between the server, the tests and the benchmarks; everything else of the
@@ -135,6 +137,7 @@ impl AppState {
             dashboard_limit: DashboardLimit::new(parts.dashboard_in_flight),
             metrics: MetricsAccess::new(parts.metrics_token),
             alerts: parts.alerts,
+            pack_key: crate::signing::PackKey::default(),
         }));
         (state, extra)
     }

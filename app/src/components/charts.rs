@@ -73,9 +73,13 @@ pub fn Sparkline(values: Vec<i64>, label: String) -> impl IntoView {
     }
 }
 
-/// Compliance score over time, 0..100, with gridlines at 40 and 80 (the gauge's thresholds).
+/// Compliance score over time, 0..100, with gridlines at 40 and 80 (the gauge's thresholds);
+/// `span` names the time the points cover.
 #[component]
-pub fn TrendChart(points: Vec<TrendPoint>) -> impl IntoView {
+pub fn TrendChart(
+    points: Vec<TrendPoint>,
+    #[prop(default = "the last 30 days")] span: &'static str,
+) -> impl IntoView {
     let (width, height, pad) = (640.0_f64, 180.0_f64, 28.0_f64);
     let scored: Vec<(usize, f64)> = points
         .iter()
@@ -83,7 +87,7 @@ pub fn TrendChart(points: Vec<TrendPoint>) -> impl IntoView {
         .filter_map(|(i, p)| p.score.map(|s| (i, s)))
         .collect();
     if scored.is_empty() {
-        return view! { <p class="empty-note">"No compliance snapshots in the last 30 days."</p> }
+        return view! { <p class="empty-note">{format!("No compliance snapshots in {span}.")}</p> }
             .into_any();
     }
     let step = (width - 2.0 * pad) / (points.len().max(2) - 1) as f64;
@@ -106,7 +110,7 @@ pub fn TrendChart(points: Vec<TrendPoint>) -> impl IntoView {
             class="trend-chart"
             viewBox=format!("0 0 {width} {height}")
             role="img"
-            aria-label="Compliance over the last 30 days"
+            aria-label=format!("Compliance over {span}")
             data-testid="trend-chart"
         >
             {[0.0, 40.0, 80.0, 100.0]

@@ -12,11 +12,12 @@ use super::toast::{ToastHost, Toasts};
 use crate::auth::{Role, SessionUser};
 
 /// Sidebar entries: (path, label). The header's title comes from the same table.
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/", "Overview"),
     ("/clients", "Clients"),
     ("/sites", "Sites"),
     ("/incidents", "Incidents"),
+    ("/reports", "Reports"),
     ("/runbooks", "Runbooks"),
     ("/admin", "Admin"),
 ];

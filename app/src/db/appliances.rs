@@ -25,8 +25,19 @@ pub async fn find_key(db: &Db, key_hash: &str) -> Result<Option<ApplianceIdentit
     Ok(row.map(|(id, site, site_id)| ApplianceIdentity { id, site, site_id }))
 }
 
-/// Records a check-in of `appliance` at `now` on it and its site. Returns when the site was
-/// last heard from before, and the appliance's pending orders, most urgent first.
+/// When a site heard from at `now`, last heard from at `previous`, went offline: the offline
+/// threshold after `previous`, if that has passed.
+fn offline_since(
+    previous: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let began = previous? + chrono::Duration::seconds(crate::scoring::OFFLINE_AFTER_SECONDS);
+    (began < now).then_some(began)
+}
+
+/// Records a check-in of `appliance` at `now` on it and its site, and the offline span it
+/// ends, if any. Returns when the site was last heard from before, and the appliance's
+/// pending orders, most urgent first.
 pub async fn check_in(
     db: &Db,
     appliance: &ApplianceIdentity,
@@ -49,7 +60,8 @@ pub async fn check_in(
             .bind(appliance.id)
             .execute(&mut *tx)
             .await?;
-        let previous = sqlx::query_scalar("SELECT last_checkin_at FROM sites WHERE id = $1")
+        let previous: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT last_checkin_at FROM sites WHERE id = $1")
             .bind(appliance.site)
             .fetch_one(&mut *tx)
             .await?;
@@ -58,6 +70,18 @@ pub async fn check_in(
             .bind(appliance.site)
             .execute(&mut *tx)
             .await?;
+        if let Some(began) = offline_since(previous, now) {
+            // Two appliances of the site coming back at once record the span once.
+            sqlx::query(
+                "INSERT INTO offline_spans (site_id, started_at, ended_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(appliance.site)
+            .bind(began)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         let orders = sqlx::query_as(
             "SELECT id, order_type, parameters, priority, created_at, expires_at FROM orders \
              WHERE appliance_id = $1 AND status = $2 AND expires_at > $3 ORDER BY priority, id",

@@ -619,11 +619,10 @@ pub async fn incident_facts(db: &Db, ids: &[i64]) -> Result<Vec<IncidentFacts>, 
 
 /// The query of [`incident_facts`] in id order, with `suffix` (a row lock) appended.
 pub fn facts_sql(ids: &[i64], suffix: &str) -> String {
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     format!(
         "SELECT {FACTS_COLUMNS} FROM incidents i JOIN sites s ON s.id = i.site_id \
          WHERE i.id IN ({}) ORDER BY i.id{suffix}",
-        list.join(", ")
+        super::sql::id_list(ids)
     )
 }
 
@@ -685,10 +684,9 @@ pub async fn name_sites(db: &Db, rows: &mut [IncidentRow]) -> Result<(), sqlx::E
     if ids.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     let sql = format!(
         "SELECT id, site_id, clinic_name FROM sites WHERE id IN ({})",
-        list.join(", ")
+        super::sql::id_list(&ids)
     );
     let names: Vec<(i64, String, String)> =
         on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);

@@ -117,6 +117,18 @@ pub const fn rows_per_statement(columns: usize) -> usize {
     30_000 / columns
 }
 
+/// `ids` as the inside of an SQL `IN (...)`: integers, so written into the text safely.
+/// No ids is `NULL`, which matches nothing (an empty `IN ()` is a syntax error).
+pub fn id_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "NULL".into();
+    }
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Midnight UTC of a `YYYY-MM-DD` day plus `days_after` days: the bounds of a day filter.
 pub fn day_start(day: &str, days_after: u64) -> Option<DateTime<Utc>> {
     let date = NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;

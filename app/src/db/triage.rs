@@ -14,13 +14,6 @@ use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
 /// How long a suppression lasts.
 pub const SUPPRESS_FOR: Duration = Duration::hours(24);
 
-fn id_list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl IncidentAction {
     /// The statuses an incident may have for this action to apply to it.
     fn applies_to(self) -> &'static str {
@@ -74,7 +67,7 @@ pub async fn apply_action(
     let (set, binds) = action.set_clause(audit.at);
     let update = format!(
         "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} RETURNING id",
-        id_list(ids),
+        sql::id_list(ids),
         action.applies_to()
     );
     let (begin, lock_rows) = match db {

@@ -6,6 +6,7 @@ pub mod incidents;
 pub mod login;
 pub mod not_found;
 pub mod overview;
+pub mod reports;
 pub mod runbooks;
 pub mod site_detail;
 pub mod sites;

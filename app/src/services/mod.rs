@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod maintenance;
+pub mod reports;
 pub mod sites;
 pub mod users;
 
