@@ -200,6 +200,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POSTURE_RETENTION_DAYS", default_value_t = 400,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
+    /// The address people reach Posture at (behind a proxy: the proxy's), for the links in
+    /// the monthly report mails; without it, the address the server listens on.
+    #[arg(long, env = "POSTURE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub ingest: IngestArgs,
     #[command(flatten)]

@@ -1,7 +1,10 @@
 //! `/reports/open`: the report picker's plain GET form (which works without JavaScript) lands
-//! here and is sent on to the report's own address.
+//! here and is sent on to the report's own address. And the monthly schedule's clock.
 
+use app::db::Db;
 use app::report::{ReportKind, ReportMonth, report_path};
+use app::services::alerts::send::AlertSender;
+use app::services::reports::schedule;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -33,4 +36,30 @@ pub async fn open(Query(choice): Query<Choice>) -> Response {
         }
     };
     Redirect::to(&report_path(kind, subject, month)).into_response()
+}
+
+/// How often the monthly schedule looks for a closed month's reports to generate or mail.
+const SCHEDULE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs the monthly schedule's rounds (`app::services::reports::schedule`) for as long as the
+/// server runs: the first at start, so a server down on the 1st catches up.
+pub fn start_schedule(db: Db, sender: AlertSender, public_url: String) {
+    let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SCHEDULE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let now = chrono::Utc::now();
+            match schedule::run_round(&db, &sender, &public_url, &holder, now).await {
+                Ok(round) if round != schedule::Round::default() => tracing::info!(
+                    "monthly reports: {} generated, {} mailed",
+                    round.generated,
+                    round.mailed
+                ),
+                Ok(_) => {}
+                Err(err) => tracing::warn!("monthly reports: failed; tried again later: {err}"),
+            }
+        }
+    });
 }

@@ -133,7 +133,12 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();
     maintenance::start_sealing(db.clone());
-    maintenance::start(db, chrono::Duration::days(args.retention_days.into()));
+    maintenance::start(db.clone(), chrono::Duration::days(args.retention_days.into()));
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    reports::start_schedule(db, state.alerts.clone(), public_url);
     let app = router(state);
 
     let listener = tokio::net::TcpListener::bind(addr)

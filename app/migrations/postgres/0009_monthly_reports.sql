@@ -6,6 +6,10 @@ CREATE TABLE monthly_reports (
     month        TEXT NOT NULL,
     generated_at TIMESTAMPTZ NOT NULL,
     body         TEXT NOT NULL,
+    -- The monthly schedule mails a client's report to its contacts once: when, and the relay's
+    -- answer (or why nobody was mailed).
+    mailed_at    TIMESTAMPTZ,
+    mail_outcome TEXT,
     PRIMARY KEY (subject_kind, subject_id, month)
 );
 

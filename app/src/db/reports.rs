@@ -351,3 +351,55 @@ pub async fn clients_without_report(
     .fetch_all(pool)
     .await)
 }
+
+/// The month's stored client reports not mailed yet: (client, name, its sites' contact
+/// addresses).
+pub async fn unmailed_client_reports(
+    db: &Db,
+    month: ReportMonth,
+) -> Result<Vec<(i64, String, Vec<String>)>, sqlx::Error> {
+    let reports: Vec<(i64, String)> = on_db!(db, |pool| sqlx::query_as(
+        "SELECT r.subject_id, c.name FROM monthly_reports r JOIN clients c ON c.id = r.subject_id \
+         WHERE r.subject_kind = 'client' AND r.month = $1 AND r.mailed_at IS NULL \
+         ORDER BY r.subject_id"
+    )
+    .bind(month.to_string())
+    .fetch_all(pool)
+    .await?);
+    let mut unmailed = Vec::with_capacity(reports.len());
+    for (client, name) in reports {
+        let contacts = on_db!(db, |pool| sqlx::query_scalar(
+            "SELECT DISTINCT contact_email FROM sites WHERE client_id = $1 \
+             AND decommissioned_at IS NULL AND contact_email IS NOT NULL AND contact_email <> '' \
+             ORDER BY contact_email"
+        )
+        .bind(client)
+        .fetch_all(pool)
+        .await?);
+        unmailed.push((client, name, contacts));
+    }
+    Ok(unmailed)
+}
+
+/// Records that a client's report of `month` was mailed (or why nobody was).
+pub async fn mark_mailed(
+    db: &Db,
+    client: i64,
+    month: ReportMonth,
+    at: DateTime<Utc>,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query(
+            "UPDATE monthly_reports SET mailed_at = $1, mail_outcome = $2 \
+             WHERE subject_kind = 'client' AND subject_id = $3 AND month = $4",
+        )
+        .bind(at)
+        .bind(outcome)
+        .bind(client)
+        .bind(month.to_string())
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}

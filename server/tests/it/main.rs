@@ -20,6 +20,7 @@ mod incidents;
 mod leptos_settings;
 mod metrics;
 mod pages;
+mod reports;
 mod security;
 mod server_fns;
 mod store;

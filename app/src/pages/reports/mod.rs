@@ -89,13 +89,13 @@ pub fn ReportsPage() -> impl IntoView {
 fn ReportPicker(subjects: ReportSubjects) -> impl IntoView {
     let last_closed = subjects.months.get(1).copied();
     view! {
-        <section class="card report-picker">
+        <section class="report-picker">
             <h2>"Monthly compliance reports"</h2>
             <p class="card-meta">
                 "A report of a closed month is generated once and kept as given; the month under way is worked out on each reading. "
                 "A client's report links its evidence pack: the report, the month's check results, incidents, audit entries and evidence chain, signed."
             </p>
-            <form method="get" action="/reports/open" class="picker-form" data-testid="report-picker">
+            <form method="get" action="/reports/open" class="inline-form picker-form" data-testid="report-picker">
                 <label>
                     "Client or site"
                     <select name="subject" required data-testid="report-subject">
