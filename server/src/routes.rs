@@ -10,7 +10,8 @@ use axum::routing::get;
 use leptos::config::get_configuration;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::services::ServeDir;
 
 use crate::api::auth::KEY_CACHE_TTL;
@@ -95,7 +96,10 @@ pub fn router(state: AppState) -> Router {
             prometheus::track,
         ))
         .layer(axum::middleware::from_fn(security_headers::add))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(
+            // A zip is compressed already: gzip again would only cost CPU.
+            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+        ))
         .with_state(state)
 }
 

@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
-use futures::stream;
+use futures::{StreamExt, stream};
 use tokio::sync::mpsc;
 
 use crate::export::csv_line;
@@ -86,9 +86,11 @@ pub async fn download(
             tracing::error!(%err, "an evidence pack could not be finished");
         }
     });
-    let body = Body::from_stream(stream::unfold(chunks, |mut chunks| async move {
+    let chunks = stream::unfold(chunks, |mut chunks| async move {
         chunks.recv().await.map(|chunk| (chunk, chunks))
-    }));
+    });
+    // Fused: a body may be polled again after its end (the compression layer is).
+    let body = Body::from_stream(chunks.fuse());
     let filename = format!("posture-evidence-client-{client}-{month}.zip");
     (
         [

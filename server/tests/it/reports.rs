@@ -302,9 +302,18 @@ async fn months_out_of_reach_and_unknown_subjects_are_4xx_and_generate_nothing()
 
 /// Downloads client 1's pack of `month` to a file; (file, the server's public key).
 async fn download_pack(server: &TestServer, month: ReportMonth, dir: &std::path::Path) -> (std::path::PathBuf, String) {
-    let response = server.get(&format!("/reports/clients/1/{month}/evidence.zip")).await;
+    // As a browser asks: a zip is sent as it is, not compressed again.
+    let response = server
+        .client_as(app::auth::Role::Readonly)
+        .await
+        .get(server.url(&format!("/reports/clients/1/{month}/evidence.zip")))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/zip");
+    assert!(response.headers().get("content-encoding").is_none());
     let bytes = response.bytes().await.unwrap();
     let path = dir.join("pack.zip");
     std::fs::write(&path, &bytes).unwrap();
