@@ -123,6 +123,11 @@ pub fn TrendChart(
                 })
                 .collect_view()}
             <polyline class="trend-line" points=line fill="none" stroke-width="2" />
+            // Each day's point as a dot too: a lone day with data (no line through it) still shows.
+            {scored
+                .iter()
+                .map(|(i, s)| view! { <circle class="trend-dot" cx=pad + *i as f64 * step cy=y(*s) r="2.5" /> })
+                .collect_view()}
             <text class="axis" x=pad y=height - 6.0>{first}</text>
             <text class="axis" x=width - pad y=height - 6.0 text-anchor="end">{last}</text>
         </svg>

@@ -99,3 +99,62 @@ pub async fn prune_check_results(
         .await?
         .rows_affected()))
 }
+
+/// A site's snapshot of `day`: (overall score, score per category).
+pub async fn snapshot_of(
+    db: &Db,
+    site: i64,
+    day: chrono::NaiveDate,
+) -> Result<Option<(Option<f64>, sqlx::types::Json<HashMap<String, f64>>)>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT score, category_scores FROM compliance_snapshots WHERE site_id = $1 AND day = $2"
+    )
+    .bind(site)
+    .bind(day)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// A site's latest result per (check type, host) among those of `from .. until`.
+pub async fn latest_between(
+    db: &Db,
+    site: i64,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, CheckStatus)>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = on_db!(db, |pool| sqlx::query_as(
+        "SELECT check_type, hostname, status FROM check_results \
+         WHERE site_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at, id"
+    )
+    .bind(site)
+    .bind(from)
+    .bind(until)
+    .fetch_all(pool)
+    .await?);
+    let mut latest: HashMap<(String, String), CheckStatus> = HashMap::new();
+    for (check, host, status) in rows {
+        if let Some(status) = CheckStatus::parse(&status) {
+            latest.insert((check, host), status);
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .map(|((check, _), status)| (check, status))
+        .collect())
+}
+
+/// Where a site's evidence chain ended at `until`: its last position and hash.
+pub async fn chain_head_at(
+    db: &Db,
+    site: i64,
+    until: DateTime<Utc>,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    on_db!(db, |pool| sqlx::query_as(
+        "SELECT position, bundle_hash FROM evidence_bundles WHERE site_id = $1 AND created_at < $2 \
+         ORDER BY position DESC LIMIT 1"
+    )
+    .bind(site)
+    .bind(until)
+    .fetch_optional(pool)
+    .await)
+}

@@ -478,3 +478,60 @@ async fn two_servers_at_the_monthly_schedule_generate_and_mail_each_report_once(
     assert!(outcome[0].as_deref().unwrap().starts_with("SMTP 250"), "{outcome:?}");
     assert!(outcome[1].as_deref().unwrap().contains("none of the client's sites has a contact e-mail"), "{outcome:?}");
 }
+
+/// site-1 at the end of the day `at` falls on, as `get_site_on_day` answers.
+async fn on_day(server: &TestServer, at: DateTime<Utc>) -> (StatusCode, Value) {
+    let day = at.date_naive();
+    let response = server
+        .get(&format!("/api/get_site_on_day?site_id=site-1&day={day}"))
+        .await;
+    (response.status(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_page_at_a_past_day_shows_that_days_posture() {
+    let month = last_month();
+    for (name, server) in servers().await {
+        hand_worked_month(&server.db, month).await;
+        let (status, second) = on_day(&server, day(month, 1, 0)).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {second}");
+        assert_eq!(second["score"], 70.0, "{name}: the day's snapshot");
+        assert!(second["categories"].as_array().unwrap().contains(&serde_json::json!(["backup", 40.0])), "{name}: {second}");
+        assert_eq!(second["evidence_head"], serde_json::json!([1, "h1"]), "{name}");
+
+        let (_, fourth) = on_day(&server, day(month, 3, 0)).await;
+        let backup_plan = fourth["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["citation"] == "164.308(a)(7)(ii)(A)")
+            .unwrap();
+        assert_eq!(backup_plan["state"], "Failing", "{name}: FD-02's backup failed that day");
+        assert_eq!(fourth["results"], 2, "{name}: the latest of each check on each host");
+        assert_eq!(fourth["evidence_head"], serde_json::json!([3, "h3"]), "{name}");
+
+        let (_, tenth) = on_day(&server, day(month, 9, 0)).await;
+        assert_eq!(tenth["open_total"], 1, "{name}");
+        assert_eq!(tenth["open_incidents"][0]["id"], 4, "{name}");
+        assert_eq!(tenth["results"], 0, "{name}: no results in the 24 hours before");
+
+        let today = Utc::now().date_naive();
+        for (day, status, says) in [
+            ("2026-13-01".to_string(), StatusCode::BAD_REQUEST, "YYYY-MM-DD"),
+            ((today + Duration::days(1)).to_string(), StatusCode::NOT_FOUND, "has not come yet"),
+            ((month.start() - Duration::days(30)).date_naive().to_string(), StatusCode::NOT_FOUND, "was added on"),
+        ] {
+            let response = server.get(&format!("/api/get_site_on_day?site_id=site-1&day={day}")).await;
+            assert_eq!(response.status(), status, "{name}: {day}");
+            assert!(response.text().await.unwrap().contains(says), "{name}: {day}");
+        }
+        let unknown = server.get(&format!("/api/get_site_on_day?site_id=nowhere&day={today}")).await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND, "{name}");
+
+        let day = day(month, 9, 0).date_naive();
+        let page = server.get(&format!("/sites/site-1?at={day}")).await;
+        assert_eq!(page.status(), StatusCode::OK, "{name}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains(&format!("Posture at the end of {day}")), "{name}");
+    }
+}

@@ -335,7 +335,9 @@ fn SitesSection(sites: Vec<SiteSummary>) -> impl IntoView {
                                 (Some(position), Some(hash)) => format!("#{position} {hash}"),
                                 _ => "no bundle yet".into(),
                             }}</td>
-                            <td data-testid="chain-breaks">{if chain.breaks.is_empty() {
+                            <td data-testid="chain-breaks">{if chain.head_position.is_none() {
+                                "–".to_string()
+                            } else if chain.breaks.is_empty() {
                                 "intact".to_string()
                             } else {
                                 format!("broken at {}", chain.breaks.iter().map(|p| format!("#{p}")).collect::<Vec<_>>().join(", "))

@@ -13,13 +13,14 @@ use leptos_router::hooks::use_params_map;
 use crate::components::query_view::QueryView;
 use crate::error::AppError;
 use crate::queries::fleet_options;
-use crate::report::{MonthlyReport, ReportKind, ReportMonth, ReportSubjects, report_path};
+use crate::report::{MonthlyReport, ReportKind, ReportSubjects, report_path};
 use document::ReportDocument;
 
 crate::query_args!(ListReportSubjects);
 
 #[server(input = crate::codec::Query, endpoint = "list_report_subjects")]
 pub async fn list_report_subjects() -> Result<ReportSubjects, AppError> {
+    use crate::report::ReportMonth;
     let (db, _) = crate::aggregates::request_state()?;
     let (clients, sites, first) = crate::db::reports::subjects(&db).await?;
     let current = ReportMonth::of(chrono::Utc::now());
@@ -44,6 +45,7 @@ pub async fn get_report(
     subject: String,
     month: String,
 ) -> Result<MonthlyReport, AppError> {
+    use crate::report::ReportMonth;
     use crate::services::reports::{Subject, monthly_report};
     let (db, _) = crate::aggregates::request_state()?;
     let month = ReportMonth::parse(&month).map_err(|e| AppError::Invalid(e).with_status())?;

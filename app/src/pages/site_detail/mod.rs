@@ -1,13 +1,14 @@
 //! `/sites/:site_id`: one clinic's compliance, trend, appliances, incidents, orders and
 //! evidence chain.
 
+mod on_day;
 mod orders;
 
 use leptos::prelude::*;
 use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::auth::Role;
 use crate::components::badges::{LevelBadge, SeverityBadge, StatusBadge, ago, percent};
@@ -20,6 +21,7 @@ use crate::error::AppError;
 use crate::queries::fleet_options;
 use crate::scoring::{HealthLevel, category_weight};
 use crate::types::{ControlState, ControlStatus, SiteDetail, SiteRow};
+use on_day::{DayPicker, SiteOnDayPage};
 use orders::NewOrderForm;
 
 crate::query_args!(GetSite);
@@ -42,8 +44,22 @@ pub fn site_query() -> QueryScope<SiteSlug, Result<SiteDetail, AppError>> {
     QueryScope::new(get_site).with_options(fleet_options())
 }
 
+/// The site today, or as it stood at the end of the day `?at=` names.
 #[component]
 pub fn SiteDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    move || {
+        let site_id = SiteSlug(params.read().get("site_id").unwrap_or_default());
+        match query.read().get("at") {
+            Some(day) => view! { <SiteOnDayPage site_id day /> }.into_any(),
+            None => view! { <SiteToday /> }.into_any(),
+        }
+    }
+}
+
+#[component]
+fn SiteToday() -> impl IntoView {
     let client: QueryClient = expect_context();
     let params = use_params_map();
     let site_id = move || SiteSlug(params.read().get("site_id").unwrap_or_default());
@@ -172,6 +188,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
             contact_email=detail.contact_email
         />
         <MaintenanceNotice site=site.site_id.to_string() />
+        <DayPicker site_id=site.site_id.to_string() />
         <div class="two-columns">
             <section aria-labelledby="compliance-heading">
                 <h2 id="compliance-heading">"Compliance "<span data-testid="overall-compliance">{percent(site.compliance)}</span></h2>

@@ -4,6 +4,7 @@
 //! worked out on each reading and never stored.
 
 mod figures;
+pub mod on_day;
 pub mod schedule;
 
 use std::collections::HashMap;
