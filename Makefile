@@ -11,7 +11,7 @@ LIB_ARGS = $${POSTURE_WASM_CARGO_ARGS:+--lib-cargo-args=$$POSTURE_WASM_CARGO_ARG
 DATABASE_URL ?= sqlite://data/posture.db
 export DATABASE_URL
 
-.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults run-cluster bench-peer bench-alerts
+.PHONY: help bootstrap build build-release run test lint test-rust test-e2e bench bench-ingest measure measure-incidents measure-faults run-cluster bench-peer bench-alerts bench-reports
 
 help:
 	@echo "make run    build a release, seed a demo database if empty, serve http://127.0.0.1:3000"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench  generate the large profile on SQLite and PostgreSQL and time the hot queries"
 	@echo "make bench-peer  Posture's dashboard API vs the FastAPI + asyncpg + Redis peer, req/s and p50/p99 side by side"
 	@echo "make bench-alerts  alert latency (report to SMTP / webhook) over 1,000 alerts; a 10,000-incident storm: messages sent, ingest with and without alerts, memory"
+	@echo "make bench-reports  a client of 20 sites and a month of 100,000 check results: report page p50/p95, evidence pack MB/s and server RSS"
 	@echo "make bench-ingest  appliance API events/s batched vs unbatched, p99 at 50%, memory under overload"
 	@echo "make measure  release asset sizes, first page transfer, paint/hydration times, poll bytes"
 	@echo "make measure-faults  answers with PostgreSQL stopped, recovery time, get_overview p50/p99 with Redis up and down"
@@ -75,6 +76,9 @@ bench-peer: build-release
 
 bench-alerts: build-release
 	$(WITH_TOOLS) scripts/test-services.sh scripts/bench-alerts.sh
+
+bench-reports: build-release
+	$(WITH_TOOLS) scripts/test-services.sh scripts/bench-reports.sh
 
 # Only the developer tools' binary: the API benchmark needs no WASM.
 bench-ingest: bootstrap

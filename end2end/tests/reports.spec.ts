@@ -78,3 +78,22 @@ test("a month not begun is a clear 404 page", async ({ page, consoleErrors }) =>
   // The browser logs the document's 404 status itself; nothing else may fail.
   consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !e.includes("404")));
 });
+
+test("a site's page at a past day shows that day's posture", async ({ page }) => {
+  await page.goto("/reports");
+  const value = await page.locator('option[value^="site:"]').first().getAttribute("value");
+  const site = value!.slice("site:".length);
+  await page.goto(`/sites/${site}`);
+  await hydrated(page);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await page.getByTestId("day-picker").locator('input[name="at"]').fill(yesterday);
+  await page.getByTestId("day-picker").getByRole("button", { name: "Show" }).click();
+  await expect(page).toHaveURL(new RegExp(`/sites/${site}\\?at=${yesterday}$`));
+  await expect(page.getByTestId("posture-day")).toContainText(`Posture at the end of ${yesterday}`);
+  await expect(page.getByTestId("day-compliance")).toBeVisible();
+  await expect(page.getByTestId("hipaa-controls").locator("tbody tr")).toHaveCount(23);
+  await hydrated(page);
+  await page.getByRole("link", { name: "Back to today" }).click();
+  await expect(page).toHaveURL(new RegExp(`/sites/${site}$`));
+  await expect(page.getByTestId("overall-compliance")).toBeVisible();
+});
