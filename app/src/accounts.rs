@@ -63,3 +63,22 @@ pub enum UserAdded {
     },
     Invalid(FieldErrors),
 }
+
+/// What an authenticator app needs to enrol: the secret (base32, for typing in), the
+/// `otpauth://` address, and that address as a QR code (SVG).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub secret: String,
+    pub otpauth_url: String,
+    pub qr_svg: String,
+}
+
+/// The signed-in user's two-factor sign-in, for `/account/security`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorStatus {
+    pub enabled: bool,
+    pub recovery_codes_left: i64,
+    /// Admins must use it (a setting admins change on this page).
+    pub admins_required: bool,
+    pub is_admin: bool,
+}

@@ -9,6 +9,7 @@ use leptos_use_document_visibility::use_document_visibility;
 use web_sys::VisibilityState;
 
 use crate::components::layout::Layout;
+use crate::pages::account::SecurityPage;
 use crate::pages::admin::AdminPage;
 use crate::pages::admin::alerts::AlertsPage;
 use crate::pages::admin::audit::AuditLogPage;
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites/:site_id/edit") view=EditSitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/sites/new") view=NewSitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />

@@ -8,6 +8,8 @@ export const E2E_USERS = {
   readonly: { email: "readonly@posture.test", password: E2E_PASSWORD, role: "readonly" },
   // Only the lockout test signs in as this one: it gets locked.
   lockout: { email: "lockout@posture.test", password: E2E_PASSWORD, role: "operator" },
+  // Only the two-factor test signs in as this one: it turns two-factor sign-in on.
+  twofactor: { email: "twofactor@posture.test", password: E2E_PASSWORD, role: "operator" },
 } as const;
 
 export type E2ERole = "admin" | "operator" | "readonly";

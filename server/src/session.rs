@@ -27,6 +27,32 @@ fn is_public(path: &str) -> bool {
         || is_appliance_api(path)
 }
 
+/// What an admin who must turn two-factor sign-in on may reach before they have: the page
+/// that does it, its server functions, the event stream its frame opens, signing out.
+fn open_while_enrolling(path: &str) -> bool {
+    matches!(
+        path,
+        "/account/security"
+            | "/api/get_two_factor"
+            | "/api/start_two_factor"
+            | "/api/confirm_two_factor"
+            | "/api/logout"
+            | "/api/v1/events"
+            | "/favicon.svg"
+    )
+}
+
+/// Sends an admin without a required second factor to set one up.
+fn enrol_first(path: &str) -> Response {
+    if path.starts_with("/api/") {
+        let error = AppError::Forbidden(
+            "admins must turn on two-factor sign-in first, at /account/security".into(),
+        );
+        return json_error(StatusCode::FORBIDDEN, &error);
+    }
+    Redirect::to("/account/security").into_response()
+}
+
 /// Health checks and metrics answer without looking at sessions, so they never wait on the
 /// database; `/metrics` has its own access rule (`prometheus`).
 fn is_operational(path: &str) -> bool {
@@ -84,6 +110,9 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             .resolve(&state.db, &token, chrono::Utc::now())
             .await
         {
+            Ok(Some(user)) if user.must_enrol_two_factor && !open_while_enrolling(&path) => {
+                return enrol_first(&path);
+            }
             Ok(Some(user)) => {
                 request.extensions_mut().insert(user);
                 return next.run(request).await;

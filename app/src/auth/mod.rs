@@ -51,6 +51,10 @@ pub struct SessionUser {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// An admin without two-factor sign-in while admins must use it: every page but
+    /// `/account/security` is closed to them until they turn it on.
+    #[serde(default)]
+    pub must_enrol_two_factor: bool,
 }
 
 impl SessionUser {
@@ -119,6 +123,7 @@ mod tests {
             email: "a@b.c".into(),
             display_name: "A".into(),
             role,
+            must_enrol_two_factor: false,
         };
         assert!(user(Role::Admin).can(Role::Operator));
         assert!(user(Role::Operator).can(Role::Operator));

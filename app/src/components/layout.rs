@@ -22,9 +22,13 @@ const NAV: [(&str, &str); 7] = [
     ("/admin", "Admin"),
 ];
 
+/// Pages outside the sidebar: (path, title).
+const ELSEWHERE: [(&str, &str); 1] = [("/account", "Your account")];
+
 /// The title of the section `path` belongs to, or "Not found" for an unknown path.
 pub fn section_title(path: &str) -> &'static str {
     NAV.iter()
+        .chain(ELSEWHERE.iter())
         .rev()
         .find(|(prefix, _)| match *prefix {
             "/" => path == "/",
@@ -115,5 +119,6 @@ mod tests {
         assert_eq!(section_title("/sites/clinic-1"), "Sites");
         assert_eq!(section_title("/sitesx"), "Not found");
         assert_eq!(section_title("/nowhere"), "Not found");
+        assert_eq!(section_title("/account/security"), "Your account");
     }
 }

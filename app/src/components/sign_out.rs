@@ -51,9 +51,9 @@ pub fn SignOut(user: SessionUser) -> impl IntoView {
         }
     });
     view! {
-        <span class="user-chip" data-testid="current-user">
+        <a class="user-chip" href="/account/security" title="Two-factor sign-in" data-testid="current-user">
             {user.display_name}" · "<span data-testid="current-role">{user.role.as_str()}</span>
-        </span>
+        </a>
         <ActionForm action>
             <button type="submit" class="button" data-testid="sign-out">"Sign out"</button>
         </ActionForm>

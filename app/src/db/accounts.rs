@@ -49,18 +49,26 @@ pub struct LoginRecord {
     pub password_hash: String,
     pub disabled: bool,
     pub locked_until: Option<DateTime<Utc>>,
+    /// A second factor must follow the password.
+    pub totp_enabled: bool,
 }
 
-type UserTuple = (i64, String, String, String);
+/// (id, email, display name, role, must enrol a second factor).
+type UserTuple = (i64, String, String, String, bool);
 
-fn session_user((id, email, display_name, role): UserTuple) -> Option<SessionUser> {
+fn session_user((id, email, display_name, role, must_enrol): UserTuple) -> Option<SessionUser> {
     Some(SessionUser {
         id,
         email,
         display_name,
         role: Role::parse(&role)?,
+        must_enrol_two_factor: must_enrol,
     })
 }
+
+/// Whether the user of `u` is an admin who must turn two-factor sign-in on first.
+const MUST_ENROL: &str = "(u.role = 'admin' AND NOT u.totp_enabled AND EXISTS \
+    (SELECT 1 FROM settings WHERE name = 'admins_need_two_factor' AND value = 'true'))";
 
 #[derive(sqlx::FromRow)]
 struct LoginRow {
@@ -71,13 +79,14 @@ struct LoginRow {
     password_hash: String,
     disabled: bool,
     locked_until: Option<DateTime<Utc>>,
+    totp_enabled: bool,
 }
 
 pub async fn find_login(db: &Db, email: &str) -> Result<Option<LoginRecord>, sqlx::Error> {
     let row: Option<LoginRow> = on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT id, email, display_name, role, password_hash, disabled, locked_until \
-             FROM users WHERE lower(email) = lower($1)",
+            "SELECT id, email, display_name, role, password_hash, disabled, locked_until, \
+             totp_enabled FROM users WHERE lower(email) = lower($1)",
         )
         .bind(email)
         .fetch_optional(pool)
@@ -85,10 +94,11 @@ pub async fn find_login(db: &Db, email: &str) -> Result<Option<LoginRecord>, sql
     });
     Ok(row.and_then(|row| {
         Some(LoginRecord {
-            user: session_user((row.id, row.email, row.display_name, row.role))?,
+            user: session_user((row.id, row.email, row.display_name, row.role, false))?,
             password_hash: row.password_hash,
             disabled: row.disabled,
             locked_until: row.locked_until,
+            totp_enabled: row.totp_enabled,
         })
     }))
 }
@@ -220,21 +230,22 @@ async fn find_session(
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(SessionUser, DateTime<Utc>)>, sqlx::Error> {
-    let row: Option<(i64, String, String, String, DateTime<Utc>)> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT u.id, u.email, u.display_name, u.role, s.last_seen_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
-             AND NOT u.disabled",
-        )
+    let sql = format!(
+        "SELECT u.id, u.email, u.display_name, u.role, {MUST_ENROL}, s.last_seen_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+         AND NOT u.disabled"
+    );
+    let row: Option<(i64, String, String, String, bool, DateTime<Utc>)> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
         .bind(hash)
         .bind(now)
         .bind(now - IDLE_TIMEOUT)
         .fetch_optional(pool)
         .await?
     });
-    Ok(row.and_then(|(id, email, name, role, last_seen)| {
-        Some((session_user((id, email, name, role))?, last_seen))
+    Ok(row.and_then(|(id, email, name, role, must_enrol, last_seen)| {
+        Some((session_user((id, email, name, role, must_enrol))?, last_seen))
     }))
 }
 

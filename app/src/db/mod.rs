@@ -26,6 +26,7 @@ mod sites;
 pub mod sql;
 mod stats;
 pub mod triage;
+pub mod two_factor;
 
 pub use bundles::latest_bundles_per_site;
 pub use clients::{client_summaries, count_clients, summarise_client};

@@ -38,11 +38,20 @@ fn local_path(next: &str) -> Option<String> {
 pub const SIGN_IN_REFUSED: &str = "Email or password is wrong (after 5 failures in a row the \
 account is locked for 15 min: an admin can unlock it).";
 
+/// The answer to a right password of an account with two-factor sign-in, without a code.
+pub const CODE_NEEDED: &str =
+    "Enter the 6-digit code from your authenticator app, or one of your recovery codes.";
+
+/// The answer to a wrong, used or spent second factor (it counts towards the lockout).
+pub const CODE_REFUSED: &str = "That code is wrong or was used already: enter the app's current \
+code, or an unused recovery code (after 5 failures in a row the account is locked for 15 min).";
+
 /// Longest typed email kept in the audit log for a failed sign-in.
 #[cfg(feature = "ssr")]
 const AUDITED_EMAIL_CHARS: usize = 254;
 
-/// Checks the password and starts a session; returns the path to continue to.
+/// Checks the password (and, for an account with two-factor sign-in, `code`: the app's
+/// current code or a recovery code) and starts a session; returns the path to continue to.
 ///
 /// The attempt is counted against the account before the password is checked (see
 /// [`crate::db::accounts::count_login_attempt`]), every path spends one argon2 verification
@@ -50,7 +59,12 @@ const AUDITED_EMAIL_CHARS: usize = 254;
 /// answered with [`SIGN_IN_REFUSED`]. The server throttles this endpoint per address and
 /// overall before it gets here.
 #[server(endpoint = "login")]
-pub async fn login(email: String, password: String, next: String) -> Result<String, AppError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: String,
+    #[server(default)] code: Option<String>,
+) -> Result<String, AppError> {
     use crate::auth::password::check_password;
     use crate::auth::session::{is_tls, session_cookie};
     use crate::db::accounts;
@@ -85,6 +99,31 @@ pub async fn login(email: String, password: String, next: String) -> Result<Stri
             return Err(AppError::Unauthorized(SIGN_IN_REFUSED.into()).with_status());
         }
     };
+    if record.totp_enabled {
+        let code = code.as_deref().map(str::trim).unwrap_or_default();
+        if code.is_empty() {
+            return Err(AppError::Unauthorized(CODE_NEEDED.into()).with_status());
+        }
+        use crate::services::two_factor::{SecondFactor, check_code};
+        match check_code(&db, record.user.id, &record.user.email, code, now).await? {
+            SecondFactor::Code => {}
+            SecondFactor::RecoveryCode => {
+                let left = crate::db::two_factor::codes_left(&db, record.user.id).await?;
+                let details = serde_json::json!({ "recovery_codes_left": left });
+                accounts::record_audit(&db, &audit("auth.recovery_code_used", details)).await?;
+            }
+            SecondFactor::Refused(why) => {
+                let failures = counted.map_or(0, |c| c.failures);
+                let details = serde_json::json!({ "reason": why, "failures": failures });
+                accounts::record_audit(&db, &audit("auth.two_factor_failed", details)).await?;
+                if let Some(until) = counted.and_then(|c| c.locks_until) {
+                    let details = serde_json::json!({ "until": until });
+                    accounts::record_audit(&db, &audit("auth.locked", details)).await?;
+                }
+                return Err(AppError::Unauthorized(CODE_REFUSED.into()).with_status());
+            }
+        }
+    }
     let token = accounts::start_session(&db, record.user.id, now).await?;
     accounts::record_audit(&db, &audit("auth.login", serde_json::json!({}))).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
@@ -134,6 +173,11 @@ pub fn LoginPage() -> impl IntoView {
         Some(Err(err)) => Some(err.to_string()),
         _ => None,
     };
+    // Once the password was right for an account with two factors, the code field stays.
+    let needs_code = Memo::new(move |asked: Option<&bool>| {
+        asked.copied().unwrap_or(false)
+            || error().is_some_and(|e| e == CODE_NEEDED || e == CODE_REFUSED)
+    });
     view! {
         <Title text="Sign in" />
         <div class="login-card">
@@ -148,6 +192,12 @@ pub fn LoginPage() -> impl IntoView {
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required data-testid="login-password" />
                 </label>
+                {move || needs_code.get().then(|| view! {
+                    <label>
+                        "Code"
+                        <input type="text" name="code" inputmode="text" autocomplete="one-time-code" required autofocus data-testid="login-code" />
+                    </label>
+                })}
                 {move || error().map(|e| view! { <p class="form-error" role="alert" data-testid="login-error">{e}</p> })}
                 <button type="submit" class="button primary" disabled=move || action.pending().get()>
                     "Sign in"

@@ -1,5 +1,6 @@
 //! One module per page; each holds the server functions it reads through and their query scopes.
 
+pub mod account;
 pub mod admin;
 pub mod clients;
 pub mod incidents;

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod maintenance;
 pub mod reports;
 pub mod sites;
+pub mod two_factor;
 pub mod users;
 
 /// Who asked for a change, as the audit log records it.

@@ -24,3 +24,4 @@ mod reports;
 mod security;
 mod server_fns;
 mod store;
+mod two_factor;

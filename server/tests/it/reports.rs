@@ -4,14 +4,12 @@
 //! schedule generating and mailing once with two servers at it.
 
 use std::io::{Read, Write};
-use std::time::Duration as StdDuration;
 
 use app::db::Db;
 use app::db::sql::{Bind, BindsFilters};
 use app::report::{MonthlyReport, ReportMonth};
 use app::services::reports::schedule::run_round;
 use chrono::{DateTime, Duration, Utc};
-use posture_server::health::Readiness;
 use posture_server::provision::provision_appliance;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -30,19 +28,6 @@ async fn run(db: &Db, sql: &str, binds: &[Bind]) {
             sqlx::query_with(sql, arguments).execute(pool).await.unwrap();
         }
     }
-}
-
-async fn servers() -> Vec<(&'static str, TestServer)> {
-    let readiness = || Readiness::new(Vec::new(), StdDuration::from_millis(100));
-    let (sqlite, _, dir) = common::temp_database().await;
-    let postgres = common::postgres_database().await;
-    vec![
-        ("sqlite", common::start_with(sqlite, readiness(), dir).await),
-        (
-            "postgres",
-            common::start_with(postgres, readiness(), tempfile::tempdir().unwrap()).await,
-        ),
-    ]
 }
 
 /// The month before this one: closed, so its report is final.
@@ -176,7 +161,7 @@ async fn report(server: &TestServer, subject: &str, month: &str) -> (StatusCode,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_months_report_holds_the_hand_worked_figures() {
     let month = last_month();
-    for (name, server) in servers().await {
+    for (name, server) in common::servers_on_both().await {
         hand_worked_month(&server.db, month).await;
         let (status, body) = report(&server, "1", &month.to_string()).await;
         assert_eq!(status, StatusCode::OK, "{name}: {body}");
@@ -241,7 +226,7 @@ async fn a_closed_months_report_holds_the_hand_worked_figures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_given_report_stays_as_given_after_its_raw_data_is_pruned() {
     let month = last_month();
-    for (name, server) in servers().await {
+    for (name, server) in common::servers_on_both().await {
         hand_worked_month(&server.db, month).await;
         let (_, first) = report(&server, "1", &month.to_string()).await;
         assert_eq!(count(&server.db, "monthly_reports").await, 1, "{name}");
@@ -270,7 +255,7 @@ async fn a_given_report_stays_as_given_after_its_raw_data_is_pruned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn months_out_of_reach_and_unknown_subjects_are_4xx_and_generate_nothing() {
     let month = last_month();
-    for (name, server) in servers().await {
+    for (name, server) in common::servers_on_both().await {
         hand_worked_month(&server.db, month).await;
         let next = ReportMonth::of(Utc::now()).next().to_string();
         let before = month.previous().previous().to_string();
@@ -367,7 +352,7 @@ fn verify_pack(path: &std::path::Path, key: &str) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evidence_pack_verifies_and_every_corruption_is_named() {
     let month = last_month();
-    for (name, server) in servers().await {
+    for (name, server) in common::servers_on_both().await {
         hand_worked_month(&server.db, month).await;
         let dir = tempfile::tempdir().unwrap();
         let (pack, key) = download_pack(&server, month, dir.path()).await;
@@ -491,7 +476,7 @@ async fn on_day(server: &TestServer, at: DateTime<Utc>) -> (StatusCode, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_page_at_a_past_day_shows_that_days_posture() {
     let month = last_month();
-    for (name, server) in servers().await {
+    for (name, server) in common::servers_on_both().await {
         hand_worked_month(&server.db, month).await;
         let (status, second) = on_day(&server, day(month, 1, 0)).await;
         assert_eq!(status, StatusCode::OK, "{name}: {second}");

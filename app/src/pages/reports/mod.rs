@@ -91,7 +91,7 @@ pub fn ReportsPage() -> impl IntoView {
 fn ReportPicker(subjects: ReportSubjects) -> impl IntoView {
     let last_closed = subjects.months.get(1).copied();
     view! {
-        <section class="report-picker">
+        <section class="panel">
             <h2>"Monthly compliance reports"</h2>
             <p class="card-meta">
                 "A report of a closed month is generated once and kept as given; the month under way is worked out on each reading. "

@@ -58,6 +58,16 @@ impl TestServer {
         email: &str,
         password: &str,
     ) -> Result<reqwest::Client, (u16, String)> {
+        self.sign_in_with_code(email, password, "").await
+    }
+
+    /// [`Self::sign_in`] with a second factor (`code`; empty for none).
+    pub async fn sign_in_with_code(
+        &self,
+        email: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<reqwest::Client, (u16, String)> {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -67,7 +77,12 @@ impl TestServer {
             .unwrap();
         let response = client
             .post(self.url("/api/login"))
-            .form(&[("email", email), ("password", password), ("next", "/")])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+                ("code", code),
+            ])
             .send()
             .await
             .unwrap();
@@ -310,6 +325,20 @@ async fn serve(state: AppState, dir: TempDir) -> TestServer {
         reader: tokio::sync::OnceCell::new(),
         _dir: dir,
     }
+}
+
+/// A server on SQLite and one on PostgreSQL, each on a fresh database.
+pub async fn servers_on_both() -> Vec<(&'static str, TestServer)> {
+    let readiness = || Readiness::new(Vec::new(), Duration::from_millis(100));
+    let (sqlite, _, dir) = temp_database().await;
+    let postgres = postgres_database().await;
+    vec![
+        ("sqlite", start_with(sqlite, readiness(), dir).await),
+        (
+            "postgres",
+            start_with(postgres, readiness(), tempfile::tempdir().unwrap()).await,
+        ),
+    ]
 }
 
 /// A database of each kind, migrated and empty: SQLite in a temporary directory, and a fresh
