@@ -119,7 +119,7 @@ async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
         let (status, _) = post(&admin, &server, "/api/set_admins_need_two_factor", &[("required", "true")]).await;
         assert_eq!(status, StatusCode::OK, "{name}");
 
-        let sites = admin.get(server.url("/api/list_sites")).send().await.unwrap();
+        let sites = admin.get(server.url("/api/list_clients")).send().await.unwrap();
         assert_eq!(sites.status(), StatusCode::FORBIDDEN, "{name}");
         assert!(sites.text().await.unwrap().contains("two-factor"), "{name}");
         let page = admin.get(server.url("/sites")).send().await.unwrap();
@@ -129,11 +129,11 @@ async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
         assert_eq!(security.status(), StatusCode::OK, "{name}");
 
         // A read-only user is not concerned.
-        let reader = server.get("/api/list_sites").await;
+        let reader = server.get("/api/list_clients").await;
         assert_eq!(reader.status(), StatusCode::OK, "{name}");
 
         let (_, codes) = enrol(&server, &admin).await;
-        let sites = admin.get(server.url("/api/list_sites")).send().await.unwrap();
+        let sites = admin.get(server.url("/api/list_clients")).send().await.unwrap();
         assert_eq!(sites.status(), StatusCode::OK, "{name}: enrolled, the dashboard opens");
         let (status, body) = post(&admin, &server, "/api/disable_two_factor", &[("code", &codes[0])]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
