@@ -1,6 +1,6 @@
-//! A monthly compliance report of a client or a site: the month it covers and what it holds.
-//! Wire types, shared with the browser; the server builds them in `services::reports` and
-//! stores those of closed months as they were first given.
+//! A monthly compliance report of a client or a site: the month it covers and what it holds;
+//! and a site as it stood on a past day. Wire types, shared with the browser; the server
+//! builds them in `services::reports` and stores the reports of closed months as first given.
 
 use std::fmt;
 
@@ -17,7 +17,8 @@ pub struct ReportMonth(NaiveDate);
 impl ReportMonth {
     /// Reads `YYYY-MM`; anything else is refused with what was expected.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let refused = || format!("the month must be written YYYY-MM, such as 2026-10, not {text:?}");
+        let refused =
+            || format!("the month must be written YYYY-MM, such as 2026-10, not {text:?}");
         let (year, month) = text.split_once('-').ok_or_else(refused)?;
         if year.len() != 4 || month.len() != 2 {
             return Err(refused());
@@ -141,7 +142,9 @@ impl MonthlyReport {
     /// Where this report is read.
     pub fn path(&self) -> String {
         match (self.kind, self.sites.first()) {
-            (ReportKind::Site, Some(site)) => report_path(ReportKind::Site, &site.site_id, self.month),
+            (ReportKind::Site, Some(site)) => {
+                report_path(ReportKind::Site, &site.site_id, self.month)
+            }
             _ => report_path(ReportKind::Client, &self.client_id.to_string(), self.month),
         }
     }
@@ -276,6 +279,28 @@ pub struct ChainSummary {
     pub breaks: Vec<i64>,
 }
 
+/// A site as it stood at the end of a past day (`/sites/:site_id?at=DATE`): that day's
+/// snapshot, the controls from the results of the 24 hours up to its end, and what was open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteOnDay {
+    pub site_id: crate::domain::ids::SiteSlug,
+    pub clinic_name: String,
+    pub client_id: i64,
+    pub client_name: String,
+    pub day: chrono::NaiveDate,
+    /// The day's snapshot: overall and per category (in the scoring module's order).
+    pub score: Option<f64>,
+    pub categories: Vec<(String, Option<f64>)>,
+    pub controls: Vec<crate::types::ControlStatus>,
+    /// Check results the controls were read from; none once the retention has pruned them.
+    pub results: usize,
+    /// Unresolved at the day's end, most severe first; at most 50 of `open_total`.
+    pub open_incidents: Vec<OpenIncident>,
+    pub open_total: i64,
+    /// The evidence chain's last position and hash at the day's end.
+    pub evidence_head: Option<(i64, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,9 +312,20 @@ mod tests {
         assert_eq!(october.label(), "October 2026");
         assert_eq!(october.days().count(), 31);
         assert_eq!(october.previous().to_string(), "2026-09");
-        assert_eq!(ReportMonth::parse("2026-12").unwrap().next().to_string(), "2027-01");
+        assert_eq!(
+            ReportMonth::parse("2026-12").unwrap().next().to_string(),
+            "2027-01"
+        );
         assert_eq!(october.end() - october.start(), chrono::Duration::days(31));
-        for bad in ["2026-13", "2026-1", "26-10", "2026/10", "2026-10-01", "", "abcd-ef"] {
+        for bad in [
+            "2026-13",
+            "2026-1",
+            "26-10",
+            "2026/10",
+            "2026-10-01",
+            "",
+            "abcd-ef",
+        ] {
             let refused = ReportMonth::parse(bad).unwrap_err();
             assert!(refused.contains("YYYY-MM"), "{bad}: {refused}");
         }
@@ -298,7 +334,10 @@ mod tests {
     #[test]
     fn report_paths_name_the_subject_and_month() {
         let month = ReportMonth::parse("2026-02").unwrap();
-        assert_eq!(report_path(ReportKind::Client, "7", month), "/reports/clients/7/2026-02");
+        assert_eq!(
+            report_path(ReportKind::Client, "7", month),
+            "/reports/clients/7/2026-02"
+        );
         assert_eq!(
             report_path(ReportKind::Site, "clinic-7", month),
             "/reports/sites/clinic-7/2026-02"

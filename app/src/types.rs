@@ -381,28 +381,6 @@ pub struct SiteDetail {
     pub controls: Vec<ControlStatus>,
 }
 
-/// A site as it stood at the end of a past day (`/sites/:site_id?at=DATE`): that day's
-/// snapshot, the controls from the results of the 24 hours up to its end, and what was open.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SiteOnDay {
-    pub site_id: crate::domain::ids::SiteSlug,
-    pub clinic_name: String,
-    pub client_id: i64,
-    pub client_name: String,
-    pub day: chrono::NaiveDate,
-    /// The day's snapshot: overall and per category (in the scoring module's order).
-    pub score: Option<f64>,
-    pub categories: Vec<(String, Option<f64>)>,
-    pub controls: Vec<ControlStatus>,
-    /// Check results the controls were read from; none once the retention has pruned them.
-    pub results: usize,
-    /// Unresolved at the day's end, most severe first; at most 50 of `open_total`.
-    pub open_incidents: Vec<crate::report::OpenIncident>,
-    pub open_total: i64,
-    /// The evidence chain's last position and hash at the day's end.
-    pub evidence_head: Option<(i64, String)>,
-}
-
 /// Whether a site's latest results meet a HIPAA control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ControlState {

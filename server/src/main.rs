@@ -98,7 +98,10 @@ async fn run() -> anyhow::Result<()> {
                 );
             };
             db.close().await;
-            exit_unless(report_pack(&args.file, &signing::parse_public_key(&public)?)?);
+            exit_unless(report_pack(
+                &args.file,
+                &signing::parse_public_key(&public)?,
+            )?);
         }
         Command::Serve(args) => routes::serve(db.clone(), &cli.database, &args).await?,
     }

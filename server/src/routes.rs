@@ -22,7 +22,7 @@ use crate::server_fn_body::{self, ServerFnPaths};
 use crate::state::{Accounts, AppState, StateParts};
 use crate::{
     api, client_ip, database, etag, evidence_pack, export, load_shed, maintenance, prometheus,
-    reports, security_headers, session, sign_in, signing,
+    reports, security_headers, session, sign_in,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -62,7 +62,10 @@ pub fn router(state: AppState) -> Router {
             "/reports/clients/{id}/{month}/evidence.zip",
             get(evidence_pack::download),
         )
-        .route("/.well-known/posture-signing-key", get(signing::well_known))
+        .route(
+            "/.well-known/posture-signing-key",
+            get(evidence_pack::signing_key),
+        )
         .merge(api::router(&state))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
@@ -137,7 +140,10 @@ pub async fn serve(db: Db, database_args: &DatabaseArgs, args: &ServeArgs) -> an
     let (state, batcher) = AppState::build(db.clone(), parts, |sink| ingest::start(settings, sink));
     let hints = state.hints.clone();
     maintenance::start_sealing(db.clone());
-    maintenance::start(db.clone(), chrono::Duration::days(args.retention_days.into()));
+    maintenance::start(
+        db.clone(),
+        chrono::Duration::days(args.retention_days.into()),
+    );
     let public_url = args
         .public_url
         .clone()

@@ -5,16 +5,10 @@
 use std::sync::Arc;
 
 use app::db::{Db, signing_keys};
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use tokio::sync::OnceCell;
-
-use crate::state::AppState;
 
 /// The signing key, read from the database on first use.
 #[derive(Clone, Default)]
@@ -64,25 +58,4 @@ pub fn parse_public_key(text: &str) -> anyhow::Result<VerifyingKey> {
 /// `bytes` signed, as base64.
 pub fn sign(key: &SigningKey, bytes: &[u8]) -> String {
     BASE64.encode(key.sign(bytes).to_bytes())
-}
-
-/// `GET /.well-known/posture-signing-key`: the public key evidence packs are signed with.
-pub async fn well_known(State(state): State<AppState>) -> Response {
-    match state.pack_key.get(&state.db).await {
-        Ok(key) => Json(serde_json::json!({
-            "algorithm": "Ed25519",
-            "public_key": public_key_text(&key.verifying_key()),
-            "encoding": "base64",
-            "verify_with": "posture verify-pack FILE --public-key PUBLIC_KEY",
-        }))
-        .into_response(),
-        Err(err) => {
-            tracing::error!(%err, "the signing key could not be read");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The signing key could not be read; try again shortly.",
-            )
-                .into_response()
-        }
-    }
 }

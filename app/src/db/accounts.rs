@@ -238,15 +238,20 @@ async fn find_session(
     );
     let row: Option<(i64, String, String, String, bool, DateTime<Utc>)> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
-        .bind(hash)
-        .bind(now)
-        .bind(now - IDLE_TIMEOUT)
-        .fetch_optional(pool)
-        .await?
+            .bind(hash)
+            .bind(now)
+            .bind(now - IDLE_TIMEOUT)
+            .fetch_optional(pool)
+            .await?
     });
-    Ok(row.and_then(|(id, email, name, role, must_enrol, last_seen)| {
-        Some((session_user((id, email, name, role, must_enrol))?, last_seen))
-    }))
+    Ok(
+        row.and_then(|(id, email, name, role, must_enrol, last_seen)| {
+            Some((
+                session_user((id, email, name, role, must_enrol))?,
+                last_seen,
+            ))
+        }),
+    )
 }
 
 async fn touch_session(db: &Db, hash: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

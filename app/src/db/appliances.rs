@@ -27,10 +27,7 @@ pub async fn find_key(db: &Db, key_hash: &str) -> Result<Option<ApplianceIdentit
 
 /// When a site heard from at `now`, last heard from at `previous`, went offline: the offline
 /// threshold after `previous`, if that has passed.
-fn offline_since(
-    previous: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+fn offline_since(previous: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let began = previous? + chrono::Duration::seconds(crate::scoring::OFFLINE_AFTER_SECONDS);
     (began < now).then_some(began)
 }
@@ -62,9 +59,9 @@ pub async fn check_in(
             .await?;
         let previous: Option<DateTime<Utc>> =
             sqlx::query_scalar("SELECT last_checkin_at FROM sites WHERE id = $1")
-            .bind(appliance.site)
-            .fetch_one(&mut *tx)
-            .await?;
+                .bind(appliance.site)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query("UPDATE sites SET last_checkin_at = $1 WHERE id = $2")
             .bind(now)
             .bind(appliance.site)

@@ -296,14 +296,16 @@ pub async fn stored_report(
     subject: i64,
     month: ReportMonth,
 ) -> Result<Option<String>, sqlx::Error> {
-    on_db!(db, |pool| sqlx::query_scalar(
+    on_db!(db, |pool| {
+        sqlx::query_scalar(
         "SELECT body FROM monthly_reports WHERE subject_kind = $1 AND subject_id = $2 AND month = $3"
     )
     .bind(kind.as_str())
     .bind(subject)
     .bind(month.to_string())
     .fetch_optional(pool)
-    .await)
+    .await
+    })
 }
 
 /// Stores a closed month's report unless one is stored already (another server, or another
@@ -336,10 +338,7 @@ pub async fn store_report(
 
 /// The clients with a site created before `until` and without a stored report of `month`:
 /// those the monthly schedule still has to generate.
-pub async fn clients_without_report(
-    db: &Db,
-    month: ReportMonth,
-) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn clients_without_report(db: &Db, month: ReportMonth) -> Result<Vec<i64>, sqlx::Error> {
     on_db!(db, |pool| sqlx::query_scalar(
         "SELECT c.id FROM clients c WHERE EXISTS \
            (SELECT 1 FROM sites s WHERE s.client_id = c.id AND s.created_at < $1) \
@@ -358,14 +357,16 @@ pub async fn unmailed_client_reports(
     db: &Db,
     month: ReportMonth,
 ) -> Result<Vec<(i64, String, Vec<String>)>, sqlx::Error> {
-    let reports: Vec<(i64, String)> = on_db!(db, |pool| sqlx::query_as(
+    let reports: Vec<(i64, String)> = on_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT r.subject_id, c.name FROM monthly_reports r JOIN clients c ON c.id = r.subject_id \
          WHERE r.subject_kind = 'client' AND r.month = $1 AND r.mailed_at IS NULL \
          ORDER BY r.subject_id"
     )
     .bind(month.to_string())
     .fetch_all(pool)
-    .await?);
+    .await?
+    });
     let mut unmailed = Vec::with_capacity(reports.len());
     for (client, name) in reports {
         let contacts = on_db!(db, |pool| sqlx::query_scalar(

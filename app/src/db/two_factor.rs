@@ -26,14 +26,16 @@ pub async fn state(db: &Db, user: i64) -> Result<TotpState, sqlx::Error> {
 
 /// Stores a new secret awaiting its first code; an enabled one is left alone (false).
 pub async fn set_pending_secret(db: &Db, user: i64, secret: &str) -> Result<bool, sqlx::Error> {
-    let changed = on_db!(db, |pool| sqlx::query(
+    let changed = on_db!(db, |pool| {
+        sqlx::query(
         "UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1 AND NOT totp_enabled"
     )
     .bind(user)
     .bind(secret)
     .execute(pool)
     .await?
-    .rows_affected());
+    .rows_affected()
+    });
     Ok(changed == 1)
 }
 

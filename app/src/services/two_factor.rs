@@ -63,7 +63,12 @@ pub async fn start(db: &Db, user: i64, email: &str) -> Result<Enrolment, AppErro
 
 /// The time step `code` belongs to when it is `secret`'s code at `now` (a step either side
 /// allowed), else `None`.
-fn step_of(secret: &str, email: &str, code: &str, now: DateTime<Utc>) -> Result<Option<i64>, AppError> {
+fn step_of(
+    secret: &str,
+    email: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, AppError> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let time = u64::try_from(now.timestamp()).unwrap_or_default();
     Ok(totp(secret, email)?
@@ -171,7 +176,13 @@ fn recovery_codes() -> Vec<String> {
             let chars: String = (0..16)
                 .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
                 .collect();
-            format!("{}-{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12], &chars[12..16])
+            format!(
+                "{}-{}-{}-{}",
+                &chars[0..4],
+                &chars[4..8],
+                &chars[8..12],
+                &chars[12..16]
+            )
         })
         .collect()
 }
@@ -200,18 +211,31 @@ mod tests {
         assert_eq!(distinct.len(), RECOVERY_CODES);
         assert!(codes.iter().all(|c| c.len() == 19 && is_recovery_code(c)));
         assert!(!is_recovery_code("123456"));
-        assert_eq!(hash(" ABCD-efgh "), hash("abcd-efgh"), "typed loosely, hashed alike");
+        assert_eq!(
+            hash(" ABCD-efgh "),
+            hash("abcd-efgh"),
+            "typed loosely, hashed alike"
+        );
     }
 
     #[test]
     fn a_code_is_accepted_in_its_step_and_one_either_side_only() {
         let secret = Secret::from([7u8; 20].to_vec()).to_base32();
         let now: DateTime<Utc> = "2026-11-29T10:00:15Z".parse().unwrap();
-        let code = totp(&secret, "a@b.test").unwrap().generate(now.timestamp() as u64).to_string();
+        let code = totp(&secret, "a@b.test")
+            .unwrap()
+            .generate(now.timestamp() as u64)
+            .to_string();
         let step = now.timestamp() / 30;
-        assert_eq!(step_of(&secret, "a@b.test", &code, now).unwrap(), Some(step));
+        assert_eq!(
+            step_of(&secret, "a@b.test", &code, now).unwrap(),
+            Some(step)
+        );
         let later = now + chrono::Duration::seconds(30);
-        assert_eq!(step_of(&secret, "a@b.test", &code, later).unwrap(), Some(step));
+        assert_eq!(
+            step_of(&secret, "a@b.test", &code, later).unwrap(),
+            Some(step)
+        );
         let too_late = now + chrono::Duration::seconds(75);
         assert_eq!(step_of(&secret, "a@b.test", &code, too_late).unwrap(), None);
         assert_eq!(step_of(&secret, "a@b.test", "000000", now).unwrap(), None);

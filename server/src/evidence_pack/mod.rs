@@ -17,6 +17,7 @@ use app::error::AppError;
 use app::pages::reports::document::standalone_html;
 use app::report::{MonthlyReport, ReportMonth};
 use app::services::reports::{Subject, monthly_report};
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -59,9 +60,7 @@ pub async fn download(
         Ok(found) => found,
         Err(err) => {
             tracing::error!(%err, "an evidence pack could not be started");
-            return refused(&AppError::Database(
-                "the pack could not be started".into(),
-            ));
+            return refused(&AppError::Database("the pack could not be started".into()));
         }
     };
     let (out, chunks) = mpsc::channel(4);
@@ -103,6 +102,27 @@ pub async fn download(
         body,
     )
         .into_response()
+}
+
+/// `GET /.well-known/posture-signing-key`: the public key evidence packs are signed with.
+pub async fn signing_key(State(state): State<AppState>) -> Response {
+    match state.pack_key.get(&state.db).await {
+        Ok(key) => Json(serde_json::json!({
+            "algorithm": "Ed25519",
+            "public_key": signing::public_key_text(&key.verifying_key()),
+            "encoding": "base64",
+            "verify_with": "posture verify-pack FILE --public-key PUBLIC_KEY",
+        }))
+        .into_response(),
+        Err(err) => {
+            tracing::error!(%err, "the signing key could not be read");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The signing key could not be read; try again shortly.",
+            )
+                .into_response()
+        }
+    }
 }
 
 fn refused(err: &AppError) -> Response {
@@ -151,7 +171,13 @@ impl Pack {
     async fn check_results(&self, out: &mut PackWriter) -> Result<(), Stopped> {
         out.start("check_results.csv")?;
         out.write(&csv_line(&[
-            "id", "checked_at", "site_id", "hostname", "check_type", "status", "bundle_id",
+            "id",
+            "checked_at",
+            "site_id",
+            "hostname",
+            "check_type",
+            "status",
+            "bundle_id",
         ]))?;
         let (from, until) = self.span();
         for site in &self.sites {
@@ -215,7 +241,9 @@ impl Pack {
                     &row.status,
                     row.resolution_tier.as_deref().unwrap_or(""),
                     &row.reported_at.to_rfc3339(),
-                    &row.resolved_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+                    &row.resolved_at
+                        .map(|at| at.to_rfc3339())
+                        .unwrap_or_default(),
                     &row.details,
                 ]))?;
             }
@@ -236,7 +264,14 @@ impl Pack {
 
     async fn incident_history(&self, out: &mut PackWriter) -> Result<(), Stopped> {
         out.start("incident_history.csv")?;
-        out.write(&csv_line(&["id", "incident_id", "action", "actor", "note", "at"]))?;
+        out.write(&csv_line(&[
+            "id",
+            "incident_id",
+            "action",
+            "actor",
+            "note",
+            "at",
+        ]))?;
         let (from, until) = self.span();
         let (keys, mut after) = (self.keys(), 0);
         loop {
@@ -261,9 +296,15 @@ impl Pack {
         }
     }
 
-    async fn audit_log(&self, out: &mut PackWriter, incidents: &HashSet<i64>) -> Result<(), Stopped> {
+    async fn audit_log(
+        &self,
+        out: &mut PackWriter,
+        incidents: &HashSet<i64>,
+    ) -> Result<(), Stopped> {
         out.start("audit_log.csv")?;
-        out.write(&csv_line(&["id", "at", "actor", "action", "target", "details", "ip"]))?;
+        out.write(&csv_line(&[
+            "id", "at", "actor", "action", "target", "details", "ip",
+        ]))?;
         let appliances = pack_rows::appliance_ids(&self.db, &self.keys())
             .await
             .map_err(std::io::Error::other)?;

@@ -39,13 +39,17 @@ pub fn verify_pack(path: &Path, trusted: &VerifyingKey) -> anyhow::Result<Findin
         let name = match entry.name() {
             Ok(name) => name.into_owned(),
             Err(e) => {
-                problems.push(format!("file #{index} of the zip has an unreadable name: {e}"));
+                problems.push(format!(
+                    "file #{index} of the zip has an unreadable name: {e}"
+                ));
                 continue;
             }
         };
         let mut bytes = Vec::new();
         if let Err(e) = entry.read_to_end(&mut bytes) {
-            problems.push(format!("{name}: could not be read ({e}): the file is damaged"));
+            problems.push(format!(
+                "{name}: could not be read ({e}): the file is damaged"
+            ));
             continue;
         }
         match name.as_str() {
@@ -64,7 +68,9 @@ pub fn verify_pack(path: &Path, trusted: &VerifyingKey) -> anyhow::Result<Findin
         });
     };
     match signature_text {
-        None => problems.push(format!("{SIGNATURE}: missing, so the manifest is not signed")),
+        None => problems.push(format!(
+            "{SIGNATURE}: missing, so the manifest is not signed"
+        )),
         Some(text) => {
             if let Some(problem) = check_signature(&manifest_bytes, &text, trusted) {
                 problems.push(problem);
@@ -89,7 +95,10 @@ pub fn verify_pack(path: &Path, trusted: &VerifyingKey) -> anyhow::Result<Findin
     }
     for listed in &manifest.files {
         match hashes.remove(&listed.name) {
-            None => problems.push(format!("{}: listed in the manifest but missing", listed.name)),
+            None => problems.push(format!(
+                "{}: listed in the manifest but missing",
+                listed.name
+            )),
             Some(hash) if hash != listed.sha256 => problems.push(format!(
                 "{}: SHA-256 is {hash}, the manifest says {}: the file was changed",
                 listed.name, listed.sha256

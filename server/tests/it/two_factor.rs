@@ -24,8 +24,18 @@ fn code_at(secret: &str, at: DateTime<Utc>) -> String {
         .to_string()
 }
 
-async fn post(client: &reqwest::Client, server: &TestServer, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let response = client.post(server.url(path)).form(form).send().await.unwrap();
+async fn post(
+    client: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let response = client
+        .post(server.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -36,14 +46,36 @@ async fn enrol(server: &TestServer, client: &reqwest::Client) -> (String, Vec<St
     let (status, enrolment) = post(client, server, "/api/start_two_factor", &[]).await;
     assert_eq!(status, StatusCode::OK, "{enrolment}");
     assert!(enrolment["qr_svg"].as_str().unwrap().starts_with("<svg"));
-    assert!(enrolment["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/Posture:"));
+    assert!(
+        enrolment["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Posture:")
+    );
     let secret = enrolment["secret"].as_str().unwrap().to_string();
-    let (status, refused) = post(client, server, "/api/confirm_two_factor", &[("code", "000000")]).await;
+    let (status, refused) = post(
+        client,
+        server,
+        "/api/confirm_two_factor",
+        &[("code", "000000")],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     let code = code_at(&secret, Utc::now());
-    let (status, codes) = post(client, server, "/api/confirm_two_factor", &[("code", &code)]).await;
+    let (status, codes) = post(
+        client,
+        server,
+        "/api/confirm_two_factor",
+        &[("code", &code)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{codes}");
-    let codes = codes.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    let codes = codes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
     (secret, codes)
 }
 
@@ -59,8 +91,22 @@ async fn a_code_or_a_recovery_code_signs_in_once_each() {
         let client = server.sign_in(email, TEST_PASSWORD).await.unwrap();
         let (secret, codes) = enrol(&server, &client).await;
         assert_eq!(codes.len(), 10, "{name}");
-        let status: Value = client.get(server.url("/api/get_two_factor")).send().await.unwrap().json().await.unwrap();
-        assert_eq!((status["enabled"].as_bool(), status["recovery_codes_left"].as_i64()), (Some(true), Some(10)), "{name}");
+        let status: Value = client
+            .get(server.url("/api/get_two_factor"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                status["enabled"].as_bool(),
+                status["recovery_codes_left"].as_i64()
+            ),
+            (Some(true), Some(10)),
+            "{name}"
+        );
 
         let (status, body) = server.sign_in(email, TEST_PASSWORD).await.unwrap_err();
         assert_eq!(status, 401, "{name}");
@@ -70,23 +116,53 @@ async fn a_code_or_a_recovery_code_signs_in_once_each() {
         let next = code_at(&secret, Utc::now() + Duration::seconds(30));
         let signed_in = server.sign_in_with_code(email, TEST_PASSWORD, &next).await;
         assert!(signed_in.is_ok(), "{name}: {:?}", signed_in.err());
-        let (status, body) = server.sign_in_with_code(email, TEST_PASSWORD, &next).await.unwrap_err();
+        let (status, body) = server
+            .sign_in_with_code(email, TEST_PASSWORD, &next)
+            .await
+            .unwrap_err();
         assert_eq!(status, 401, "{name}: a code is accepted once");
         assert!(body.contains(CODE_REFUSED), "{name}: {body}");
 
         let recovery = &codes[3];
-        assert!(server.sign_in_with_code(email, TEST_PASSWORD, recovery).await.is_ok(), "{name}");
-        let (status, _) = server.sign_in_with_code(email, TEST_PASSWORD, recovery).await.unwrap_err();
+        assert!(
+            server
+                .sign_in_with_code(email, TEST_PASSWORD, recovery)
+                .await
+                .is_ok(),
+            "{name}"
+        );
+        let (status, _) = server
+            .sign_in_with_code(email, TEST_PASSWORD, recovery)
+            .await
+            .unwrap_err();
         assert_eq!(status, 401, "{name}: a recovery code is spent");
-        let status: Value = client.get(server.url("/api/get_two_factor")).send().await.unwrap().json().await.unwrap();
+        let status: Value = client
+            .get(server.url("/api/get_two_factor"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(status["recovery_codes_left"], 9, "{name}");
 
         let actions = audit_actions(&server).await;
-        for expected in ["two_factor.enable", "auth.recovery_code_used", "auth.two_factor_failed"] {
-            assert!(actions.iter().any(|a| a == expected), "{name}: {expected} in {actions:?}");
+        for expected in [
+            "two_factor.enable",
+            "auth.recovery_code_used",
+            "auth.two_factor_failed",
+        ] {
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{name}: {expected} in {actions:?}"
+            );
         }
-        let stored: Vec<String> = common::column(&server.db, "SELECT code_hash FROM recovery_codes", &[]).await;
-        assert!(stored.iter().all(|h| h.len() == 64 && !codes.contains(h)), "{name}: stored hashed");
+        let stored: Vec<String> =
+            common::column(&server.db, "SELECT code_hash FROM recovery_codes", &[]).await;
+        assert!(
+            stored.iter().all(|h| h.len() == 64 && !codes.contains(h)),
+            "{name}: stored hashed"
+        );
     }
 }
 
@@ -98,17 +174,29 @@ async fn five_wrong_codes_lock_the_account() {
         let client = server.sign_in(email, TEST_PASSWORD).await.unwrap();
         let (secret, _) = enrol(&server, &client).await;
         for _ in 0..5 {
-            let (status, body) = server.sign_in_with_code(email, TEST_PASSWORD, "123456").await.unwrap_err();
+            let (status, body) = server
+                .sign_in_with_code(email, TEST_PASSWORD, "123456")
+                .await
+                .unwrap_err();
             assert_eq!(status, 401, "{name}: {body}");
         }
         let right = code_at(&secret, Utc::now() + Duration::seconds(30));
-        let (status, body) = server.sign_in_with_code(email, TEST_PASSWORD, &right).await.unwrap_err();
+        let (status, body) = server
+            .sign_in_with_code(email, TEST_PASSWORD, &right)
+            .await
+            .unwrap_err();
         assert_eq!(status, 401, "{name}: locked, whatever the code");
         assert!(body.contains(SIGN_IN_REFUSED), "{name}: {body}");
         let actions = audit_actions(&server).await;
-        let failed = actions.iter().filter(|a| *a == "auth.two_factor_failed").count();
+        let failed = actions
+            .iter()
+            .filter(|a| *a == "auth.two_factor_failed")
+            .count();
         assert!(failed >= 5, "{name}: {actions:?}");
-        assert!(actions.iter().any(|a| a == "auth.locked"), "{name}: {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == "auth.locked"),
+            "{name}: {actions:?}"
+        );
     }
 }
 
@@ -116,16 +204,30 @@ async fn five_wrong_codes_lock_the_account() {
 async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
     for (name, server) in common::servers_on_both().await {
         let admin = server.client_as(Role::Admin).await;
-        let (status, _) = post(&admin, &server, "/api/set_admins_need_two_factor", &[("required", "true")]).await;
+        let (status, _) = post(
+            &admin,
+            &server,
+            "/api/set_admins_need_two_factor",
+            &[("required", "true")],
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{name}");
 
-        let sites = admin.get(server.url("/api/list_clients")).send().await.unwrap();
+        let sites = admin
+            .get(server.url("/api/list_clients"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(sites.status(), StatusCode::FORBIDDEN, "{name}");
         assert!(sites.text().await.unwrap().contains("two-factor"), "{name}");
         let page = admin.get(server.url("/sites")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::SEE_OTHER, "{name}");
         assert_eq!(page.headers()["location"], "/account/security", "{name}");
-        let security = admin.get(server.url("/account/security")).send().await.unwrap();
+        let security = admin
+            .get(server.url("/account/security"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(security.status(), StatusCode::OK, "{name}");
 
         // A read-only user is not concerned.
@@ -133,11 +235,30 @@ async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
         assert_eq!(reader.status(), StatusCode::OK, "{name}");
 
         let (_, codes) = enrol(&server, &admin).await;
-        let sites = admin.get(server.url("/api/list_clients")).send().await.unwrap();
-        assert_eq!(sites.status(), StatusCode::OK, "{name}: enrolled, the dashboard opens");
-        let (status, body) = post(&admin, &server, "/api/disable_two_factor", &[("code", &codes[0])]).await;
+        let sites = admin
+            .get(server.url("/api/list_clients"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            sites.status(),
+            StatusCode::OK,
+            "{name}: enrolled, the dashboard opens"
+        );
+        let (status, body) = post(
+            &admin,
+            &server,
+            "/api/disable_two_factor",
+            &[("code", &codes[0])],
+        )
+        .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {body}");
         let actions = audit_actions(&server).await;
-        assert!(actions.iter().any(|a| a == "settings.admins_need_two_factor"), "{name}");
+        assert!(
+            actions
+                .iter()
+                .any(|a| a == "settings.admins_need_two_factor"),
+            "{name}"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub fn change_label(current: Option<f64>, previous: Option<f64>) -> String {
 #[cfg(feature = "ssr")]
 pub fn standalone_html(report: MonthlyReport) -> String {
     const STYLE: &str = include_str!("../../../../style/main.css");
-    let title = format!("{}: compliance report, {}", report.title, report.month.label());
+    let title = format!(
+        "{}: compliance report, {}",
+        report.title,
+        report.month.label()
+    );
     let body = Owner::new().with(|| view! { <ReportDocument report /> }.to_html());
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\

@@ -64,8 +64,7 @@ pub fn subjects_query() -> QueryScope<(), Result<ReportSubjects, AppError>> {
     QueryScope::new(list_report_subjects).with_options(fleet_options())
 }
 
-pub fn report_query() -> QueryScope<(ReportKind, String, String), Result<MonthlyReport, AppError>>
-{
+pub fn report_query() -> QueryScope<(ReportKind, String, String), Result<MonthlyReport, AppError>> {
     QueryScope::new(|(kind, subject, month)| get_report(kind, subject, month))
         .with_options(fleet_options())
 }
@@ -182,7 +181,8 @@ fn ReportActions(report: MonthlyReport) -> impl IntoView {
     let next = report
         .closed
         .then(|| report_path(report.kind, &subject, report.month.next()));
-    let pack = (report.kind == ReportKind::Client).then(|| format!("{}/evidence.zip", report.path()));
+    let pack =
+        (report.kind == ReportKind::Client).then(|| format!("{}/evidence.zip", report.path()));
     view! {
         <nav class="report-actions no-print" aria-label="Report">
             <A href="/reports">"All reports"</A>

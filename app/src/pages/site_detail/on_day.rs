@@ -13,7 +13,7 @@ use crate::components::query_view::QueryView;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::queries::fleet_options;
-use crate::types::SiteOnDay;
+use crate::report::SiteOnDay;
 
 crate::query_args!(GetSiteOnDay);
 

@@ -114,14 +114,21 @@ pub fn incident_figures(
             SeverityFigures {
                 severity: (*severity).into(),
                 opened: of.clone().filter(|i| within(i.reported_at)).count() as i64,
-                resolved: of.clone().filter(|i| i.resolved_at.is_some_and(within)).count() as i64,
+                resolved: of
+                    .clone()
+                    .filter(|i| i.resolved_at.is_some_and(within))
+                    .count() as i64,
                 open_at_end: of.filter(|i| open_at_end(i)).count() as i64,
             }
         })
         .collect();
     let mut minutes: Vec<f64> = incidents
         .iter()
-        .filter_map(|i| i.resolved_at.filter(|at| within(*at)).map(|at| at - i.reported_at))
+        .filter_map(|i| {
+            i.resolved_at
+                .filter(|at| within(*at))
+                .map(|at| at - i.reported_at)
+        })
         .map(|took| took.num_seconds() as f64 / 60.0)
         .collect();
     minutes.sort_by(f64::total_cmp);
@@ -271,19 +278,43 @@ mod tests {
         let (from, until) = (at("2026-10-01T00:00:00Z"), at("2026-11-01T00:00:00Z"));
         let incidents = [
             // Open since September, resolved in October after 10 days.
-            incident(1, "critical", "2026-09-25T00:00:00Z", Some("2026-10-05T00:00:00Z")),
+            incident(
+                1,
+                "critical",
+                "2026-09-25T00:00:00Z",
+                Some("2026-10-05T00:00:00Z"),
+            ),
             // Opened and resolved in October: 60 and 30 minutes.
-            incident(2, "high", "2026-10-02T10:00:00Z", Some("2026-10-02T11:00:00Z")),
-            incident(3, "high", "2026-10-03T10:00:00Z", Some("2026-10-03T10:30:00Z")),
+            incident(
+                2,
+                "high",
+                "2026-10-02T10:00:00Z",
+                Some("2026-10-02T11:00:00Z"),
+            ),
+            incident(
+                3,
+                "high",
+                "2026-10-03T10:00:00Z",
+                Some("2026-10-03T10:30:00Z"),
+            ),
             // Opened in October, resolved in November: open at the month's end.
-            incident(4, "critical", "2026-10-30T00:00:00Z", Some("2026-11-02T00:00:00Z")),
+            incident(
+                4,
+                "critical",
+                "2026-10-30T00:00:00Z",
+                Some("2026-11-02T00:00:00Z"),
+            ),
             // Opened in October, never resolved.
             incident(5, "low", "2026-10-10T00:00:00Z", None),
         ];
         let slugs = HashMap::from([(1, "clinic-1".to_string())]);
         let figures = incident_figures(&incidents, &slugs, from, until);
         let row = |severity: &str| {
-            let f = figures.by_severity.iter().find(|f| f.severity == severity).unwrap();
+            let f = figures
+                .by_severity
+                .iter()
+                .find(|f| f.severity == severity)
+                .unwrap();
             (f.opened, f.resolved, f.open_at_end)
         };
         assert_eq!(row("critical"), (1, 1, 1));
@@ -354,14 +385,22 @@ mod tests {
 
     #[test]
     fn a_chain_names_each_position_whose_link_does_not_hold() {
-        let whole = [before(link(4, "d", Some("c"))), link(5, "e", Some("d")), link(6, "f", Some("e"))];
+        let whole = [
+            before(link(4, "d", Some("c"))),
+            link(5, "e", Some("d")),
+            link(6, "f", Some("e")),
+        ];
         let summary = chain(&whole);
         assert_eq!(summary.bundles, 2);
         assert_eq!(summary.head_position, Some(6));
         assert_eq!(summary.head_hash.as_deref(), Some("f"));
         assert!(summary.breaks.is_empty());
 
-        let broken = [before(link(4, "d", Some("c"))), link(5, "e", Some("x")), link(7, "g", Some("e"))];
+        let broken = [
+            before(link(4, "d", Some("c"))),
+            link(5, "e", Some("x")),
+            link(7, "g", Some("e")),
+        ];
         assert_eq!(chain(&broken).breaks, [5, 7]);
 
         let from_start = [link(1, "a", None), link(2, "b", Some("a"))];
@@ -386,11 +425,24 @@ mod tests {
         assert_eq!(backup.state, ControlState::Failing);
         assert_eq!(
             backup.failing_checks,
-            [FailingCheck { check_type: "backup_job".into(), failures: 3, hosts: 2 }]
+            [FailingCheck {
+                check_type: "backup_job".into(),
+                failures: 3,
+                hosts: 2
+            }]
         );
-        let failing = controls.iter().filter(|c| c.state == ControlState::Failing).count();
-        let passing = controls.iter().filter(|c| c.state == ControlState::Pass).count();
-        assert!(failing >= 1 && passing >= 1, "{failing} failing, {passing} passing");
+        let failing = controls
+            .iter()
+            .filter(|c| c.state == ControlState::Failing)
+            .count();
+        let passing = controls
+            .iter()
+            .filter(|c| c.state == ControlState::Pass)
+            .count();
+        assert!(
+            failing >= 1 && passing >= 1,
+            "{failing} failing, {passing} passing"
+        );
         assert!(controls.iter().any(|c| c.state == ControlState::NoData));
     }
 
@@ -404,10 +456,16 @@ mod tests {
             (1, day(2), None, Json(HashMap::new())),
         ];
         let daily = daily_scores(&[day(1), day(2), day(3)], &snapshots);
-        assert_eq!(daily.iter().map(|d| d.score).collect::<Vec<_>>(), [Some(85.0), None, None]);
+        assert_eq!(
+            daily.iter().map(|d| d.score).collect::<Vec<_>>(),
+            [Some(85.0), None, None]
+        );
         assert_eq!(average(&daily), Some(85.0));
         let categories = category_scores(&snapshots, &[]);
         let backup = categories.iter().find(|c| c.category == "backup").unwrap();
-        assert_eq!((backup.average, backup.previous_average), (Some(75.0), None));
+        assert_eq!(
+            (backup.average, backup.previous_average),
+            (Some(75.0), None)
+        );
     }
 }

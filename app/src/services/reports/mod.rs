@@ -54,9 +54,7 @@ pub async fn monthly_report(
     }
     let found = find(db, subject, month).await?;
     let closed = month < current;
-    if closed
-        && let Some(body) = store::stored_report(db, found.kind, found.key, month).await?
-    {
+    if closed && let Some(body) = store::stored_report(db, found.kind, found.key, month).await? {
         return parse(&body);
     }
     let report = generate(db, &found, month, now, closed).await?;
@@ -150,7 +148,10 @@ async fn generate(
         store::silent_appliances(db, &keys, from, until),
         store::chain_links(db, &keys, from, until),
     )?;
-    let days: Vec<_> = month.days().filter(|day| *day <= until.date_naive()).collect();
+    let days: Vec<_> = month
+        .days()
+        .filter(|day| *day <= until.date_naive())
+        .collect();
     let previous_all: Vec<_> = previous.days().collect();
     let daily = figures::daily_scores(&days, &current_days);
     let mut incident_summary = figures::incident_figures(&incidents, &slugs, from, until);
@@ -167,8 +168,7 @@ async fn generate(
                 .cloned()
                 .collect();
             let own_links: Vec<_> = links.iter().filter(|l| l.0 == site.id).cloned().collect();
-            let (offline_minutes, availability) =
-                figures::availability(site, &spans, from, until);
+            let (offline_minutes, availability) = figures::availability(site, &spans, from, until);
             SiteSummary {
                 site_id: site.site_id.clone(),
                 clinic_name: site.clinic_name.clone(),

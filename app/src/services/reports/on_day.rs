@@ -7,8 +7,8 @@ use crate::db::Db;
 use crate::db::{history, reports as store};
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
+use crate::report::SiteOnDay;
 use crate::scoring::CATEGORIES;
-use crate::types::SiteOnDay;
 
 /// `site` at the end of `day` (`YYYY-MM-DD`; today: up to `now`). A malformed day is 400; an
 /// unknown site, a day to come or a day before the site was added are 404s.

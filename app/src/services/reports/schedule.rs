@@ -65,16 +65,26 @@ pub async fn run_round(
                 store::mark_mailed(db, client, month, now, &answer).await?;
                 round.mailed += 1;
             }
-            Err(why) => tracing::warn!("the {month} report of client {client} was not mailed; tried again next round: {why}"),
+            Err(why) => tracing::warn!(
+                "the {month} report of client {client} was not mailed; tried again next round: {why}"
+            ),
         }
     }
     Ok(round)
 }
 
 /// The mail that hands a client its month: where to read the report and get the pack.
-pub fn report_mail(client_name: &str, client: i64, month: ReportMonth, public_url: &str) -> Message {
+pub fn report_mail(
+    client_name: &str,
+    client: i64,
+    month: ReportMonth,
+    public_url: &str,
+) -> Message {
     let base = public_url.trim_end_matches('/');
-    let report = format!("{base}{}", report_path(ReportKind::Client, &client.to_string(), month));
+    let report = format!(
+        "{base}{}",
+        report_path(ReportKind::Client, &client.to_string(), month)
+    );
     let subject = format!("{client_name}: compliance report for {}", month.label());
     let text = format!(
         "The compliance report of {client_name} for {} is ready.\n\n\
