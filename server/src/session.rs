@@ -2,7 +2,7 @@
 //! cross-site requests that change state are refused, and everything but the login page,
 //! health checks, static files and the appliance API needs a session.
 
-use app::auth::session::token_from_cookie_header;
+use app::auth::session::{token_from_cookie_header, token_hash};
 use app::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -25,6 +25,48 @@ fn is_public(path: &str) -> bool {
             | "/.well-known/posture-signing-key"
     ) || path.starts_with("/pkg/")
         || is_appliance_api(path)
+}
+
+/// A person's API token (`Authorization: Bearer pst_...`); appliance keys have no prefix.
+fn api_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| token.starts_with(app::services::api_tokens::PREFIX))
+}
+
+/// A request made with an API token: it reads (GET) as the token's owner, read-only; an
+/// unknown, expired or revoked token is 401, a write 403.
+async fn with_api_token(
+    state: &AppState,
+    hash: String,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    match app::db::api_tokens::resolve(&state.db, &hash, chrono::Utc::now()).await {
+        Ok(Some(user)) if matches!(*request.method(), Method::GET | Method::HEAD) => {
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
+        Ok(Some(_)) => {
+            let error =
+                AppError::Forbidden("API tokens only read: sign in to change anything".into());
+            json_error(StatusCode::FORBIDDEN, &error)
+        }
+        Ok(None) => {
+            let error = AppError::Unauthorized(
+                "This API token is not valid: it is unknown, expired or revoked.".into(),
+            );
+            json_error(StatusCode::UNAUTHORIZED, &error)
+        }
+        Err(err) => {
+            tracing::error!("resolving an API token: {err}");
+            refusals::unavailable(Reason::DatabaseDown, &path, request.headers())
+        }
+    }
 }
 
 /// What an admin who must turn two-factor sign-in on may reach before they have: the page
@@ -98,6 +140,9 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
             "Cross-site request refused: submit the form from Posture itself.",
         )
             .into_response();
+    }
+    if let Some(token) = api_token(request.headers()) {
+        return with_api_token(&state, token_hash(token), request, next).await;
     }
     let token = request
         .headers()

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod api_tokens;
 pub mod appliances;
 pub mod audit_chain;
 mod bundles;

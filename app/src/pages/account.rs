@@ -1,11 +1,12 @@
 //! `/account/security`: the signed-in user's two-factor sign-in (enrol an authenticator app,
-//! keep recovery codes, turn it off), and for admins whether admins must use it.
+//! keep recovery codes, turn it off), their API tokens, and for admins whether admins must
+//! use two-factor sign-in.
 
 use leptos::prelude::*;
 use leptos_fetch::{QueryClient, QueryScope};
 use leptos_meta::Title;
 
-use crate::accounts::{Enrolment, TwoFactorStatus};
+use crate::accounts::{ApiTokenRow, Enrolment, NewApiToken, TwoFactorStatus};
 use crate::components::query_view::QueryView;
 use crate::error::AppError;
 use crate::queries::fleet_options;
@@ -97,6 +98,38 @@ pub async fn set_admins_need_two_factor(required: bool) -> Result<(), AppError> 
     Ok(())
 }
 
+crate::query_args!(ListApiTokens);
+
+#[server(input = crate::codec::Query, endpoint = "list_api_tokens")]
+pub async fn list_api_tokens() -> Result<Vec<ApiTokenRow>, AppError> {
+    let user = crate::auth::require_user()?;
+    let (db, _) = crate::aggregates::request_state()?;
+    Ok(crate::db::api_tokens::list(&db, user.id).await?)
+}
+
+/// A token for the signed-in user's scripts, living `days` days; shown only in this answer.
+#[server(endpoint = "create_api_token")]
+pub async fn create_api_token(name: String, days: i64) -> Result<NewApiToken, AppError> {
+    let user = crate::auth::require_user()?;
+    let (db, _) = crate::aggregates::request_state()?;
+    crate::services::api_tokens::create(&db, &user, &name, days, chrono::Utc::now())
+        .await
+        .map_err(AppError::with_status)
+}
+
+#[server(endpoint = "revoke_api_token")]
+pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
+    let user = crate::auth::require_user()?;
+    let (db, _) = crate::aggregates::request_state()?;
+    crate::services::api_tokens::revoke(&db, &user, id)
+        .await
+        .map_err(AppError::with_status)
+}
+
+pub fn api_tokens_query() -> QueryScope<(), Result<Vec<ApiTokenRow>, AppError>> {
+    QueryScope::new(list_api_tokens).with_options(fleet_options())
+}
+
 pub fn two_factor_query() -> QueryScope<(), Result<TwoFactorStatus, AppError>> {
     QueryScope::new(get_two_factor).with_options(fleet_options())
 }
@@ -105,13 +138,16 @@ pub fn two_factor_query() -> QueryScope<(), Result<TwoFactorStatus, AppError>> {
 pub fn SecurityPage() -> impl IntoView {
     let client: QueryClient = expect_context();
     let status = client.resource_blocking(two_factor_query(), || ());
+    let tokens = client.resource_blocking(api_tokens_query(), || ());
     let retry = Callback::new(move |_| {
         client.invalidate_query(two_factor_query(), ());
+        client.invalidate_query(api_tokens_query(), ());
     });
     view! {
-        <Title text="Two-factor sign-in" />
+        <Title text="Your account" />
         <QueryView retry>
             {move || Suspend::new(async move { status.await.map(|status| view! { <TwoFactor status /> }) })}
+            {move || Suspend::new(async move { tokens.await.map(|tokens| view! { <ApiTokens tokens /> }) })}
         </QueryView>
     }
 }
@@ -251,6 +287,80 @@ fn AdminRequirement(required: bool) -> impl IntoView {
                     {if required { "Stop requiring it" } else { "Require it for admins" }}
                 </button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// The user's API tokens: made here (the token shown once), listed, revoked.
+#[component]
+fn ApiTokens(tokens: Vec<ApiTokenRow>) -> impl IntoView {
+    let client: QueryClient = expect_context();
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    Effect::new(move |_| {
+        let created = matches!(create.value().get(), Some(Ok(_)));
+        let revoked = matches!(revoke.value().get(), Some(Ok(())));
+        if created || revoked {
+            client.invalidate_query(api_tokens_query(), ());
+        }
+    });
+    let now = chrono::Utc::now();
+    view! {
+        <section class="panel" data-testid="api-tokens">
+            <h2>"API tokens"</h2>
+            <p class="card-meta">
+                "For scripts: send "<code>"Authorization: Bearer TOKEN"</code>" to the read server functions ("
+                <code>"/api/..."</code>") and the CSV exports. A token reads what you may read and changes nothing; it stops at its expiry or when revoked."
+            </p>
+            <ActionForm action=create attr:class="inline-form">
+                <label class="field">
+                    <span>"Name"</span>
+                    <input type="text" name="name" required maxlength="80" placeholder="nightly export" data-testid="token-name" />
+                </label>
+                <label class="field">
+                    <span>"Days"</span>
+                    <input type="number" name="days" min="1" max="365" value="90" required />
+                </label>
+                <button type="submit" class="button primary">"Make a token"</button>
+            </ActionForm>
+            {move || match create.value().get() {
+                Some(Ok(made)) => Some(view! {
+                    <p>"Copy it now: it is shown only this once."</p>
+                    <p class="mono hash" data-testid="new-token">{made.token}</p>
+                }.into_any()),
+                Some(Err(err)) => Some(view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any()),
+                None => None,
+            }}
+            {(!tokens.is_empty()).then(|| view! {
+                <table class="data-table" data-testid="token-list">
+                    <thead><tr><th>"Name"</th><th>"Made"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
+                    <tbody>
+                        {tokens.into_iter().map(|token| {
+                            let live = token.revoked_at.is_none() && token.expires_at > now;
+                            let state = match (token.revoked_at, token.expires_at > now) {
+                                (Some(_), _) => "revoked",
+                                (None, false) => "expired",
+                                (None, true) => "live",
+                            };
+                            view! {
+                                <tr>
+                                    <td>{token.name}</td>
+                                    <td>{token.created_at.format("%Y-%m-%d").to_string()}</td>
+                                    <td>{token.expires_at.format("%Y-%m-%d").to_string()}</td>
+                                    <td>{token.last_used_at.map_or("never".to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string())}</td>
+                                    <td>{state}</td>
+                                    <td>{live.then(|| view! {
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="id" value=token.id />
+                                            <button type="submit" class="button danger">"Revoke"</button>
+                                        </ActionForm>
+                                    })}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
         </section>
     }
 }

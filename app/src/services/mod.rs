@@ -3,6 +3,7 @@
 //! and says what happened. Server only.
 
 pub mod alerts;
+pub mod api_tokens;
 pub mod maintenance;
 pub mod reports;
 pub mod sites;

@@ -6,6 +6,7 @@ mod accounts;
 mod alert_rules;
 mod alerts;
 mod api;
+mod api_tokens;
 mod audit_chain;
 mod cluster;
 mod common;

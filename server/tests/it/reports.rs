@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 
 use app::db::Db;
-use app::db::sql::{Bind, BindsFilters};
+use app::db::sql::Bind;
 use app::report::{MonthlyReport, ReportMonth};
 use app::services::reports::schedule::run_round;
 use chrono::{DateTime, Duration, Utc};
@@ -16,25 +16,6 @@ use serde_json::Value;
 
 use crate::alerts::mails_to;
 use crate::common::{self, TestServer, count, fixture};
-
-async fn run(db: &Db, sql: &str, binds: &[Bind]) {
-    match db {
-        Db::Sqlite(pool) => {
-            let arguments = <sqlx::Sqlite as BindsFilters>::arguments(binds).unwrap();
-            sqlx::query_with(sql, arguments)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        Db::Postgres(pool) => {
-            let arguments = <sqlx::Postgres as BindsFilters>::arguments(binds).unwrap();
-            sqlx::query_with(sql, arguments)
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-    }
-}
 
 /// The month before this one: closed, so its report is final.
 fn last_month() -> ReportMonth {
@@ -55,7 +36,7 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
         fixture::site(db, site, client, Some(Utc::now())).await;
     }
     let long_ago = month.start() - Duration::days(10);
-    run(db, "UPDATE sites SET created_at = $1", &[t(long_ago)]).await;
+    common::execute(db, "UPDATE sites SET created_at = $1", &[t(long_ago)]).await;
     for (site, host) in [
         ("site-1", "app-1"),
         ("site-2", "app-2"),
@@ -63,12 +44,12 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
     ] {
         provision_appliance(db, site, host).await.unwrap();
     }
-    run(db, "UPDATE appliances SET created_at = $1", &[t(long_ago)]).await;
+    common::execute(db, "UPDATE appliances SET created_at = $1", &[t(long_ago)]).await;
 
     // Offline: site-1 six hours on day 2; site-2 from two hours before the month to 03:00.
     let span = "INSERT INTO offline_spans (site_id, started_at, ended_at) VALUES ($1, $2, $3)";
-    run(db, span, &[i(1), t(day(month, 1, 0)), t(day(month, 1, 6))]).await;
-    run(
+    common::execute(db, span, &[i(1), t(day(month, 1, 0)), t(day(month, 1, 6))]).await;
+    common::execute(
         db,
         span,
         &[
@@ -92,15 +73,15 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
         let sql = snapshot.replace("$5", &format!("'{categories}'"));
         let sql = sql.replace("$4", &score.to_string());
         let sql = sql.replace("$3", &format!("'{}'", at.date_naive()));
-        run(db, &sql, &[i(site), t(at)]).await;
+        common::execute(db, &sql, &[i(site), t(at)]).await;
     }
 
     // Check results: site-1's backup failed on two hosts and passed once; site-3 (another
     // client) failed its firewall.
     let bundle = "INSERT INTO compliance_bundles (id, site_id, appliance_id, submitted_at, pass_count, warn_count, fail_count) \
                   VALUES ($1, $2, (SELECT id FROM appliances WHERE site_id = $2), $3, 0, 0, 0)";
-    run(db, bundle, &[i(1), i(1), t(day(month, 3, 0))]).await;
-    run(db, bundle, &[i(3), i(3), t(day(month, 3, 0))]).await;
+    common::execute(db, bundle, &[i(1), i(1), t(day(month, 3, 0))]).await;
+    common::execute(db, bundle, &[i(3), i(3), t(day(month, 3, 0))]).await;
     let result = "INSERT INTO check_results (bundle_id, site_id, check_type, hostname, status, checked_at) \
                   VALUES ($1, $2, $3, $4, $5, $6)";
     for (bundle, site, check, host, status) in [
@@ -118,7 +99,7 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
             text(status),
             t(day(month, 3, 0)),
         ];
-        run(db, result, &binds).await;
+        common::execute(db, result, &binds).await;
     }
 
     // Incidents of site-1: a critical open since before the month, resolved on day 5 (13,
@@ -167,11 +148,11 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
             t(reported),
         ];
         binds.extend(resolved.map(t));
-        run(db, &sql, &binds).await;
+        common::execute(db, &sql, &binds).await;
     }
     let history = "INSERT INTO incident_history (incident_id, action, actor, note, at) VALUES ($1, $2, $3, $4, $5)";
     let text = |s: &str| Bind::Text(s.into());
-    run(
+    common::execute(
         db,
         history,
         &[
@@ -183,7 +164,7 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
         ],
     )
     .await;
-    run(
+    common::execute(
         db,
         history,
         &[
@@ -195,7 +176,7 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
         ],
     )
     .await;
-    run(
+    common::execute(
         db,
         history,
         &[
@@ -209,11 +190,11 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
     .await;
 
     // A maintenance window that held back two of site-2's alerts.
-    run(db, "INSERT INTO alert_channels (id, name, kind, target, secret, created_at) VALUES (1, 'ops', 'email', 'ops@msp.test', '', $1)", &[t(long_ago)]).await;
-    run(db, "INSERT INTO maintenance_windows (id, site_id, reason, starts_at, duration_minutes, weekly, time_zone, created_by, created_at) \
+    common::execute(db, "INSERT INTO alert_channels (id, name, kind, target, secret, created_at) VALUES (1, 'ops', 'email', 'ops@msp.test', '', $1)", &[t(long_ago)]).await;
+    common::execute(db, "INSERT INTO maintenance_windows (id, site_id, reason, starts_at, duration_minutes, weekly, time_zone, created_by, created_at) \
              VALUES (1, 2, 'server room rewiring', $1, 120, FALSE, 'UTC', 'admin@msp.test', $1)", &[t(day(month, 5, 0))]).await;
     for key in ["held-1", "held-2"] {
-        run(db, "INSERT INTO alert_deliveries (idempotency_key, channel_id, site_id, subject, payload, kind, status, suppressed_by, next_attempt_at, created_at) \
+        common::execute(db, "INSERT INTO alert_deliveries (idempotency_key, channel_id, site_id, subject, payload, kind, status, suppressed_by, next_attempt_at, created_at) \
                  VALUES ($1, 1, 2, 'drift', '{}', 'alert', 'suppressed', 1, $2, $2)", &[text(key), t(day(month, 5, 1))]).await;
     }
 
@@ -221,25 +202,25 @@ async fn hand_worked_month(db: &Db, month: ReportMonth) {
     // the month names a hash before it: a break.
     let link = "INSERT INTO evidence_bundles (site_id, position, bundle_hash, prev_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
     let first = "INSERT INTO evidence_bundles (site_id, position, bundle_hash, prev_hash, created_at) VALUES ($1, $2, $3, NULL, $4)";
-    run(
+    common::execute(
         db,
         first,
         &[i(1), i(1), text("h1"), t(month.start() - Duration::days(1))],
     )
     .await;
-    run(
+    common::execute(
         db,
         link,
         &[i(1), i(2), text("h2"), text("h1"), t(day(month, 2, 0))],
     )
     .await;
-    run(
+    common::execute(
         db,
         link,
         &[i(1), i(3), text("h3"), text("h2"), t(day(month, 3, 0))],
     )
     .await;
-    run(
+    common::execute(
         db,
         link,
         &[i(2), i(1), text("g1"), text("zz"), t(day(month, 2, 0))],
@@ -393,8 +374,8 @@ async fn a_given_report_stays_as_given_after_its_raw_data_is_pruned() {
             .await
             .unwrap();
         assert_eq!(pruned, 4, "{name}");
-        run(&server.db, "DELETE FROM incident_history", &[]).await;
-        run(
+        common::execute(&server.db, "DELETE FROM incident_history", &[]).await;
+        common::execute(
             &server.db,
             "UPDATE incidents SET status = 'resolved', resolved_at = $1 WHERE id = 4",
             &[Bind::Time(day(month, 9, 2))],
@@ -694,7 +675,7 @@ async fn two_servers_at_the_monthly_schedule_generate_and_mail_each_report_once(
     posture_server::database::migrate(&one).await.unwrap();
     hand_worked_month(&one, month).await;
     let contact = format!("front-desk-{:08x}@clinic.test", rand::random::<u32>());
-    run(
+    common::execute(
         &one,
         "UPDATE sites SET contact_email = $1 WHERE id = 1",
         &[Bind::Text(contact.clone())],

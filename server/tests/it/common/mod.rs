@@ -11,7 +11,7 @@ use std::time::Duration;
 use app::auth::Role;
 use app::cache::AggregateCache;
 use app::db::accounts;
-use app::db::sql::Bind;
+use app::db::sql::{Bind, BindsFilters};
 use app::db::{Db, IncidentWindows};
 use leptos::config::LeptosOptions;
 use posture_server::api::limits::LimitSettings;
@@ -116,6 +116,26 @@ where
         .fetch_all(pool)
         .await
         .unwrap())
+}
+
+/// Runs `sql` (a statement returning no rows) with `binds`.
+pub async fn execute(db: &Db, sql: &str, binds: &[Bind]) {
+    match db {
+        Db::Sqlite(pool) => {
+            let arguments = <sqlx::Sqlite as BindsFilters>::arguments(binds).unwrap();
+            sqlx::query_with(sql, arguments)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+        Db::Postgres(pool) => {
+            let arguments = <sqlx::Postgres as BindsFilters>::arguments(binds).unwrap();
+            sqlx::query_with(sql, arguments)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 /// Rows in `table`.
