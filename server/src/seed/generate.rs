@@ -22,6 +22,9 @@ use super::catalog::*;
 use super::{DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, Volumes, Written};
 
 const DAYS: i64 = 30;
+/// Days of daily compliance snapshots: two months, so last month's report has a month before
+/// it to compare with.
+const SNAPSHOT_DAYS: i64 = 62;
 
 /// A site as the generator writes it (with what it needs to make the site's data).
 struct SeedSite {
@@ -80,7 +83,7 @@ pub async fn generate(db: &Db, volumes: Volumes, seed: u64) -> anyhow::Result<Wr
                 .push_bind(&s.contact_name)
                 .push_bind(&s.contact_email)
                 .push_bind(s.last_checkin)
-                .push_bind(now - Duration::days(DAYS + 30));
+                .push_bind(now - Duration::days(SNAPSHOT_DAYS + 30));
         }
     );
     written.sites = sites.len();
@@ -506,7 +509,32 @@ async fn flush_reports(
     Ok(())
 }
 
-/// Daily compliance snapshots, a daily evidence bundle chained by hash, and site events.
+/// A snapshot of `site` for each day from [`SNAPSHOT_DAYS`] to [`DAYS`] ago, around `base`.
+/// From a generator of their own, so the rest of the data is what it was before they existed.
+fn older_snapshots(
+    site: &SeedSite,
+    base: f64,
+    now: DateTime<Utc>,
+) -> Vec<(i64, DateTime<Utc>, f64, Json<HashMap<&'static str, f64>>)> {
+    let mut rng = StdRng::seed_from_u64(site.id as u64);
+    (DAYS..SNAPSHOT_DAYS)
+        .rev()
+        .map(|day| {
+            let score = (base + rng.random_range(-6.0..6.0)).clamp(0.0, 100.0);
+            let categories = CATEGORY_CHECK_TYPES
+                .iter()
+                .map(|(c, _)| {
+                    let value = (score + rng.random_range(-15.0..15.0)).clamp(0.0, 100.0);
+                    (*c, value.round())
+                })
+                .collect();
+            (site.id, now - Duration::days(day), score, Json(categories))
+        })
+        .collect()
+}
+
+/// Daily compliance snapshots ([`SNAPSHOT_DAYS`]), a daily evidence bundle chained by hash and
+/// site events ([`DAYS`]).
 async fn insert_site_history(
     db: &Db,
     rng: &mut StdRng,
@@ -520,6 +548,7 @@ async fn insert_site_history(
     for site in sites.iter().filter(|s| s.last_checkin.is_some()) {
         let base = 100.0 * (1.0 - site.p_fail - 0.5 * site.p_warn);
         let mut prev_hash: Option<String> = None;
+        snapshots.extend(older_snapshots(site, base, now));
         for day in (0..DAYS).rev() {
             let at = now - Duration::days(day);
             let score = (base + rng.random_range(-6.0..6.0)).clamp(0.0, 100.0);
