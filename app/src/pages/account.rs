@@ -117,13 +117,15 @@ pub async fn create_api_token(name: String, days: i64) -> Result<NewApiToken, Ap
         .map_err(AppError::with_status)
 }
 
+/// Revokes the signed-in user's token `id`; answers its id.
 #[server(endpoint = "revoke_api_token")]
-pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
+pub async fn revoke_api_token(id: i64) -> Result<i64, AppError> {
     let user = crate::auth::require_user()?;
     let (db, _) = crate::aggregates::request_state()?;
     crate::services::api_tokens::revoke(&db, &user, id)
         .await
-        .map_err(AppError::with_status)
+        .map_err(AppError::with_status)?;
+    Ok(id)
 }
 
 pub fn api_tokens_query() -> QueryScope<(), Result<Vec<ApiTokenRow>, AppError>> {
@@ -213,14 +215,18 @@ fn Enabled(status: TwoFactorStatus) -> impl IntoView {
 fn Enrol() -> impl IntoView {
     let start = ServerAction::<StartTwoFactor>::new();
     let confirm = ServerAction::<ConfirmTwoFactor>::new();
+    let off = || view! { <p data-testid="two-factor-state">"Off: signing in needs only the password."</p> };
     view! {
-        <p data-testid="two-factor-state">"Off: signing in needs only the password."</p>
         {move || match confirm.value().get() {
             Some(Ok(codes)) => view! { <RecoveryCodes codes /> }.into_any(),
             _ => match start.value().get() {
-                Some(Ok(enrolment)) => view! { <Confirm enrolment confirm /> }.into_any(),
-                Some(Err(err)) => view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
+                Some(Ok(enrolment)) => view! {
+                    <p data-testid="two-factor-state">"Off until the app's first code confirms it."</p>
+                    <Confirm enrolment confirm />
+                }.into_any(),
+                Some(Err(err)) => view! { {off()}<p class="form-error" role="alert">{err.to_string()}</p> }.into_any(),
                 None => view! {
+                    {off()}
                     <ActionForm action=start>
                         <button type="submit" class="button primary" data-testid="start-two-factor">"Set up an authenticator app"</button>
                     </ActionForm>
@@ -257,7 +263,7 @@ fn Confirm(enrolment: Enrolment, confirm: ServerAction<ConfirmTwoFactor>) -> imp
 #[component]
 fn RecoveryCodes(codes: Vec<String>) -> impl IntoView {
     view! {
-        <p data-testid="two-factor-on">"On. Keep these recovery codes somewhere safe: each signs you in once without the app, and they are shown only now."</p>
+        <p data-testid="two-factor-state">"On. Keep these recovery codes somewhere safe: each signs you in once without the app, and they are shown only now."</p>
         <ul class="recovery-codes mono" data-testid="recovery-codes">
             {codes.into_iter().map(|code| view! { <li>{code}</li> }).collect_view()}
         </ul>
@@ -291,20 +297,32 @@ fn AdminRequirement(required: bool) -> impl IntoView {
     }
 }
 
-/// The user's API tokens: made here (the token shown once), listed, revoked.
+/// The user's API tokens: made here (the token shown once), listed, revoked. The list is kept
+/// here as it changes, not fetched again, so the new token stays on screen.
 #[component]
 fn ApiTokens(tokens: Vec<ApiTokenRow>) -> impl IntoView {
-    let client: QueryClient = expect_context();
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
+    let rows = RwSignal::new(tokens);
     Effect::new(move |_| {
-        let created = matches!(create.value().get(), Some(Ok(_)));
-        let revoked = matches!(revoke.value().get(), Some(Ok(())));
-        if created || revoked {
-            client.invalidate_query(api_tokens_query(), ());
+        if let Some(Ok(made)) = create.value().get() {
+            rows.update(|rows| {
+                if rows.iter().all(|r| r.id != made.row.id) {
+                    rows.insert(0, made.row.clone());
+                }
+            });
         }
     });
-    let now = chrono::Utc::now();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = revoke.value().get() {
+            let now = chrono::Utc::now();
+            rows.update(|rows| {
+                for row in rows.iter_mut().filter(|r| r.id == id) {
+                    row.revoked_at.get_or_insert(now);
+                }
+            });
+        }
+    });
     view! {
         <section class="panel" data-testid="api-tokens">
             <h2>"API tokens"</h2>
@@ -331,11 +349,19 @@ fn ApiTokens(tokens: Vec<ApiTokenRow>) -> impl IntoView {
                 Some(Err(err)) => Some(view! { <p class="form-error" role="alert">{err.to_string()}</p> }.into_any()),
                 None => None,
             }}
-            {(!tokens.is_empty()).then(|| view! {
+            {move || (!rows.read().is_empty()).then(|| view! { <TokenTable rows=rows.get() revoke /> })}
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable(rows: Vec<ApiTokenRow>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
+    let now = chrono::Utc::now();
+    view! {
                 <table class="data-table" data-testid="token-list">
                     <thead><tr><th>"Name"</th><th>"Made"</th><th>"Expires"</th><th>"Last used"</th><th>"State"</th><th></th></tr></thead>
                     <tbody>
-                        {tokens.into_iter().map(|token| {
+                        {rows.into_iter().map(|token| {
                             let live = token.revoked_at.is_none() && token.expires_at > now;
                             let state = match (token.revoked_at, token.expires_at > now) {
                                 (Some(_), _) => "revoked",
@@ -360,7 +386,5 @@ fn ApiTokens(tokens: Vec<ApiTokenRow>) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-            })}
-        </section>
     }
 }
