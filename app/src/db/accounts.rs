@@ -145,6 +145,24 @@ pub async fn count_login_attempt(
     }))
 }
 
+/// Takes back an attempt [`count_login_attempt`] counted whose password was right but which
+/// brought no second factor yet: the failures go back to `failures`, and a lock this attempt
+/// set is lifted (asking for the code is not a failure).
+pub async fn uncount_login_attempt(
+    db: &Db,
+    user_id: i64,
+    failures: i64,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        sqlx::query("UPDATE users SET failed_logins = $2, locked_until = NULL WHERE id = $1")
+            .bind(user_id)
+            .bind(failures)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
 /// Clears the lock and the failure count of the account with `email` and writes `audit` in
 /// the same transaction; false when no account has that email.
 pub async fn unlock_user(db: &Db, email: &str, audit: &NewAudit) -> Result<bool, sqlx::Error> {

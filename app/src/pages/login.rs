@@ -102,6 +102,8 @@ pub async fn login(
     if record.totp_enabled {
         let code = code.as_deref().map(str::trim).unwrap_or_default();
         if code.is_empty() {
+            let before = counted.map_or(0, |c| c.failures - 1);
+            accounts::uncount_login_attempt(&db, record.user.id, before).await?;
             return Err(AppError::Unauthorized(CODE_NEEDED.into()).with_status());
         }
         use crate::services::two_factor::{SecondFactor, check_code};

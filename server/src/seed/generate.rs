@@ -509,13 +509,12 @@ async fn flush_reports(
     Ok(())
 }
 
+/// A site's snapshot as written: (site, at, score, score per category).
+type SeedSnapshot = (i64, DateTime<Utc>, f64, Json<HashMap<&'static str, f64>>);
+
 /// A snapshot of `site` for each day from [`SNAPSHOT_DAYS`] to [`DAYS`] ago, around `base`.
 /// From a generator of their own, so the rest of the data is what it was before they existed.
-fn older_snapshots(
-    site: &SeedSite,
-    base: f64,
-    now: DateTime<Utc>,
-) -> Vec<(i64, DateTime<Utc>, f64, Json<HashMap<&'static str, f64>>)> {
+fn older_snapshots(site: &SeedSite, base: f64, now: DateTime<Utc>) -> Vec<SeedSnapshot> {
     let mut rng = StdRng::seed_from_u64(site.id as u64);
     (DAYS..SNAPSHOT_DAYS)
         .rev()
