@@ -70,7 +70,7 @@ async fn with_api_token(
 }
 
 /// What an admin who must turn two-factor sign-in on may reach before they have: the page
-/// that does it, its server functions, the event stream its frame opens, signing out.
+/// that does it and the reads it refreshes, the event stream its frame opens, signing out.
 fn open_while_enrolling(path: &str) -> bool {
     matches!(
         path,
@@ -78,6 +78,7 @@ fn open_while_enrolling(path: &str) -> bool {
             | "/api/get_two_factor"
             | "/api/start_two_factor"
             | "/api/confirm_two_factor"
+            | "/api/list_api_tokens"
             | "/api/logout"
             | "/api/v1/events"
             | "/favicon.svg"
