@@ -9,24 +9,6 @@ use serde_json::Value;
 
 use crate::common::{self, TestServer};
 
-async fn post(
-    client: &reqwest::Client,
-    server: &TestServer,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = client
-        .post(server.url(path))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 async fn read_with(server: &TestServer, token: &str, path: &str) -> (StatusCode, String) {
     let response = reqwest::Client::new()
         .get(server.url(path))
@@ -46,11 +28,12 @@ async fn a_token_reads_until_it_expires_or_is_revoked_and_never_writes() {
             ([("name", "export"), ("days", "0")], "days"),
             ([("name", "export"), ("days", "400")], "days"),
         ] {
-            let (status, body) = post(&operator, &server, "/api/create_api_token", &form).await;
+            let (status, body) =
+                common::post_form(&operator, &server, "/api/create_api_token", &form).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
             assert!(body.to_string().contains(says), "{name}: {body}");
         }
-        let (status, made) = post(
+        let (status, made) = common::post_form(
             &operator,
             &server,
             "/api/create_api_token",
@@ -109,7 +92,8 @@ async fn a_token_reads_until_it_expires_or_is_revoked_and_never_writes() {
 
         let id = listed[0]["id"].as_i64().unwrap().to_string();
         let admin = server.client_as(Role::Admin).await;
-        let (status, _) = post(&admin, &server, "/api/revoke_api_token", &[("id", &id)]).await;
+        let (status, _) =
+            common::post_form(&admin, &server, "/api/revoke_api_token", &[("id", &id)]).await;
         assert_eq!(
             status,
             StatusCode::NOT_FOUND,
@@ -127,7 +111,7 @@ async fn a_token_reads_until_it_expires_or_is_revoked_and_never_writes() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: expired");
         assert!(body.contains("expired or revoked"), "{name}: {body}");
 
-        let (_, second) = post(
+        let (_, second) = common::post_form(
             &operator,
             &server,
             "/api/create_api_token",
@@ -143,7 +127,7 @@ async fn a_token_reads_until_it_expires_or_is_revoked_and_never_writes() {
             "{name}"
         );
         let second_id = second["row"]["id"].as_i64().unwrap().to_string();
-        let (status, _) = post(
+        let (status, _) = common::post_form(
             &operator,
             &server,
             "/api/revoke_api_token",

@@ -24,26 +24,10 @@ fn code_at(secret: &str, at: DateTime<Utc>) -> String {
         .to_string()
 }
 
-async fn post(
-    client: &reqwest::Client,
-    server: &TestServer,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let response = client
-        .post(server.url(path))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Enrols `email`'s authenticator app through the pages' server functions; (secret, recovery
 /// codes).
 async fn enrol(server: &TestServer, client: &reqwest::Client) -> (String, Vec<String>) {
-    let (status, enrolment) = post(client, server, "/api/start_two_factor", &[]).await;
+    let (status, enrolment) = common::post_form(client, server, "/api/start_two_factor", &[]).await;
     assert_eq!(status, StatusCode::OK, "{enrolment}");
     assert!(enrolment["qr_svg"].as_str().unwrap().starts_with("<svg"));
     assert!(
@@ -53,7 +37,7 @@ async fn enrol(server: &TestServer, client: &reqwest::Client) -> (String, Vec<St
             .starts_with("otpauth://totp/Posture:")
     );
     let secret = enrolment["secret"].as_str().unwrap().to_string();
-    let (status, refused) = post(
+    let (status, refused) = common::post_form(
         client,
         server,
         "/api/confirm_two_factor",
@@ -62,7 +46,7 @@ async fn enrol(server: &TestServer, client: &reqwest::Client) -> (String, Vec<St
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     let code = code_at(&secret, Utc::now());
-    let (status, codes) = post(
+    let (status, codes) = common::post_form(
         client,
         server,
         "/api/confirm_two_factor",
@@ -218,7 +202,7 @@ async fn five_wrong_codes_lock_the_account() {
 async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
     for (name, server) in common::servers_on_both().await {
         let admin = server.client_as(Role::Admin).await;
-        let (status, _) = post(
+        let (status, _) = common::post_form(
             &admin,
             &server,
             "/api/set_admins_need_two_factor",
@@ -259,7 +243,7 @@ async fn admins_required_to_use_it_can_reach_nothing_else_until_they_do() {
             StatusCode::OK,
             "{name}: enrolled, the dashboard opens"
         );
-        let (status, body) = post(
+        let (status, body) = common::post_form(
             &admin,
             &server,
             "/api/disable_two_factor",

@@ -138,6 +138,26 @@ pub async fn execute(db: &Db, sql: &str, binds: &[Bind]) {
     }
 }
 
+/// POSTs `form` to `path` with `client`; the status and the JSON answer (`Null` if none).
+pub async fn post_form(
+    client: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = client
+        .post(server.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// Rows in `table`.
 pub async fn count(db: &Db, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
