@@ -19,7 +19,10 @@ process.env.POSTURE_E2E_BIN = bin;
 
 const addUsers = Object.values(E2E_USERS)
   .filter(({ password }) => password === E2E_PASSWORD)
-  .map(({ email, role }) => `${bin} user add --email ${email} --role ${role}`);
+  .map((user) => {
+    const clients = "clients" in user ? ` --clients ${user.clients}` : "";
+    return `${bin} user add --email ${user.email} --role ${user.role}${clients}`;
+  });
 // The silence sweep would open incidents for the demo data's stale sites while tests count
 // incidents; it is tested in server/tests/it/alerts.rs.
 const serveFlags = "--sign-in-per-minute 600 --min-free-disk-mb 64 --silence-sweep-secs 0";

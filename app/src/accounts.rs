@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::domain::client_scope::ClientScope;
 use crate::validation::FieldErrors;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +17,7 @@ pub struct UserRow {
     /// Set while the account is locked after failed logins.
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub clients: ClientScope,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,4 +102,32 @@ pub struct ApiTokenRow {
 pub struct NewApiToken {
     pub token: String,
     pub row: ApiTokenRow,
+}
+
+/// What inviting clinic staff came to: the link (shown once: only its hash is kept) and when
+/// it stops working, or the form's field errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteMade {
+    Made {
+        link: String,
+        email: String,
+        client_name: String,
+        expires_at: DateTime<Utc>,
+    },
+    Invalid(FieldErrors),
+}
+
+/// An invitation as its link opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteDetails {
+    pub client_name: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What accepting an invitation came to: the new account's email, or field errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteAccepted {
+    Ready { email: String },
+    Invalid(FieldErrors),
 }

@@ -1,11 +1,12 @@
 //! The cached aggregates server functions read: scores, site rows and the overview, each
-//! computed at most once per cache TTL (see [`crate::cache`]).
+//! computed at most once per cache TTL (see [`crate::cache`]) for each scope of clients.
 
 use chrono::Utc;
 use leptos::prelude::use_context;
 
 use crate::cache::{AggregateCache, Cached, OVERVIEW_KEY, SITE_ROWS_KEY, SITE_SCORES_KEY};
 use crate::db::{self, Db};
+use crate::domain::client_scope::ClientScope;
 use crate::error::AppError;
 use crate::types::{OverviewData, SiteRow, SiteScore};
 
@@ -19,22 +20,29 @@ pub fn request_state() -> Result<(Db, AggregateCache), AppError> {
     }
 }
 
+/// The scores of the sites of `scope`'s clients.
 pub async fn site_scores(
     db: &Db,
     cache: &AggregateCache,
+    scope: &ClientScope,
 ) -> Result<Cached<Vec<SiteScore>>, AppError> {
     cache
-        .get_or_compute(SITE_SCORES_KEY, || async {
-            Ok(db::all_site_scores(db, Utc::now()).await?)
+        .get_or_compute(SITE_SCORES_KEY, &scope.key(), || async {
+            Ok(db::site_scores(db, scope, Utc::now()).await?)
         })
         .await
 }
 
-pub async fn site_rows(db: &Db, cache: &AggregateCache) -> Result<Cached<Vec<SiteRow>>, AppError> {
+/// The rows of the sites of `scope`'s clients.
+pub async fn site_rows(
+    db: &Db,
+    cache: &AggregateCache,
+    scope: &ClientScope,
+) -> Result<Cached<Vec<SiteRow>>, AppError> {
     cache
-        .get_or_compute(SITE_ROWS_KEY, || async {
-            let scores = site_scores(db, cache).await?.value;
-            Ok(db::site_rows(db, &scores, Utc::now()).await?)
+        .get_or_compute(SITE_ROWS_KEY, &scope.key(), || async {
+            let scores = site_scores(db, cache, scope).await?.value;
+            Ok(db::site_rows(db, scope, &scores, Utc::now()).await?)
         })
         .await
 }
@@ -42,15 +50,20 @@ pub async fn site_rows(db: &Db, cache: &AggregateCache) -> Result<Cached<Vec<Sit
 /// How many of the least healthy sites the overview lists.
 const NEEDING_ATTENTION: usize = 8;
 
-pub async fn overview(db: &Db, cache: &AggregateCache) -> Result<Cached<OverviewData>, AppError> {
+/// The overview of `scope`'s clients.
+pub async fn overview(
+    db: &Db,
+    cache: &AggregateCache,
+    scope: &ClientScope,
+) -> Result<Cached<OverviewData>, AppError> {
     cache
-        .get_or_compute(OVERVIEW_KEY, || async {
+        .get_or_compute(OVERVIEW_KEY, &scope.key(), || async {
             let now = Utc::now();
-            let scores = site_scores(db, cache).await?.value;
-            let rows = site_rows(db, cache).await?.value;
+            let scores = site_scores(db, cache, scope).await?.value;
+            let rows = site_rows(db, cache, scope).await?.value;
             let (stats, top_incident_types) = futures::try_join!(
-                db::global_stats(db, &scores, now),
-                db::top_incident_types(db, now)
+                db::fleet_stats(db, scope, &scores, now),
+                db::top_incident_types(db, scope, now)
             )?;
             let mut needing_attention: Vec<SiteRow> = rows
                 .iter()

@@ -18,6 +18,7 @@ use crate::pages::admin::site_form::{EditSitePage, NewSitePage};
 use crate::pages::admin::users::UsersPage;
 use crate::pages::clients::{ClientDetailPage, ClientsPage};
 use crate::pages::incidents::IncidentsPage;
+use crate::pages::invite::InvitePage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::overview::OverviewPage;
@@ -79,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runbooks/:id") view=RunbookDetailPage ssr=SsrMode::InOrder />
                     <Route path=path!("/sites/:site_id/edit") view=EditSitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::InOrder />
                     <Route path=path!("/account/security") view=SecurityPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/sites/new") view=NewSitePage ssr=SsrMode::InOrder />

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chrono::Utc;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::Serialize;
@@ -27,9 +28,9 @@ use tokio::sync::OnceCell;
 use crate::breaker::{Breaker, BreakerState};
 
 /// Keys of the cached aggregates. A new report for a site invalidates [`KEYS_AFFECTED_BY_REPORT`].
-pub const SITE_SCORES_KEY: &str = "posture:v1:scores:all";
-pub const SITE_ROWS_KEY: &str = "posture:v1:sites:rows";
-pub const OVERVIEW_KEY: &str = "posture:v1:overview";
+pub const SITE_SCORES_KEY: &str = "posture:v2:scores";
+pub const SITE_ROWS_KEY: &str = "posture:v2:sites:rows";
+pub const OVERVIEW_KEY: &str = "posture:v2:overview";
 pub const KEYS_AFFECTED_BY_REPORT: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_KEY, OVERVIEW_KEY];
 /// Creating, editing or decommissioning a site changes the site rows, so everything built on them.
 pub const KEYS_AFFECTED_BY_SITE_CHANGE: [&str; 3] = [SITE_SCORES_KEY, SITE_ROWS_KEY, OVERVIEW_KEY];
@@ -79,7 +80,8 @@ struct Caches {
     redis: Option<RedisBackend>,
     ttl: Duration,
     /// One computation per key at a time: requests that miss together wait for the first
-    /// one's value instead of all running the aggregate query (the keys are a fixed few).
+    /// one's value instead of all running the aggregate query (a few keys, for the
+    /// few scopes users have).
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Bumped by every invalidation: a value whose computation began before one is returned
     /// to its caller but not stored, so it cannot hide the change for a whole TTL.
@@ -124,8 +126,9 @@ impl AggregateCache {
     fn with_redis(redis: Option<RedisBackend>, ttl: Duration) -> Self {
         Self(Arc::new(Caches {
             local: moka::future::Cache::builder()
-                .max_capacity(1_000)
+                .max_capacity(10_000)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build(),
             redis,
             ttl,
@@ -141,25 +144,30 @@ impl AggregateCache {
         }
     }
 
-    /// The cached value of `key` with its ETag, or `compute()`'s result, stored for the TTL.
+    /// The cached value of `key` for `scope` (the clients it was computed over, see
+    /// [`crate::domain::client_scope::ClientScope::key`]) with its ETag, or `compute()`'s
+    /// result, stored for the TTL. The values of one key for every scope go together: an
+    /// invalidation of the key drops them all.
     pub async fn get_or_compute<T, E, Fut>(
         &self,
         key: &str,
+        scope: &str,
         compute: impl FnOnce() -> Fut,
     ) -> Result<Cached<T>, E>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>>,
     {
-        if let Some(cached) = self.cached(key).await {
+        let slot = Slot { key, scope };
+        if let Some(cached) = self.cached(&slot).await {
             metrics::counter!("posture_cache_hits_total", "key" => key.to_string()).increment(1);
             return Ok(cached);
         }
         metrics::counter!("posture_cache_misses_total", "key" => key.to_string()).increment(1);
-        let flight = self.flight(key);
+        let flight = self.flight(&slot.local());
         let _only_one = flight.lock().await;
         // The computation this request waited for may have stored the value meanwhile.
-        if let Some(cached) = self.cached(key).await {
+        if let Some(cached) = self.cached(&slot).await {
             return Ok(cached);
         }
         let generation = self.0.generation.load(Ordering::SeqCst);
@@ -167,17 +175,17 @@ impl AggregateCache {
         let json = serde_json::to_string(&*value).expect("a cached aggregate serialises");
         let cached = Cached::new(value, json.clone()).expect("serde_json writes valid JSON");
         if self.0.generation.load(Ordering::SeqCst) == generation {
-            self.store(key, &cached, json).await;
+            self.store(&slot, &cached, json).await;
         }
         Ok(cached)
     }
 
-    /// This server's copy of `key`, or else Redis's (kept here from then on).
-    async fn cached<T>(&self, key: &str) -> Option<Cached<T>>
+    /// This server's copy of `slot`, or else Redis's (kept here from then on).
+    async fn cached<T>(&self, slot: &Slot<'_>) -> Option<Cached<T>>
     where
         T: DeserializeOwned + Send + Sync + 'static,
     {
-        if let Some(entry) = self.0.local.get(key).await
+        if let Some(entry) = self.0.local.get(&slot.local()).await
             && let Ok(value) = entry.value.downcast::<T>()
         {
             return Some(Cached {
@@ -188,27 +196,43 @@ impl AggregateCache {
         }
         self.0.redis.as_ref()?;
         let generation = self.0.generation.load(Ordering::SeqCst);
-        let owned = key.to_string();
-        let json = self
-            .redis_op("GET", |mut c| async move {
-                c.get::<_, Option<String>>(owned).await
+        let (key, field) = (slot.key.to_string(), slot.scope.to_string());
+        let stored = self
+            .redis_op("HGET", |mut c| async move {
+                c.hget::<_, _, Option<String>>(key, field).await
             })
             .await??;
-        let value: T = serde_json::from_str(&json).ok()?;
-        let cached = Cached::new(Arc::new(value), json)?;
+        let json = fresh_json(&stored, self.0.ttl)?;
+        let value: T = serde_json::from_str(json).ok()?;
+        let cached = Cached::new(Arc::new(value), json.to_string())?;
         if self.0.generation.load(Ordering::SeqCst) == generation {
-            self.0.local.insert(key.to_string(), entry(&cached)).await;
+            self.0.local.insert(slot.local(), entry(&cached)).await;
         }
         Some(cached)
     }
 
-    async fn store<T: Send + Sync + 'static>(&self, key: &str, cached: &Cached<T>, json: String) {
-        self.0.local.insert(key.to_string(), entry(cached)).await;
+    /// Keeps `cached` here and, with Redis, in the hash of its key (field: the scope), the
+    /// time it was stored first: the hash lives a TTL past its newest field, so each field's
+    /// own age decides whether it is still fresh ([`fresh_json`]).
+    async fn store<T: Send + Sync + 'static>(
+        &self,
+        slot: &Slot<'_>,
+        cached: &Cached<T>,
+        json: String,
+    ) {
+        self.0.local.insert(slot.local(), entry(cached)).await;
         if self.0.redis.is_some() && !json.is_empty() {
-            let owned = key.to_string();
-            let seconds = self.0.ttl.as_secs().max(1);
-            self.redis_op("SET", |mut c| async move {
-                c.set_ex::<_, _, ()>(owned, json, seconds).await
+            let (key, field) = (slot.key.to_string(), slot.scope.to_string());
+            let stored = format!("{}\n{json}", Utc::now().timestamp_millis());
+            let ttl_ms = self.0.ttl.as_millis().max(1) as i64;
+            self.redis_op("HSET", |mut c| async move {
+                redis::pipe()
+                    .hset(&key, field, stored)
+                    .ignore()
+                    .pexpire(&key, ttl_ms)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
             })
             .await;
         }
@@ -223,7 +247,8 @@ impl AggregateCache {
         flights.entry(key.to_string()).or_default().clone()
     }
 
-    /// Drops `keys` here and in Redis: this server changed what they were computed from.
+    /// Drops `keys` (for every scope) here and in Redis: this server changed what they were
+    /// computed from.
     pub async fn invalidate(&self, keys: &[&str]) {
         self.forget_here(keys).await;
         if self.0.redis.is_some() {
@@ -233,13 +258,19 @@ impl AggregateCache {
         }
     }
 
-    /// Drops this server's copies of `keys`: another server changed what they were computed
-    /// from, and has dropped Redis's.
+    /// Drops this server's copies of `keys` (for every scope): another server changed what
+    /// they were computed from, and has dropped Redis's.
     pub async fn forget_here(&self, keys: &[&str]) {
         self.0.generation.fetch_add(1, Ordering::SeqCst);
-        for key in keys {
-            self.0.local.invalidate(*key).await;
-        }
+        let prefixes: Vec<String> = keys
+            .iter()
+            .map(|key| format!("{key}{SCOPE_SEPARATOR}"))
+            .collect();
+        // Only fails when invalidation closures are not enabled, which `with_redis` does.
+        let _ = self
+            .0
+            .local
+            .invalidate_entries_if(move |slot, _| prefixes.iter().any(|p| slot.starts_with(p)));
     }
 
     /// For readiness: whether the cache answers, and how. Redis is asked even while the
@@ -330,6 +361,29 @@ impl AggregateCache {
     }
 }
 
+/// Where one value is kept: its key, and the scope it was computed over.
+struct Slot<'a> {
+    key: &'a str,
+    scope: &'a str,
+}
+
+/// Separates a key from its scope in this server's copies.
+const SCOPE_SEPARATOR: char = '|';
+
+impl Slot<'_> {
+    /// The name of this server's copy.
+    fn local(&self) -> String {
+        format!("{}{SCOPE_SEPARATOR}{}", self.key, self.scope)
+    }
+}
+
+/// The JSON of a Redis field written by [`AggregateCache::store`], if it is younger than `ttl`.
+fn fresh_json(stored: &str, ttl: Duration) -> Option<&str> {
+    let (stored_ms, json) = stored.split_once('\n')?;
+    let age_ms = Utc::now().timestamp_millis() - stored_ms.parse::<i64>().ok()?;
+    (u128::try_from(age_ms).ok()? < ttl.as_millis()).then_some(json)
+}
+
 fn entry<T: Send + Sync + 'static>(cached: &Cached<T>) -> Entry {
     Entry {
         value: cached.value.clone(),
@@ -369,7 +423,9 @@ mod tests {
         let cache = AggregateCache::in_process(Duration::from_secs(60));
         let computed = AtomicUsize::new(0);
         let reads = (0..8).map(|_| async {
-            let cached = cache.get_or_compute("k", || slow_count(&computed)).await;
+            let cached = cache
+                .get_or_compute("k", "all", || slow_count(&computed))
+                .await;
             cached.map(|c| *c.value)
         });
         let values = futures::future::join_all(reads).await;
@@ -386,7 +442,7 @@ mod tests {
             release.notified().await;
             Ok::<_, ()>("before the change".to_string())
         };
-        let (first, ()) = tokio::join!(cache.get_or_compute("k", stale), async {
+        let (first, ()) = tokio::join!(cache.get_or_compute("k", "all", stale), async {
             started.notified().await;
             cache.invalidate(&["k"]).await;
             release.notify_one();
@@ -397,14 +453,14 @@ mod tests {
             "the caller still gets its value"
         );
         let fresh = || async { Ok::<_, ()>("after the change".to_string()) };
-        let next = cache.get_or_compute("k", fresh).await;
+        let next = cache.get_or_compute("k", "all", fresh).await;
         assert_eq!(
             next.map(|c| c.value.to_string()).as_deref(),
             Ok("after the change"),
             "the stale value was not kept"
         );
         let kept = cache
-            .get_or_compute("k", || async { Err::<String, ()>(()) })
+            .get_or_compute("k", "all", || async { Err::<String, ()>(()) })
             .await;
         assert_eq!(
             kept.map(|c| c.value.to_string()).as_deref(),

@@ -3,15 +3,43 @@
 
 use leptos_router::params::ParamsMap;
 
+use crate::domain::client_scope::ClientScope;
 use crate::scoring::{CATEGORIES, CATEGORY_CHECK_TYPES};
 use crate::types::{INCIDENT_STATUSES, IncidentFilter, IncidentSort, SEVERITIES};
 
 #[cfg(feature = "ssr")]
 use crate::error::AppError;
 
+/// `filter` as the server runs it for a user who sees `clients`: refused (400) with values no
+/// control could produce, naming the field; a site or client it names that is unknown or
+/// outside `clients` is 404, the same answer for both.
+#[cfg(feature = "ssr")]
+pub async fn scoped(
+    db: &crate::db::Db,
+    filter: IncidentFilter,
+    clients: ClientScope,
+) -> Result<IncidentFilter, AppError> {
+    checked(&filter)?;
+    if let Some(site) = &filter.site
+        && crate::db::reports::site(db, &clients, site)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::NotFound(format!("no site with id {site:?}")).with_status());
+    }
+    if let Some(client) = filter.client
+        && crate::db::client_name(db, &clients, client)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::NotFound(format!("no client with id {client}")).with_status());
+    }
+    Ok(IncidentFilter { clients, ..filter })
+}
+
 /// Refuses values no control could produce, naming the field.
 #[cfg(feature = "ssr")]
-pub fn checked(filter: &IncidentFilter) -> Result<(), AppError> {
+fn checked(filter: &IncidentFilter) -> Result<(), AppError> {
     let one_of = |name: &str, value: &Option<String>, allowed: &[&str]| match value {
         Some(v) if !allowed.contains(&v.as_str()) => Err(AppError::Invalid(format!(
             "{name} must be one of {}, not {v:?}",
@@ -72,6 +100,7 @@ pub fn filter_from_query(query: &ParamsMap) -> IncidentFilter {
         sort: text("sort")
             .and_then(|s| IncidentSort::parse(&s))
             .unwrap_or_default(),
+        clients: ClientScope::All,
     }
 }
 
@@ -129,6 +158,7 @@ impl IncidentFilter {
             to: day(&self.to),
             q: text(&self.q).map(|q| q.to_lowercase()),
             sort: self.sort,
+            clients: self.clients.clone(),
         }
     }
 }
@@ -166,6 +196,7 @@ mod tests {
             to: Some("2026-11-20".into()),
             q: Some("ws-01".into()),
             sort: IncidentSort::Severity,
+            clients: ClientScope::All,
         };
         let url = filter_query(&filter);
         let params: ParamsMap = url

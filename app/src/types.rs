@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::{SiteKey, SiteSlug};
 
 /// Sites by live status, from the age of their latest check-in.
@@ -109,6 +110,11 @@ pub struct IncidentFilter {
     /// Part of the hostname, any case.
     pub q: Option<String>,
     pub sort: IncidentSort,
+    /// The clients of the user asking, set by the server from their session, never read from
+    /// the request: the store adds it to every query of the filter, and windows, counts and
+    /// anchors are kept per scope.
+    #[serde(skip)]
+    pub clients: ClientScope,
 }
 
 /// The list's orders; every one is newest first within its groups.
@@ -185,6 +191,18 @@ pub struct IncidentDetail {
     /// (id, name, level) of the runbook for this check.
     pub runbook: Option<(String, String, String)>,
     pub history: Vec<HistoryEntry>,
+}
+
+impl IncidentDetail {
+    /// What a clinic account sees of an incident: no internal notes (the triage history) and
+    /// no runbook.
+    pub fn for_clinic(self) -> Self {
+        Self {
+            history: Vec::new(),
+            runbook: None,
+            ..self
+        }
+    }
 }
 
 pub const INCIDENT_STATUSES: [&str; 4] = ["open", "resolving", "escalated", "resolved"];
@@ -379,6 +397,17 @@ pub struct SiteDetail {
     pub evidence: EvidenceStatus,
     /// The HIPAA Security Rule controls, in the rule's order, with this site's state.
     pub controls: Vec<ControlStatus>,
+}
+
+impl SiteDetail {
+    /// What a clinic account sees of its site: no appliance details and no orders.
+    pub fn for_clinic(self) -> Self {
+        Self {
+            appliances: Vec::new(),
+            pending_orders: Vec::new(),
+            ..self
+        }
+    }
 }
 
 /// Whether a site's latest results meet a HIPAA control.

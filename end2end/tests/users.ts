@@ -10,6 +10,8 @@ export const E2E_USERS = {
   lockout: { email: "lockout@posture.test", password: E2E_PASSWORD, role: "operator" },
   // Only the two-factor test signs in as this one: it turns two-factor sign-in on.
   twofactor: { email: "twofactor@posture.test", password: E2E_PASSWORD, role: "operator" },
+  // An operator who sees only the demo data's first two clients.
+  scoped: { email: "scoped@posture.test", password: E2E_PASSWORD, role: "operator", clients: "1,2" },
 } as const;
 
 export type E2ERole = "admin" | "operator" | "readonly";

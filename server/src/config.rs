@@ -110,6 +110,10 @@ pub struct UserAddArgs {
     /// keep it out of shell history.
     #[arg(long, env = "POSTURE_USER_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Limit the user to these clients (ids, comma-separated, such as `3,7`); every client
+    /// when omitted. Not for admins, who see every client.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub clients: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,7 @@ use app::accounts::AuditFilter;
 use app::auth::{Role, SessionUser};
 use app::db::accounts;
 use app::db::incidents::rows_after;
-use app::incident_filter::{checked, filter_from_query, filter_query};
+use app::incident_filter::{filter_from_query, filter_query, scoped};
 use app::types::IncidentRow;
 use axum::Extension;
 use axum::body::Body;
@@ -14,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 
+use crate::refusals::plain_refusal;
 use crate::state::AppState;
 
 const CHUNK: i64 = 1_000;
@@ -88,17 +89,17 @@ pub async fn audit_csv(
 }
 
 /// `/incidents.csv?<the list's filter>`: every incident the filter matches, in the list's
-/// order, for any signed-in user.
+/// order, of the clients the signed-in user sees.
 pub async fn incidents_csv(
     State(state): State<AppState>,
-    Extension(_user): Extension<SessionUser>,
+    Extension(user): Extension<SessionUser>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let query: leptos_router::params::ParamsMap = params.iter().cloned().collect();
-    let filter = filter_from_query(&query);
-    if let Err(err) = checked(&filter) {
-        return (StatusCode::BAD_REQUEST, err.to_string()).into_response();
-    }
+    let filter = match scoped(&state.db, filter_from_query(&query), user.clients).await {
+        Ok(filter) => filter,
+        Err(err) => return plain_refusal(&err),
+    };
     // The page drops values it does not know; an export must not silently widen instead.
     let understood = filter_query(&filter);
     for (name, value) in &params {

@@ -32,7 +32,7 @@ pub fn everything() -> Arc<str> {
     serialise(&BTreeSet::from([Scope::Everything]))
 }
 
-fn serialise(scopes: &BTreeSet<Scope>) -> Arc<str> {
+pub fn serialise(scopes: &BTreeSet<Scope>) -> Arc<str> {
     serde_json::to_string(scopes)
         .expect("scopes serialise")
         .into()

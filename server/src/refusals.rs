@@ -10,6 +10,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// An error in the JSON shape server functions use, so the page can show it.
+/// `err` as a plain-text answer with the status it deserves (the database's trouble is 503:
+/// worth trying again), for the routes a person opens or downloads.
+pub fn plain_refusal(err: &AppError) -> Response {
+    let status = match err {
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        AppError::Database(_) | AppError::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, err.to_string()).into_response()
+}
+
 pub fn json_error(status: StatusCode, error: &AppError) -> Response {
     let body = serde_json::to_string(error).unwrap_or_default();
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()

@@ -19,11 +19,14 @@ fn is_public(path: &str) -> bool {
         "/login"
             | "/api/login"
             | "/api/logout"
+            | "/api/get_invite"
+            | "/api/accept_invite"
             | "/health"
             | "/api/health"
             | "/favicon.svg"
             | "/.well-known/posture-signing-key"
     ) || path.starts_with("/pkg/")
+        || path.starts_with(app::services::invites::PATH)
         || is_appliance_api(path)
 }
 
@@ -231,10 +234,12 @@ mod tests {
     }
 
     #[test]
-    fn only_login_health_assets_and_the_appliance_api_are_public() {
+    fn only_login_invitations_health_assets_and_the_appliance_api_are_public() {
         for path in [
             "/login",
             "/api/login",
+            "/invite/0f3a",
+            "/api/accept_invite",
             "/health",
             "/pkg/posture.wasm",
             "/api/v1/checkin",
@@ -247,6 +252,7 @@ mod tests {
             "/api/list_sites",
             "/admin/audit.csv",
             "/loginx",
+            "/invitex",
         ] {
             assert!(!is_public(path), "{path}");
         }

@@ -6,6 +6,7 @@ use app::accounts::UserAdded;
 use app::auth::Role;
 use app::db::Db;
 use app::db::accounts;
+use app::domain::client_scope::ClientScope;
 use app::services::Actor;
 use app::services::users::{self, NewUser};
 
@@ -20,6 +21,10 @@ pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
         display_name: args.name.as_deref().unwrap_or(email).to_string(),
         role: Role::parse(&args.role).context("role")?,
         password: args.password.clone().unwrap_or_default(),
+        clients: args
+            .clients
+            .clone()
+            .map_or(ClientScope::All, ClientScope::only),
     };
     let actor = Actor {
         name: "cli".into(),
@@ -31,10 +36,13 @@ pub async fn add(db: &Db, args: &UserAddArgs) -> anyhow::Result<()> {
             bail!("{}", errors.join("; "))
         }
         UserAdded::Added { email, password } => {
-            let role = user.role.as_str();
+            let access = match user.clients.clients() {
+                None => format!("{}, every client", user.role.as_str()),
+                Some(ids) => format!("{}, clients {ids:?}", user.role.as_str()),
+            };
             match password {
-                Some(password) => println!("Added {email} ({role}). Password: {password}"),
-                None => println!("Added {email} ({role})."),
+                Some(password) => println!("Added {email} ({access}). Password: {password}"),
+                None => println!("Added {email} ({access})."),
             }
         }
     }

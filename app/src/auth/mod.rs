@@ -13,6 +13,8 @@ pub mod streams;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::client_scope::ClientScope;
+
 #[cfg(feature = "ssr")]
 use crate::error::AppError;
 
@@ -20,6 +22,9 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// A clinic's own staff: reads their one client's sites, compliance, incidents and
+    /// reports; no runbooks, appliance details or internal notes.
+    Clinic,
     /// Reads everything, changes nothing.
     Readonly,
     /// Also acts on incidents and orders.
@@ -29,10 +34,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Operator, Role::Readonly];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Operator, Role::Readonly, Role::Clinic];
+    /// The roles an admin gives on the users page; clinic accounts come by invitation only,
+    /// bound to their client.
+    pub const ASSIGNABLE: [Role; 3] = [Role::Admin, Role::Operator, Role::Readonly];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Clinic => "clinic",
             Role::Readonly => "readonly",
             Role::Operator => "operator",
             Role::Admin => "admin",
@@ -55,6 +64,9 @@ pub struct SessionUser {
     /// `/account/security` is closed to them until they turn it on.
     #[serde(default)]
     pub must_enrol_two_factor: bool,
+    /// The clients whose data this user sees.
+    #[serde(default)]
+    pub clients: ClientScope,
 }
 
 impl SessionUser {
@@ -75,6 +87,12 @@ pub fn current_user() -> Option<SessionUser> {
 pub fn require_user() -> Result<SessionUser, AppError> {
     current_user()
         .ok_or_else(|| AppError::Unauthorized("Sign in to continue.".into()).with_status())
+}
+
+/// The clients the signed-in user sees, or 401.
+#[cfg(feature = "ssr")]
+pub fn require_scope() -> Result<ClientScope, AppError> {
+    Ok(require_user()?.clients)
 }
 
 /// The signed-in user if their role is at least `needed`, else 403 (401 when signed out).
@@ -124,11 +142,13 @@ mod tests {
             display_name: "A".into(),
             role,
             must_enrol_two_factor: false,
+            clients: ClientScope::All,
         };
         assert!(user(Role::Admin).can(Role::Operator));
         assert!(user(Role::Operator).can(Role::Operator));
         assert!(!user(Role::Operator).can(Role::Admin));
         assert!(!user(Role::Readonly).can(Role::Operator));
+        assert!(!user(Role::Clinic).can(Role::Readonly));
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }

@@ -11,24 +11,26 @@ use super::theme_toggle::ThemeToggle;
 use super::toast::{ToastHost, Toasts};
 use crate::auth::{Role, SessionUser};
 
-/// Sidebar entries: (path, label). The header's title comes from the same table.
-const NAV: [(&str, &str); 7] = [
-    ("/", "Overview"),
-    ("/clients", "Clients"),
-    ("/sites", "Sites"),
-    ("/incidents", "Incidents"),
-    ("/reports", "Reports"),
-    ("/runbooks", "Runbooks"),
-    ("/admin", "Admin"),
+/// Sidebar entries: (path, label, the role that sees it). The header's title comes from the
+/// same table.
+const NAV: [(&str, &str, Role); 7] = [
+    ("/", "Overview", Role::Clinic),
+    ("/clients", "Clients", Role::Clinic),
+    ("/sites", "Sites", Role::Clinic),
+    ("/incidents", "Incidents", Role::Clinic),
+    ("/reports", "Reports", Role::Clinic),
+    ("/runbooks", "Runbooks", Role::Readonly),
+    ("/admin", "Admin", Role::Admin),
 ];
 
 /// Pages outside the sidebar: (path, title).
-const ELSEWHERE: [(&str, &str); 1] = [("/account", "Your account")];
+const ELSEWHERE: [(&str, &str); 2] = [("/account", "Your account"), ("/invite", "Join Posture")];
 
 /// The title of the section `path` belongs to, or "Not found" for an unknown path.
 pub fn section_title(path: &str) -> &'static str {
     NAV.iter()
-        .chain(ELSEWHERE.iter())
+        .map(|(path, label, _)| (*path, *label))
+        .chain(ELSEWHERE)
         .rev()
         .find(|(prefix, _)| match *prefix {
             "/" => path == "/",
@@ -67,7 +69,6 @@ fn signed_in_user() -> Option<SessionUser> {
 fn Frame(user: SessionUser, children: Children) -> impl IntoView {
     let location = use_location();
     let title = move || section_title(&location.pathname.get());
-    let is_admin = user.can(Role::Admin);
     crate::live::listen_for_changes();
 
     view! {
@@ -78,8 +79,8 @@ fn Frame(user: SessionUser, children: Children) -> impl IntoView {
                 <ul>
                     {NAV
                         .into_iter()
-                        .map(|(href, label)| {
-                            (href != "/admin" || is_admin).then(|| view! {
+                        .map(|(href, label, needed)| {
+                            user.can(needed).then(|| view! {
                                 <li>
                                     <A href=href exact=href == "/">
                                         {label}

@@ -1,4 +1,5 @@
-//! Maintenance under way, or starting within a day: on the overview (every site) and on a
+//! Maintenance under way, or starting within a day: on the overview (every site the user
+//! sees) and on a
 //! site's page (its own windows and its client's). Alerts inside a window are held back, so
 //! whoever watches the dashboard should see that they are.
 
@@ -13,10 +14,12 @@ crate::query_args!(ListCurrentWindows);
 pub async fn list_current_windows(
     site: Option<String>,
 ) -> Result<Vec<MaintenanceWindow>, AppError> {
-    crate::auth::require_user()?;
+    let scope = crate::auth::require_scope()?;
     let (db, _) = crate::aggregates::request_state()?;
     let now = chrono::Utc::now();
-    Ok(crate::services::maintenance::current_windows(&db, site.as_deref(), now).await?)
+    crate::services::maintenance::current_windows(&db, &scope, site.as_deref(), now)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[component]

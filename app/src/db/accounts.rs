@@ -1,7 +1,7 @@
 //! Users, sessions, failed-login lockout and the audit log.
 
 use chrono::{DateTime, Utc};
-use sqlx::query::Query;
+use sqlx::query::{Query, QueryScalar};
 use sqlx::{Database, Encode, IntoArguments, Type};
 
 use super::Db;
@@ -9,6 +9,7 @@ use super::sql::{self, Bind, Conditions, day_start};
 use crate::accounts::{AuditEntry, AuditFilter, UserRow};
 use crate::auth::session::{self, IDLE_TIMEOUT, LOCKOUT, MAX_FAILED_LOGINS, TOUCH_INTERVAL};
 use crate::auth::{Role, SessionUser};
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 
 /// The INSERT of an audit entry, executed on a pool or inside the transaction of the change it
@@ -63,7 +64,50 @@ fn session_user((id, email, display_name, role, must_enrol): UserTuple) -> Optio
         display_name,
         role: Role::parse(&role)?,
         must_enrol_two_factor: must_enrol,
+        clients: ClientScope::All,
     })
+}
+
+/// A scope as `users.client_scope` holds it: NULL for every client, else the ids joined by
+/// commas.
+pub(super) fn scope_column(scope: &ClientScope) -> Option<String> {
+    scope
+        .clients()
+        .map(|ids| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+}
+
+/// The scope `users.client_scope` holds (an id that does not parse is left out).
+pub(super) fn scope_of(column: Option<String>) -> ClientScope {
+    match column {
+        None => ClientScope::All,
+        Some(ids) => ClientScope::only(ids.split(',').filter_map(|id| id.parse().ok())),
+    }
+}
+
+/// Scopes user `id` to `scope` (every client, or a set), with its audit entry.
+pub async fn set_client_scope(
+    db: &Db,
+    id: i64,
+    scope: &ClientScope,
+    audit: &NewAudit,
+) -> Result<(), sqlx::Error> {
+    on_db!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET client_scope = $2 WHERE id = $1")
+            .bind(id)
+            .bind(scope_column(scope))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(audit).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// The role of the user in table `alias`: a clinic account (`clinic_of` set) is stored with
+/// the read-only role, the most it may do (see migration 0012).
+pub(super) fn role_of(alias: &str) -> String {
+    format!("CASE WHEN {alias}.clinic_of IS NOT NULL THEN 'clinic' ELSE {alias}.role END")
 }
 
 /// Whether the user of `u` is an admin who must turn two-factor sign-in on first.
@@ -84,10 +128,11 @@ struct LoginRow {
 
 pub async fn find_login(db: &Db, email: &str) -> Result<Option<LoginRecord>, sqlx::Error> {
     let row: Option<LoginRow> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT id, email, display_name, role, password_hash, disabled, locked_until, \
-             totp_enabled FROM users WHERE lower(email) = lower($1)",
-        )
+        sqlx::query_as(&format!(
+            "SELECT id, email, display_name, {} AS role, password_hash, disabled, locked_until, \
+             totp_enabled FROM users u WHERE lower(email) = lower($1)",
+            role_of("u")
+        ))
         .bind(email)
         .fetch_optional(pool)
         .await?
@@ -249,12 +294,21 @@ async fn find_session(
     now: DateTime<Utc>,
 ) -> Result<Option<(SessionUser, DateTime<Utc>)>, sqlx::Error> {
     let sql = format!(
-        "SELECT u.id, u.email, u.display_name, u.role, {MUST_ENROL}, s.last_seen_at \
+        "SELECT u.id, u.email, u.display_name, {}, {MUST_ENROL}, u.client_scope, s.last_seen_at \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
-         AND NOT u.disabled"
+         AND NOT u.disabled",
+        role_of("u")
     );
-    let row: Option<(i64, String, String, String, bool, DateTime<Utc>)> = on_db!(db, |pool| {
+    let row: Option<(
+        i64,
+        String,
+        String,
+        String,
+        bool,
+        Option<String>,
+        DateTime<Utc>,
+    )> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
             .bind(hash)
             .bind(now)
@@ -263,11 +317,10 @@ async fn find_session(
             .await?
     });
     Ok(
-        row.and_then(|(id, email, name, role, must_enrol, last_seen)| {
-            Some((
-                session_user((id, email, name, role, must_enrol))?,
-                last_seen,
-            ))
+        row.and_then(|(id, email, name, role, must_enrol, scope, last_seen)| {
+            let mut user = session_user((id, email, name, role, must_enrol))?;
+            user.clients = scope_of(scope);
+            Some((user, last_seen))
         }),
     )
 }
@@ -307,8 +360,13 @@ pub async fn end_session(db: &Db, token: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-const USER_COLUMNS: &str =
-    "id, email, display_name, role, disabled, locked_until, created_at FROM users";
+/// The columns of a [`UserRow`], from `users u`.
+fn user_columns() -> String {
+    format!(
+        "id, email, display_name, {}, disabled, locked_until, created_at, client_scope FROM users u",
+        role_of("u")
+    )
+}
 
 type UserRecord = (
     i64,
@@ -318,10 +376,11 @@ type UserRecord = (
     bool,
     Option<DateTime<Utc>>,
     DateTime<Utc>,
+    Option<String>,
 );
 
 fn user_row(record: UserRecord, now: DateTime<Utc>) -> Option<UserRow> {
-    let (id, email, display_name, role, disabled, locked_until, created_at) = record;
+    let (id, email, display_name, role, disabled, locked_until, created_at, scope) = record;
     Some(UserRow {
         id,
         email,
@@ -330,11 +389,12 @@ fn user_row(record: UserRecord, now: DateTime<Utc>) -> Option<UserRow> {
         disabled,
         locked_until: locked_until.filter(|until| *until > now),
         created_at,
+        clients: scope_of(scope),
     })
 }
 
 pub async fn list_users(db: &Db, now: DateTime<Utc>) -> Result<Vec<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} ORDER BY email");
+    let sql = format!("SELECT {} ORDER BY email", user_columns());
     let rows: Vec<UserRecord> = on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
     Ok(rows.into_iter().filter_map(|r| user_row(r, now)).collect())
 }
@@ -344,7 +404,7 @@ pub async fn find_user(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    let sql = format!("SELECT {USER_COLUMNS} WHERE id = $1");
+    let sql = format!("SELECT {} WHERE id = $1", user_columns());
     let row: Option<UserRecord> = on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(pool)
@@ -362,35 +422,67 @@ pub async fn email_taken(db: &Db, email: &str) -> Result<bool, sqlx::Error> {
     Ok(found.is_some())
 }
 
+/// An account about to be added.
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub clients: &'a ClientScope,
+}
+
+/// The INSERT of an account, returning its id, run on a pool or inside a transaction under
+/// way (an invitation's claim adds its account in the same transaction).
+pub fn insert_account<'q, DB>(
+    account: &'q NewAccount<'q>,
+    at: DateTime<Utc>,
+) -> QueryScalar<'q, DB, i64, DB::Arguments<'q>>
+where
+    DB: Database,
+    DB::Arguments<'q>: IntoArguments<'q, DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    // A clinic account is stored read-only, bound to its one client (`role_of`).
+    let (role, clinic_of) = match (account.role, account.clients.clients()) {
+        (Role::Clinic, Some([client])) => (Role::Readonly, Some(*client)),
+        (role, _) => (role, None),
+    };
+    sqlx::query_scalar(
+        "INSERT INTO users (email, display_name, role, password_hash, created_at, client_scope, \
+         clinic_of) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(account.email)
+    .bind(account.display_name)
+    .bind(role.as_str())
+    .bind(account.password_hash)
+    .bind(at)
+    .bind(scope_column(account.clients))
+    .bind(clinic_of)
+}
+
 /// Adds a user and writes the audit entry in the same transaction.
 pub async fn insert_user(
     db: &Db,
-    email: &str,
-    display_name: &str,
-    role: Role,
-    password_hash: &str,
+    account: &NewAccount<'_>,
     audit: &NewAudit,
 ) -> Result<i64, sqlx::Error> {
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (email, display_name, role, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(email)
-        .bind(display_name)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .bind(audit.at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = insert_account(account, audit.at)
+            .fetch_one(&mut *tx)
+            .await?;
         insert_audit(audit).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(id)
     })
 }
 
-/// Changes a user's role or disables/enables them; disabling also ends their sessions.
+/// Changes a user's role or disables/enables them; disabling also ends their sessions, and
+/// making them an admin ends their scope.
 pub async fn update_user_access(
     db: &Db,
     id: i64,
@@ -400,12 +492,17 @@ pub async fn update_user_access(
 ) -> Result<(), sqlx::Error> {
     on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE users SET role = $2, disabled = $3 WHERE id = $1")
-            .bind(id)
-            .bind(role.as_str())
-            .bind(disabled)
-            .execute(&mut *tx)
-            .await?;
+        // An admin sees every client: a scoped user made admin loses their scope.
+        sqlx::query(
+            "UPDATE users SET role = $2, disabled = $3, \
+             client_scope = CASE WHEN $2 = 'admin' THEN NULL ELSE client_scope END WHERE id = $1",
+        )
+        .bind(id)
+        // A clinic account keeps its stored read-only role (`role_of`).
+        .bind(role.max(Role::Readonly).as_str())
+        .bind(disabled)
+        .execute(&mut *tx)
+        .await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)

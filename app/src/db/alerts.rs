@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 
 use super::Db;
 use super::accounts::{NewAudit, insert_audit};
+use super::scope::sites_in;
 use crate::alerts::{
     AlertChannel, AlertRule, ChannelInput, ChannelKind, DeliveryRow, DeliveryStatus, RuleDelivery,
     RuleEvent, RuleInput, RuleOptions,
 };
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::types::Severity;
 
@@ -260,21 +262,26 @@ impl TryFrom<DeliveryRecord> for DeliveryRow {
 }
 
 /// The newest `limit` deliveries.
-pub async fn list_deliveries(db: &Db, limit: i64) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    let rows: Vec<DeliveryRecord> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT d.id, d.subject, ch.name AS channel, d.status, d.attempts, d.next_attempt_at, \
+/// The newest `limit` deliveries about sites of `scope`'s clients (a scoped user sees no
+/// digest: one names sites of several clients).
+pub async fn list_deliveries(
+    db: &Db,
+    scope: &ClientScope,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT d.id, d.subject, ch.name AS channel, d.status, d.attempts, d.next_attempt_at, \
              d.last_error, d.created_at, d.sent_at, CASE WHEN d.suppressed_by IS NULL THEN NULL \
                WHEN mw.id IS NULL THEN 'a maintenance window since deleted' \
                ELSE 'maintenance window #' || mw.id || ' (' || mw.reason || ', by ' || mw.created_by || ')' \
              END AS held_back_by \
              FROM alert_deliveries d JOIN alert_channels ch ON ch.id = d.channel_id \
              LEFT JOIN maintenance_windows mw ON mw.id = d.suppressed_by \
-             ORDER BY d.id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(pool)
-        .await?
+             WHERE {} ORDER BY d.id DESC LIMIT $1",
+        sites_in(scope, "d.site_id")
+    );
+    let rows: Vec<DeliveryRecord> = on_db!(db, |pool| {
+        sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?
     });
     rows.into_iter().map(DeliveryRow::try_from).collect()
 }

@@ -71,22 +71,26 @@ pub async fn revoke(db: &Db, user: i64, id: i64, audit: &NewAudit) -> Result<boo
     })
 }
 
-/// Who a live token (by `hash`) speaks for, as a read-only user: tokens read and never
-/// change anything, whatever their owner's role. Marks it used, at most once a minute.
+/// Who a live token (by `hash`) speaks for, as a read-only user (a clinic account's as itself):
+/// tokens read and never change anything, whatever their owner's role, and see their owner's clients as they are
+/// now (never more). Marks it used, at most once a minute.
 pub async fn resolve(
     db: &Db,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionUser>, sqlx::Error> {
-    let row: Option<(i64, String, String)> = on_db!(db, |pool| {
-        sqlx::query_as(
-        "SELECT u.id, u.email, u.display_name FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND NOT u.disabled"
-    )
-    .bind(hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await?
+    let sql = format!(
+        "SELECT u.id, u.email, u.display_name, {}, u.client_scope FROM api_tokens t \
+         JOIN users u ON u.id = t.user_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND NOT u.disabled",
+        super::accounts::role_of("u")
+    );
+    let row: Option<(i64, String, String, String, Option<String>)> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
     });
     if row.is_some() {
         on_db!(db, |pool| {
@@ -101,11 +105,14 @@ pub async fn resolve(
             .await?;
         });
     }
-    Ok(row.map(|(id, email, display_name)| SessionUser {
-        id,
-        email,
-        display_name,
-        role: Role::Readonly,
-        must_enrol_two_factor: false,
-    }))
+    Ok(
+        row.map(|(id, email, display_name, role, scope)| SessionUser {
+            id,
+            email,
+            display_name,
+            role: Role::parse(&role).map_or(Role::Clinic, |role| role.min(Role::Readonly)),
+            must_enrol_two_factor: false,
+            clients: super::accounts::scope_of(scope),
+        }),
+    )
 }

@@ -1,19 +1,24 @@
 //! Clients as the dashboard reads them: each with the health of its sites.
 
 use super::Db;
+use super::scope::clients_in;
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::types::{ClientSummary, SiteRow};
 
-/// Clients with the health of their sites, worst first (clients without sites last).
+/// `scope`'s clients with the health of their sites (`rows`), worst first (clients without
+/// sites last).
 pub async fn client_summaries(
     db: &Db,
+    scope: &ClientScope,
     rows: &[SiteRow],
 ) -> Result<Vec<ClientSummary>, sqlx::Error> {
-    let clients: Vec<(i64, String)> = on_db!(db, |pool| {
-        sqlx::query_as("SELECT id, name FROM clients ORDER BY name")
-            .fetch_all(pool)
-            .await?
-    });
+    let sql = format!(
+        "SELECT id, name FROM clients WHERE {} ORDER BY name",
+        clients_in(scope, "id")
+    );
+    let clients: Vec<(i64, String)> =
+        on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
     let mut summaries: Vec<ClientSummary> = clients
         .into_iter()
         .map(|(id, name)| summarise_client(id, name, rows.iter().filter(|r| r.client_id == id)))
@@ -48,10 +53,40 @@ pub fn summarise_client<'a>(
     }
 }
 
+/// The name of client `id`, if it exists within `scope`.
+pub async fn client_name(
+    db: &Db,
+    scope: &ClientScope,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql = format!(
+        "SELECT name FROM clients WHERE id = $1 AND {}",
+        clients_in(scope, "id")
+    );
+    on_db!(db, |pool| sqlx::query_scalar(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
 pub async fn count_clients(db: &Db) -> Result<i64, sqlx::Error> {
     on_db!(db, |pool| {
         sqlx::query_scalar("SELECT COUNT(*) FROM clients")
             .fetch_one(pool)
             .await
     })
+}
+
+/// Those of `ids` that name no client.
+pub async fn missing_clients(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id FROM clients WHERE id IN ({})",
+        super::sql::id_list(ids)
+    );
+    let found: Vec<i64> = on_db!(db, |pool| sqlx::query_scalar(&sql).fetch_all(pool).await?);
+    Ok(ids
+        .iter()
+        .filter(|id| !found.contains(id))
+        .copied()
+        .collect())
 }

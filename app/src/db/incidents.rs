@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::Db;
+use super::scope::{clients_in, sites_in};
 use super::sql::{self, Bind, Conditions, day_start};
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::types::{IncidentFilter, IncidentRow, IncidentSort};
 
@@ -85,7 +87,8 @@ impl IncidentFilter {
     pub fn matches(&self, facts: &IncidentFacts) -> bool {
         let is =
             |wanted: &Option<String>, actual: &str| wanted.as_deref().is_none_or(|w| w == actual);
-        is(&self.severity, &facts.severity)
+        self.clients.allows(facts.client_id)
+            && is(&self.severity, &facts.severity)
             && is(&self.status, &facts.status)
             && is(&self.site, &facts.site)
             && self.client.is_none_or(|c| c == facts.client_id)
@@ -110,10 +113,13 @@ impl IncidentFilter {
     }
 }
 
-/// The conditions of a filter as SQL over `incidents` (unqualified columns), with its binds
-/// numbered from `$first`.
+/// The conditions of a filter (its clients' scope first) as SQL over `incidents` (unqualified
+/// columns), with its binds numbered from `$first`.
 pub fn filter_sql(filter: &IncidentFilter, first: usize) -> Conditions {
     let mut conditions = Conditions::numbered_from(first);
+    if filter.clients.is_restricted() {
+        conditions.add(&sites_in(&filter.clients, "site_id"), []);
+    }
     let text = |v: &Option<String>| v.as_ref().map(|v| Bind::Text(v.clone()));
     let columns = [
         ("severity = ?", text(&filter.severity)),
@@ -543,12 +549,14 @@ async fn site_exists(db: &Db, filter: &IncidentFilter) -> Result<bool, sqlx::Err
     let Some(site) = &filter.site else {
         return Ok(true);
     };
-    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(
-        "SELECT id FROM sites WHERE site_id = $1"
-    )
-    .bind(site)
-    .fetch_optional(pool)
-    .await?);
+    let sql = format!(
+        "SELECT id FROM sites WHERE site_id = $1 AND {}",
+        clients_in(&filter.clients, "client_id")
+    );
+    let found: Option<i64> = on_db!(db, |pool| sqlx::query_scalar(&sql)
+        .bind(site)
+        .fetch_optional(pool)
+        .await?);
     Ok(found.is_some())
 }
 
@@ -613,16 +621,18 @@ pub async fn incident_facts(db: &Db, ids: &[i64]) -> Result<Vec<IncidentFacts>, 
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = facts_sql(ids, "");
+    let sql = facts_sql(ids, &ClientScope::All, "");
     on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
 }
 
 /// The query of [`incident_facts`] in id order, with `suffix` (a row lock) appended.
-pub fn facts_sql(ids: &[i64], suffix: &str) -> String {
+/// The facts of those of incidents `ids` at `scope`'s clients, in id order.
+pub fn facts_sql(ids: &[i64], scope: &ClientScope, suffix: &str) -> String {
     format!(
         "SELECT {FACTS_COLUMNS} FROM incidents i JOIN sites s ON s.id = i.site_id \
-         WHERE i.id IN ({}) ORDER BY i.id{suffix}",
-        super::sql::id_list(ids)
+         WHERE i.id IN ({}) AND {} ORDER BY i.id{suffix}",
+        super::sql::id_list(ids),
+        clients_in(scope, "s.client_id")
     )
 }
 

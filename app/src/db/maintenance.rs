@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::Db;
 use super::accounts::{NewAudit, insert_audit};
+use super::scope::clients_in;
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 
 /// A window as stored: when it is (see `services::maintenance`) and what it covers.
@@ -33,8 +35,9 @@ pub fn windows_sql(condition: &str) -> String {
     format!("SELECT {COLUMNS} FROM {FROM} WHERE {condition} ORDER BY w.starts_at")
 }
 
-pub async fn list_windows(db: &Db) -> Result<Vec<StoredWindow>, sqlx::Error> {
-    let sql = windows_sql("TRUE");
+/// The windows that cover sites of `scope`'s clients.
+pub async fn list_windows(db: &Db, scope: &ClientScope) -> Result<Vec<StoredWindow>, sqlx::Error> {
+    let sql = windows_sql(&clients_in(scope, "COALESCE(w.client_id, s.client_id)"));
     on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
 }
 
@@ -57,14 +60,20 @@ pub async fn windows_of(
         .await)
 }
 
-/// The site's key and its client, by public id.
-pub async fn site_and_client(db: &Db, slug: &str) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    on_db!(db, |pool| sqlx::query_as(
-        "SELECT id, client_id FROM sites WHERE site_id = $1 AND decommissioned_at IS NULL"
-    )
-    .bind(slug)
-    .fetch_optional(pool)
-    .await)
+/// The key and client of the active site `slug` of `scope`'s clients.
+pub async fn site_and_client(
+    db: &Db,
+    scope: &ClientScope,
+    slug: &str,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, client_id FROM sites WHERE site_id = $1 AND decommissioned_at IS NULL AND {}",
+        clients_in(scope, "client_id")
+    );
+    on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(slug)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// A window as the service checked it.

@@ -9,10 +9,11 @@ pub mod api_tokens;
 pub mod appliances;
 pub mod audit_chain;
 mod bundles;
-mod clients;
+pub mod clients;
 pub mod evidence;
 pub mod history;
 pub mod incidents;
+pub mod invites;
 pub mod leases;
 pub mod maintenance;
 pub mod orders;
@@ -20,6 +21,7 @@ pub mod pack_rows;
 pub mod reports;
 mod runbooks;
 pub mod schema;
+pub mod scope;
 mod scores;
 pub mod signing_keys;
 pub mod site_admin;
@@ -30,12 +32,12 @@ pub mod triage;
 pub mod two_factor;
 
 pub use bundles::latest_bundles_per_site;
-pub use clients::{client_summaries, count_clients, summarise_client};
+pub use clients::{client_name, client_summaries, count_clients, summarise_client};
 pub use incidents::{IncidentFacts, IncidentWindows, WINDOW_ANCHOR_STRIDE};
 pub use runbooks::runbooks;
-pub use scores::all_site_scores;
+pub use scores::site_scores;
 pub use sites::{filter_sites, site_detail, site_rows};
-pub use stats::{global_stats, top_incident_types};
+pub use stats::{fleet_stats, top_incident_types};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -5,6 +5,8 @@ use chrono::Duration;
 use super::Db;
 use super::accounts::NewAudit;
 use super::accounts::insert_audit;
+use super::scope::clients_in;
+use crate::domain::client_scope::ClientScope;
 use crate::domain::order::OrderStatus;
 use crate::on_db;
 
@@ -21,21 +23,24 @@ pub async fn runbook_exists(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(found.is_some())
 }
 
-/// The id of the appliance `hostname` of the (active) site `site_id`.
+/// The id of the appliance `hostname` of the (active) site `site_id` of `scope`'s clients.
 pub async fn appliance_of_site(
     db: &Db,
+    scope: &ClientScope,
     site_id: &str,
     hostname: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let sql = format!(
+        "SELECT a.id FROM appliances a JOIN sites s ON s.id = a.site_id \
+         WHERE s.site_id = $1 AND a.hostname = $2 AND s.decommissioned_at IS NULL AND {}",
+        clients_in(scope, "s.client_id")
+    );
     on_db!(db, |pool| {
-        sqlx::query_scalar(
-            "SELECT a.id FROM appliances a JOIN sites s ON s.id = a.site_id \
-             WHERE s.site_id = $1 AND a.hostname = $2 AND s.decommissioned_at IS NULL",
-        )
-        .bind(site_id)
-        .bind(hostname)
-        .fetch_optional(pool)
-        .await
+        sqlx::query_scalar(&sql)
+            .bind(site_id)
+            .bind(hostname)
+            .fetch_optional(pool)
+            .await
     })
 }
 

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::types::Json;
 
 use super::Db;
+use super::scope::clients_in;
 use super::sql::id_list;
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::report::{ReportKind, ReportMonth};
 
@@ -26,27 +28,26 @@ pub struct ReportSite {
 const SITE_COLUMNS: &str = "s.id, s.site_id, s.clinic_name, s.client_id, c.name AS client_name, \
     s.created_at, s.last_checkin_at FROM sites s JOIN clients c ON c.id = s.client_id";
 
-/// A client's name, `None` when no client has that id.
-pub async fn client_name(db: &Db, client: i64) -> Result<Option<String>, sqlx::Error> {
-    on_db!(db, |pool| sqlx::query_scalar(
-        "SELECT name FROM clients WHERE id = $1"
-    )
-    .bind(client)
-    .fetch_optional(pool)
-    .await)
-}
-
-/// Every client (id, name) and site (public id, clinic, client name) by name, and when the
-/// first site was created.
-pub async fn subjects(db: &Db) -> Result<Subjects, sqlx::Error> {
+/// `scope`'s clients (id, name) and their sites (public id, clinic, client name) by name, and
+/// when the first of those sites was created.
+pub async fn subjects(db: &Db, scope: &ClientScope) -> Result<Subjects, sqlx::Error> {
+    let clients = format!(
+        "SELECT id, name FROM clients WHERE {} ORDER BY name",
+        clients_in(scope, "id")
+    );
+    let sites = format!(
+        "SELECT s.site_id, s.clinic_name, c.name FROM sites s \
+         JOIN clients c ON c.id = s.client_id WHERE {} ORDER BY s.clinic_name, s.site_id",
+        clients_in(scope, "s.client_id")
+    );
+    let first = format!(
+        "SELECT MIN(created_at) FROM sites WHERE {}",
+        clients_in(scope, "client_id")
+    );
     on_db!(db, |pool| futures::try_join!(
-        sqlx::query_as("SELECT id, name FROM clients ORDER BY name").fetch_all(pool),
-        sqlx::query_as(
-            "SELECT s.site_id, s.clinic_name, c.name FROM sites s \
-             JOIN clients c ON c.id = s.client_id ORDER BY s.clinic_name, s.site_id"
-        )
-        .fetch_all(pool),
-        sqlx::query_scalar("SELECT MIN(created_at) FROM sites").fetch_one(pool),
+        sqlx::query_as(&clients).fetch_all(pool),
+        sqlx::query_as(&sites).fetch_all(pool),
+        sqlx::query_scalar(&first).fetch_one(pool),
     ))
 }
 
@@ -76,9 +77,16 @@ pub async fn client_sites(
         .await)
 }
 
-/// The site whose public id is `slug`, decommissioned or not.
-pub async fn site(db: &Db, slug: &str) -> Result<Option<ReportSite>, sqlx::Error> {
-    let sql = format!("SELECT {SITE_COLUMNS} WHERE s.site_id = $1");
+/// The site of `scope`'s clients whose public id is `slug`, decommissioned or not.
+pub async fn site(
+    db: &Db,
+    scope: &ClientScope,
+    slug: &str,
+) -> Result<Option<ReportSite>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {SITE_COLUMNS} WHERE s.site_id = $1 AND {}",
+        clients_in(scope, "s.client_id")
+    );
     on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(slug)
         .fetch_optional(pool)

@@ -1,4 +1,4 @@
-//! Every site's compliance, freshness and health, from the latest result per
+//! Each site's compliance, freshness and health, from the latest result per
 //! (check type, host) of the last 24 hours. Expensive: callers cache it.
 
 use std::collections::HashMap;
@@ -6,23 +6,33 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
+use super::scope::{clients_in, sites_in};
+use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::SiteKey;
 use crate::on_db;
 use crate::scoring::{self, CheckStatus};
 use crate::types::SiteScore;
 
-const LATEST_RESULTS_SQL: &str =
-    "SELECT site_id, check_type, status FROM check_latest WHERE checked_at >= $1";
-const CHECKINS_SQL: &str =
-    "SELECT id, last_checkin_at FROM sites WHERE decommissioned_at IS NULL ORDER BY id";
-
-pub async fn all_site_scores(db: &Db, now: DateTime<Utc>) -> Result<Vec<SiteScore>, sqlx::Error> {
+/// The score of every active site of `scope`'s clients, in key order.
+pub async fn site_scores(
+    db: &Db,
+    scope: &ClientScope,
+    now: DateTime<Utc>,
+) -> Result<Vec<SiteScore>, sqlx::Error> {
+    let latest_results = format!(
+        "SELECT site_id, check_type, status FROM check_latest WHERE checked_at >= $1 AND {}",
+        sites_in(scope, "site_id")
+    );
+    let checkins = format!(
+        "SELECT id, last_checkin_at FROM sites WHERE decommissioned_at IS NULL AND {} ORDER BY id",
+        clients_in(scope, "client_id")
+    );
     let (results, sites) = on_db!(db, |pool| {
         futures::try_join!(
-            sqlx::query_as::<_, (i64, String, String)>(LATEST_RESULTS_SQL)
+            sqlx::query_as::<_, (i64, String, String)>(&latest_results)
                 .bind(now - Duration::hours(24))
                 .fetch_all(pool),
-            sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(CHECKINS_SQL).fetch_all(pool),
+            sqlx::query_as::<_, (i64, Option<DateTime<Utc>>)>(&checkins).fetch_all(pool),
         )?
     });
 

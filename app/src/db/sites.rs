@@ -7,6 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
 use super::incidents::COLUMNS as INCIDENT_COLUMNS;
+use super::scope::{clients_in, sites_in};
+use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::{SiteKey, SiteSlug};
 use crate::on_db;
 use crate::scoring::{self, CheckStatus, HealthLevel};
@@ -14,12 +16,6 @@ use crate::types::{
     ApplianceRow, EvidenceStatus, IncidentRow, OrderRow, SiteDetail, SiteFilter, SiteRow,
     SiteScore, SiteSort, TrendPoint,
 };
-
-const SITES_SQL: &str = "SELECT s.id, s.site_id, s.clinic_name, s.client_id, c.name, s.tier, \
-    s.last_checkin_at FROM sites s JOIN clients c ON c.id = s.client_id \
-    WHERE s.decommissioned_at IS NULL ORDER BY s.id";
-const OPEN_PER_SITE_SQL: &str = "SELECT site_id, COUNT(*) FROM incidents \
-    WHERE status IN ('open', 'resolving', 'escalated') GROUP BY site_id";
 
 type SiteRecord = (
     i64,
@@ -35,16 +31,29 @@ fn age_seconds(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<i64> {
     at.map(|at| (now - at).num_seconds())
 }
 
-/// Every site with its scores and open incident count, in id order.
+/// Every active site of `scope`'s clients with its scores and open incident count, in key
+/// order.
 pub async fn site_rows(
     db: &Db,
+    scope: &ClientScope,
     scores: &[SiteScore],
     now: DateTime<Utc>,
 ) -> Result<Vec<SiteRow>, sqlx::Error> {
+    let sites_sql = format!(
+        "SELECT s.id, s.site_id, s.clinic_name, s.client_id, c.name, s.tier, s.last_checkin_at \
+         FROM sites s JOIN clients c ON c.id = s.client_id \
+         WHERE s.decommissioned_at IS NULL AND {} ORDER BY s.id",
+        clients_in(scope, "s.client_id")
+    );
+    let open_sql = format!(
+        "SELECT site_id, COUNT(*) FROM incidents \
+         WHERE status IN ('open', 'resolving', 'escalated') AND {} GROUP BY site_id",
+        sites_in(scope, "site_id")
+    );
     let (sites, open) = on_db!(db, |pool| {
         futures::try_join!(
-            sqlx::query_as::<_, SiteRecord>(SITES_SQL).fetch_all(pool),
-            sqlx::query_as::<_, (i64, i64)>(OPEN_PER_SITE_SQL).fetch_all(pool),
+            sqlx::query_as::<_, SiteRecord>(&sites_sql).fetch_all(pool),
+            sqlx::query_as::<_, (i64, i64)>(&open_sql).fetch_all(pool),
         )?
     });
     let open: HashMap<i64, i64> = open.into_iter().collect();

@@ -7,7 +7,9 @@ use super::Db;
 use super::accounts::NewAudit;
 use super::accounts::insert_audit;
 use super::incidents::{IncidentFacts, facts_sql};
+use super::scope::sites_in;
 use super::sql::{self, Bind};
+use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::types::{HistoryEntry, IncidentAction, IncidentDetail, IncidentRow};
 
@@ -50,7 +52,8 @@ pub enum Applied {
     Missing(Vec<i64>),
 }
 
-/// Applies `action` to those of `ids` it applies to, recording each in the incident's history
+/// Applies `action` to those of `ids` it applies to (all of them incidents of `scope`'s
+/// clients, else nothing is changed and the others are [`Applied::Missing`]), recording each in the incident's history
 /// and the whole in the audit log, in one transaction.
 ///
 /// The status test is in the UPDATE itself, so an incident that ingestion resolved a moment
@@ -60,15 +63,17 @@ pub enum Applied {
 /// once the batcher has committed in between (`BUSY_SNAPSHOT`).
 pub async fn apply_action(
     db: &Db,
+    scope: &ClientScope,
     ids: &[i64],
     action: IncidentAction,
     audit: &NewAudit,
 ) -> Result<Applied, sqlx::Error> {
     let (set, binds) = action.set_clause(audit.at);
     let update = format!(
-        "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} RETURNING id",
+        "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} AND {} RETURNING id",
         sql::id_list(ids),
-        action.applies_to()
+        action.applies_to(),
+        sites_in(scope, "site_id")
     );
     let (begin, lock_rows) = match db {
         Db::Sqlite(_) => ("BEGIN IMMEDIATE", ""),
@@ -76,7 +81,7 @@ pub async fn apply_action(
     };
     on_db!(db, |pool| {
         let mut tx = pool.begin_with(begin).await?;
-        let before: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(ids, lock_rows))
+        let before: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(ids, scope, lock_rows))
             .fetch_all(&mut *tx)
             .await?;
         if before.len() < ids.len() {
@@ -107,7 +112,7 @@ pub async fn apply_action(
         });
         insert.build().execute(&mut *tx).await?;
         insert_audit(audit).execute(&mut *tx).await?;
-        let after: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(&changed, ""))
+        let after: Vec<IncidentFacts> = sqlx::query_as(&facts_sql(&changed, scope, ""))
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -121,11 +126,16 @@ pub async fn apply_action(
 /// (id, name, level, check types as JSON) of a runbook.
 type RunbookRef = (String, String, String, String);
 
-/// Everything the detail panel shows about one incident.
-pub async fn incident_detail(db: &Db, id: i64) -> Result<Option<IncidentDetail>, sqlx::Error> {
+/// Everything the detail panel shows about incident `id`, if it is one of `scope`'s clients'.
+pub async fn incident_detail(
+    db: &Db,
+    scope: &ClientScope,
+    id: i64,
+) -> Result<Option<IncidentDetail>, sqlx::Error> {
     let row_sql = format!(
-        "SELECT {} FROM incidents WHERE id = $1",
-        super::incidents::COLUMNS
+        "SELECT {} FROM incidents WHERE id = $1 AND {}",
+        super::incidents::COLUMNS,
+        sites_in(scope, "site_id")
     );
     let row: Option<IncidentRow> = on_db!(db, |pool| sqlx::query_as(&row_sql)
         .bind(id)

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod appliance;
+pub mod client_scope;
 pub mod ids;
 pub mod order;
 pub mod scope;

@@ -17,25 +17,26 @@ crate::query_args!(ListClients);
 
 #[server(input = crate::codec::Query, endpoint = "list_clients")]
 pub async fn list_clients() -> Result<Vec<ClientSummary>, AppError> {
+    let scope = crate::auth::require_scope()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
-    Ok(crate::db::client_summaries(&db, &rows).await?)
+    let rows = crate::aggregates::site_rows(&db, &cache, &scope)
+        .await?
+        .value;
+    Ok(crate::db::client_summaries(&db, &scope, &rows).await?)
 }
 
 crate::query_args!(GetClient);
 
 #[server(input = crate::codec::Query, endpoint = "get_client")]
 pub async fn get_client(id: i64) -> Result<ClientDetail, AppError> {
+    let scope = crate::auth::require_scope()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let name: Option<String> = crate::on_db!(&db, |pool| {
-        sqlx::query_scalar("SELECT name FROM clients WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-    });
-    let name =
-        name.ok_or_else(|| AppError::NotFound(format!("no client with id {id}")).with_status())?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
+    let name = crate::db::client_name(&db, &scope, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no client with id {id}")).with_status())?;
+    let rows = crate::aggregates::site_rows(&db, &cache, &scope)
+        .await?
+        .value;
     let sites: Vec<_> = rows.iter().filter(|r| r.client_id == id).cloned().collect();
     Ok(ClientDetail {
         client: crate::db::summarise_client(id, name, sites.iter()),

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod clients;
 pub mod incidents;
+pub mod invite;
 pub mod login;
 pub mod not_found;
 pub mod overview;

@@ -21,8 +21,9 @@ crate::query_args!(GetOverview);
 /// Fleet statistics, top incident types and the sites needing attention (cached aggregates).
 #[server(input = crate::codec::Query, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<CachedAnswer<OverviewData>, AppError> {
+    let scope = crate::auth::require_scope()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let overview = crate::aggregates::overview(&db, &cache).await?;
+    let overview = crate::aggregates::overview(&db, &cache, &scope).await?;
     crate::aggregates::tag_answer(&overview.etag);
     Ok(overview.into())
 }

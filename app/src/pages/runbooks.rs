@@ -21,6 +21,7 @@ crate::query_args!(ListRunbooks);
 
 #[server(input = crate::codec::Query, endpoint = "list_runbooks")]
 pub async fn list_runbooks(filter: RunbookFilter) -> Result<Vec<Runbook>, AppError> {
+    crate::auth::require_role(crate::auth::Role::Readonly)?;
     let (db, _) = crate::aggregates::request_state()?;
     let runbooks = crate::db::runbooks(&db).await?;
     Ok(runbooks.into_iter().filter(|r| filter.matches(r)).collect())
@@ -30,6 +31,7 @@ crate::query_args!(GetRunbook);
 
 #[server(input = crate::codec::Query, endpoint = "get_runbook")]
 pub async fn get_runbook(id: String) -> Result<Runbook, AppError> {
+    crate::auth::require_role(crate::auth::Role::Readonly)?;
     let (db, _) = crate::aggregates::request_state()?;
     crate::db::runbooks(&db)
         .await?

@@ -39,8 +39,9 @@ pub async fn list_sites(filter: SiteFilter) -> Result<Vec<SiteRow>, AppError> {
         ))
         .with_status());
     }
+    let scope = crate::auth::require_scope()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?;
+    let rows = crate::aggregates::site_rows(&db, &cache, &scope).await?;
     crate::aggregates::tag_answer(&crate::aggregates::etag_with(&rows.etag, &filter));
     Ok(crate::db::filter_sites(&rows.value, &filter))
 }

@@ -12,6 +12,7 @@ use crate::alerts::{
 use crate::db::Db;
 use crate::db::accounts::NewAudit;
 use crate::db::maintenance::{self as store, NewWindow, StoredWindow};
+use crate::domain::client_scope::ClientScope;
 use crate::error::AppError;
 
 /// How far ahead a new window is compared with the others for overlap.
@@ -147,18 +148,20 @@ pub fn shown(window: StoredWindow, now: DateTime<Utc>) -> MaintenanceWindow {
     }
 }
 
-/// Windows under way at `now` or starting within a day: all, or those touching the site whose
-/// public id is `site` (its own and its client's).
+/// Windows under way at `now` or starting within a day: all of `scope`'s, or those touching
+/// the site (of `scope`) whose public id is `site` (its own and its client's); an unknown site,
+/// or one outside `scope`, is 404.
 pub async fn current_windows(
     db: &Db,
+    scope: &ClientScope,
     site: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Vec<MaintenanceWindow>, sqlx::Error> {
+) -> Result<Vec<MaintenanceWindow>, AppError> {
     let windows = match site {
-        None => store::list_windows(db).await?,
-        Some(slug) => match store::site_and_client(db, slug).await? {
+        None => store::list_windows(db, scope).await?,
+        Some(slug) => match store::site_and_client(db, scope, slug).await? {
             Some((site, client)) => store::windows_of(db, Some(site), client).await?,
-            None => Vec::new(),
+            None => return Err(AppError::NotFound(format!("no site with id {slug:?}"))),
         },
     };
     Ok(windows
@@ -184,7 +187,7 @@ pub async fn add_window(db: &Db, input: WindowInput, actor: Actor) -> Result<Sav
     }
     let slug = input.site.trim();
     let target = if !slug.is_empty() {
-        store::site_and_client(db, slug)
+        store::site_and_client(db, &ClientScope::All, slug)
             .await?
             .map(|(site, client)| (Some(site), client))
     } else if let Some(client) = input.client_id {

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod api_tokens;
+pub mod invites;
 pub mod maintenance;
 pub mod reports;
 pub mod sites;

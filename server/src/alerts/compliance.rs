@@ -18,7 +18,8 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     if !app::db::alerts::any_rule_for(db, RuleEvent::Compliance).await? {
         return Ok(0);
     }
-    let scores = app::db::all_site_scores(db, now).await?;
+    let scores =
+        app::db::site_scores(db, &app::domain::client_scope::ClientScope::All, now).await?;
     let mut holds: HashMap<(i64, i64), DateTime<Utc>> = app::db::alerts::conditions(db)
         .await?
         .into_iter()

@@ -1,17 +1,23 @@
 //! `GET /api/v1/events`: server-sent invalidation hints for open dashboards (see
-//! [`crate::hints`]). Each event is `event: invalidate` with a JSON array of scopes.
+//! [`crate::hints`]). Each event is `event: invalidate` with a JSON array of scopes; a user
+//! scoped to some clients hears of no other client's site.
 //!
 //! A stream belongs to the session that opened it: it ends at once when that session signs
 //! out or its user is disabled on this server, and within [`SESSION_RECHECK`] when the session
 //! expires, idles out or is ended on another server. A user holds at most
 //! [`STREAMS_PER_USER`] streams; one more is refused with 429.
 
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::auth::SessionUser;
 use app::auth::session::{token_from_cookie_header, token_hash};
 use app::auth::streams::{STREAMS_PER_USER, StreamLease};
 use app::db::{Db, accounts};
+use app::domain::client_scope::ClientScope;
+use app::domain::ids::SiteSlug;
+use app::domain::scope::Scope;
 use app::error::AppError;
 use axum::Extension;
 use axum::extract::State;
@@ -50,20 +56,59 @@ pub async fn events(
         ));
         return json_error(StatusCode::TOO_MANY_REQUESTS, &error);
     };
+    let seen = match SeenSites::of(&state, &user.clients).await {
+        Ok(seen) => seen,
+        Err(err) => return json_error(StatusCode::SERVICE_UNAVAILABLE, &err),
+    };
     let receiver = state.hints.subscribe();
-    let hints = futures::stream::unfold(receiver, |mut receiver| async move {
+    let hints = futures::stream::unfold((receiver, seen), |(mut receiver, seen)| async move {
         let scopes = match receiver.recv().await {
-            Ok(scopes) => scopes,
+            Ok(scopes) => seen.narrow(scopes),
             Err(RecvError::Lagged(_)) => hints::everything(),
             Err(RecvError::Closed) => return None,
         };
         let event = Event::default().event("invalidate").data(&*scopes);
-        Some((Ok::<_, std::convert::Infallible>(event), receiver))
+        Some((Ok::<_, std::convert::Infallible>(event), (receiver, seen)))
     });
     let end = stream_end(state, session, lease, ended);
     Sse::new(hints.take_until(end))
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// The sites whose hints a stream passes on: every site's for an unrestricted user; for a
+/// scoped one, those of their clients' sites when the stream opened (the other hints name no
+/// site, so they pass).
+enum SeenSites {
+    All,
+    Only(HashSet<SiteSlug>),
+}
+
+impl SeenSites {
+    async fn of(state: &AppState, clients: &ClientScope) -> Result<Self, AppError> {
+        if !clients.is_restricted() {
+            return Ok(Self::All);
+        }
+        let rows = app::aggregates::site_rows(&state.db, &state.cache, clients).await?;
+        Ok(Self::Only(
+            rows.value.iter().map(|row| row.site_id.clone()).collect(),
+        ))
+    }
+
+    /// `scopes` (a hint as the server sent it) without the sites this stream does not see.
+    fn narrow(&self, scopes: Arc<str>) -> Arc<str> {
+        let Self::Only(sites) = self else {
+            return scopes;
+        };
+        let Ok(mut parsed) = serde_json::from_str::<BTreeSet<Scope>>(&scopes) else {
+            return scopes;
+        };
+        parsed.retain(|scope| match scope {
+            Scope::Site(slug) => sites.contains(slug),
+            _ => true,
+        });
+        hints::serialise(&parsed)
+    }
 }
 
 /// Resolves when the stream must end: its session or user ended here, the session is no

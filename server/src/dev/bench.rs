@@ -1,10 +1,12 @@
 //! `posture-dev bench`: times the hot queries on whatever database is configured and prints
-//! p50/p95 per query. Seed first (`posture seed --large` for the figures in the README).
+//! p50/p95 per query, for every client and for a user scoped to a few. Seed first (`posture seed --large` for the figures in the README).
 
 use std::time::Instant;
 
-use app::cache::KEYS_AFFECTED_BY_REPORT;
+use app::cache::{AggregateCache, KEYS_AFFECTED_BY_REPORT};
 use app::db::{self, Db, IncidentWindows};
+use app::domain::client_scope::ClientScope;
+use app::on_db;
 use app::types::{IncidentFilter, IncidentSort};
 use chrono::Utc;
 
@@ -20,30 +22,63 @@ pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
     );
     println!("{:<52} {:>10} {:>10}", "query", "p50 ms", "p95 ms");
 
-    report("global stats, uncached (scores + stats)", n, || async {
-        let now = Utc::now();
-        let scores = db::all_site_scores(db, now).await?;
-        db::global_stats(db, &scores, now).await.map(|_| ())
-    })
-    .await?;
-    report("all-site scores, uncached", n, || async {
-        db::all_site_scores(db, Utc::now()).await.map(|_| ())
-    })
-    .await?;
-    cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
-    report(
-        "overview stats, cached (what the dashboard reads)",
-        n * 10,
-        || async { app::aggregates::overview(db, &cache).await.map(|_| ()) },
-    )
-    .await?;
     report(
         "latest 50 bundles per site (one windowed query)",
         n,
         || async { db::latest_bundles_per_site(db, 50).await.map(|_| ()) },
     )
     .await?;
+    let mut scopes = vec![("every client".to_string(), ClientScope::All)];
+    if args.scoped_clients > 0 {
+        let first: Vec<i64> = on_db!(db, |pool| {
+            sqlx::query_scalar("SELECT id FROM clients ORDER BY id LIMIT $1")
+                .bind(args.scoped_clients as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        let label = format!("scoped to {} clients", first.len());
+        scopes.push((label, ClientScope::only(first)));
+    }
+    for (label, scope) in &scopes {
+        println!("-- {label}");
+        aggregates(db, &cache, scope, n).await?;
+        incident_windows(db, scope, n).await?;
+    }
+    Ok(())
+}
 
+/// The overview's aggregates for `scope`: computed, and read from the cache.
+async fn aggregates(
+    db: &Db,
+    cache: &AggregateCache,
+    scope: &ClientScope,
+    n: usize,
+) -> anyhow::Result<()> {
+    report("fleet stats, uncached (scores + stats)", n, || async {
+        let now = Utc::now();
+        let scores = db::site_scores(db, scope, now).await?;
+        db::fleet_stats(db, scope, &scores, now).await.map(|_| ())
+    })
+    .await?;
+    report("site scores, uncached", n, || async {
+        db::site_scores(db, scope, Utc::now()).await.map(|_| ())
+    })
+    .await?;
+    cache.invalidate(&KEYS_AFFECTED_BY_REPORT).await;
+    report(
+        "overview stats, cached (what the dashboard reads)",
+        n * 10,
+        || async {
+            app::aggregates::overview(db, cache, scope)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}
+
+/// Counts and windows of the incident list under four filters, within `scope`.
+async fn incident_windows(db: &Db, scope: &ClientScope, n: usize) -> anyhow::Result<()> {
     let high = Some("high".to_string());
     let filters = [
         ("all", IncidentFilter::default()),
@@ -71,6 +106,10 @@ pub async fn run(db: &Db, args: &BenchArgs) -> anyhow::Result<()> {
         ),
     ];
     for (label, filter) in filters {
+        let filter = IncidentFilter {
+            clients: scope.clone(),
+            ..filter
+        };
         let windows = IncidentWindows::default();
         let started = Instant::now();
         let total = windows.count(db, &filter).await?;

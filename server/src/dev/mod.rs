@@ -64,6 +64,9 @@ pub struct BenchArgs {
     /// Samples per uncached aggregate; windows and cached reads take 10x as many.
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
+    /// Also time every query for a user scoped to the first this many clients (0: don't).
+    #[arg(long, default_value_t = 5)]
+    pub scoped_clients: usize,
 }
 
 #[derive(Debug, Clone, Args)]

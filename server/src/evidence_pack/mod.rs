@@ -11,23 +11,25 @@ mod writer;
 use std::collections::HashSet;
 
 use app::accounts::AuditFilter;
+use app::auth::SessionUser;
 use app::db::reports::ReportSite;
 use app::db::{Db, accounts, pack_rows, reports};
 use app::error::AppError;
 use app::pages::reports::document::standalone_html;
 use app::report::{MonthlyReport, ReportMonth};
 use app::services::reports::{Subject, monthly_report};
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 use futures::{StreamExt, stream};
 use tokio::sync::mpsc;
 
 use crate::export::csv_line;
+use crate::refusals::plain_refusal;
 use crate::signing;
 use crate::state::AppState;
 use manifest::{FORMAT, MANIFEST, Manifest, SIGNATURE};
@@ -38,6 +40,7 @@ const PAGE: i64 = 2_000;
 
 pub async fn download(
     State(state): State<AppState>,
+    Extension(user): Extension<SessionUser>,
     Path((client, month)): Path<(String, String)>,
 ) -> Response {
     let month = match ReportMonth::parse(&month) {
@@ -49,9 +52,17 @@ pub async fn download(
         return (StatusCode::NOT_FOUND, message).into_response();
     };
     let now = Utc::now();
-    let report = match monthly_report(&state.db, &Subject::Client(client), month, now).await {
+    let report = match monthly_report(
+        &state.db,
+        &user.clients,
+        &Subject::Client(client),
+        month,
+        now,
+    )
+    .await
+    {
         Ok(report) => report,
-        Err(err) => return refused(&err),
+        Err(err) => return plain_refusal(&err),
     };
     let (key, sites) = match tokio::try_join!(
         async { state.pack_key.get(&state.db).await.cloned() },
@@ -60,7 +71,7 @@ pub async fn download(
         Ok(found) => found,
         Err(err) => {
             tracing::error!(%err, "an evidence pack could not be started");
-            return refused(&AppError::Database("the pack could not be started".into()));
+            return plain_refusal(&AppError::Database("the pack could not be started".into()));
         }
     };
     let (out, chunks) = mpsc::channel(4);
@@ -123,17 +134,6 @@ pub async fn signing_key(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
-}
-
-fn refused(err: &AppError) -> Response {
-    let status = match err {
-        AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Invalid(_) => StatusCode::BAD_REQUEST,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-        AppError::Database(_) | AppError::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (status, err.to_string()).into_response()
 }
 
 struct Pack {

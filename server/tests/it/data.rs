@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 
 use app::db::incidents::incident_facts;
 use app::db::{self, Db, IncidentWindows, WINDOW_ANCHOR_STRIDE};
+use app::domain::client_scope::ClientScope;
 use app::on_db;
 use app::scoring::HealthLevel;
 use app::types::{IncidentFilter, IncidentRow, IncidentSort};
@@ -53,7 +54,7 @@ async fn site_scores_follow_the_rules_by_hand() {
         )
         .await;
 
-        let scores = db::all_site_scores(db, now).await.unwrap();
+        let scores = db::site_scores(db, &ClientScope::All, now).await.unwrap();
         assert_eq!(scores.len(), 3, "{}", t.name);
         let expected_compliance = 30.0 / 0.42; // (50×0.14 + 100×0.18 + 50×0.10) / 0.42
         assert!(
@@ -97,7 +98,9 @@ async fn global_stats_count_what_a_person_would() {
         fixture::incident(db, 2, "low", "resolved", now - Duration::days(10)).await;
         fixture::incident(db, 3, "medium", "resolved", now - Duration::days(20)).await;
 
-        let stats = db::global_stats(db, &[], now).await.unwrap();
+        let stats = db::fleet_stats(db, &ClientScope::All, &[], now)
+            .await
+            .unwrap();
         assert_eq!(stats.clients, 2, "{}", t.name);
         assert_eq!(
             (
@@ -428,9 +431,12 @@ async fn the_generator_writes_what_it_reports_on_both_databases() {
                 .unwrap();
         });
         // Some sites have never checked in, some are offline, most are online.
-        let stats = db::global_stats(
+        let stats = db::fleet_stats(
             db,
-            &db::all_site_scores(db, Utc::now()).await.unwrap(),
+            &ClientScope::All,
+            &db::site_scores(db, &ClientScope::All, Utc::now())
+                .await
+                .unwrap(),
             Utc::now(),
         )
         .await
@@ -527,8 +533,10 @@ async fn hot_incident_queries_use_an_index() {
     }
 }
 
+/// Each scope's value is its own (one scope is never served another's), and an invalidation
+/// drops the key's value for every scope, in memory and in Redis.
 #[tokio::test]
-async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invalidation() {
+async fn cached_aggregates_are_computed_once_per_ttl_and_scope_and_recomputed_after_invalidation() {
     use app::cache::{AggregateCache, OVERVIEW_KEY};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -539,17 +547,30 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
     shared.invalidate(&[OVERVIEW_KEY]).await;
     caches.push(shared);
 
+    let (everyone, scoped) = (ClientScope::All.key(), ClientScope::only([3, 7]).key());
     for cache in caches {
         let computed = AtomicUsize::new(0);
-        let compute = || async {
-            computed.fetch_add(1, Ordering::SeqCst);
-            Ok::<_, std::convert::Infallible>(vec![1u32, 2, 3])
+        let compute = |scope: &'static str| {
+            let computed = &computed;
+            move || async move {
+                computed.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::convert::Infallible>(format!("computed for {scope}"))
+            }
         };
-        let first = cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
-        let second = cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
+        let first = cache
+            .get_or_compute(OVERVIEW_KEY, &everyone, compute("all"))
+            .await
+            .unwrap();
+        let second = cache
+            .get_or_compute(OVERVIEW_KEY, &everyone, compute("all"))
+            .await
+            .unwrap();
         assert_eq!(
             (&*first.value, &*second.value),
-            (&vec![1, 2, 3], &vec![1, 2, 3])
+            (
+                &"computed for all".to_string(),
+                &"computed for all".to_string()
+            )
         );
         assert_eq!(first.etag, second.etag);
         assert_eq!(
@@ -558,12 +579,30 @@ async fn cached_aggregates_are_computed_once_per_ttl_and_recomputed_after_invali
             "{}: second read is cached",
             cache.backend_name()
         );
+        let narrow = cache
+            .get_or_compute(OVERVIEW_KEY, &scoped, compute("c3,7"))
+            .await
+            .unwrap();
+        assert_eq!(
+            *narrow.value,
+            "computed for c3,7",
+            "{}: another scope computes its own",
+            cache.backend_name()
+        );
+        assert_ne!(narrow.etag, first.etag);
         cache.invalidate(&app::cache::KEYS_AFFECTED_BY_REPORT).await;
-        cache.get_or_compute(OVERVIEW_KEY, compute).await.unwrap();
+        cache
+            .get_or_compute(OVERVIEW_KEY, &everyone, compute("all"))
+            .await
+            .unwrap();
+        cache
+            .get_or_compute(OVERVIEW_KEY, &scoped, compute("c3,7"))
+            .await
+            .unwrap();
         assert_eq!(
             computed.load(Ordering::SeqCst),
-            2,
-            "{}: recomputed after invalidation",
+            4,
+            "{}: both scopes recomputed after invalidation",
             cache.backend_name()
         );
         cache.invalidate(&[OVERVIEW_KEY]).await;
@@ -591,16 +630,16 @@ async fn servers_share_aggregates_through_redis_and_keep_a_copy_until_told() {
         let n = computed.fetch_add(1, Ordering::SeqCst) as u32 + 1;
         Ok::<_, std::convert::Infallible>(n)
     };
-    let on_a = a.get_or_compute(KEY, compute).await.unwrap();
-    let on_b = b.get_or_compute(KEY, compute).await.unwrap();
+    let on_a = a.get_or_compute(KEY, "all", compute).await.unwrap();
+    let on_b = b.get_or_compute(KEY, "all", compute).await.unwrap();
     assert_eq!((*on_a.value, *on_b.value), (1, 1), "B read A's value");
     assert_eq!(on_a.etag, on_b.etag);
 
     a.invalidate(&[KEY]).await;
-    let kept = b.get_or_compute(KEY, compute).await.unwrap();
+    let kept = b.get_or_compute(KEY, "all", compute).await.unwrap();
     assert_eq!(*kept.value, 1, "B serves its own copy until told");
     b.forget_here(&[KEY]).await;
-    let fresh = b.get_or_compute(KEY, compute).await.unwrap();
+    let fresh = b.get_or_compute(KEY, "all", compute).await.unwrap();
     assert_eq!(
         *fresh.value, 2,
         "told, B finds Redis emptied by A and computes"
@@ -617,7 +656,7 @@ async fn a_dead_redis_means_computing_not_failing() {
     let started = std::time::Instant::now();
     for _ in 0..3 {
         let value: Result<u32, ()> = cache
-            .get_or_compute("posture:test", || async { Ok(7) })
+            .get_or_compute("posture:test", "all", || async { Ok(7) })
             .await
             .map(|cached| *cached.value);
         assert_eq!(value, Ok(7));

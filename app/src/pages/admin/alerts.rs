@@ -101,9 +101,9 @@ pub async fn list_alert_deliveries() -> Result<Vec<DeliveryRow>, AppError> {
     /// Deliveries the log shows, newest first.
     const LOG_ROWS: i64 = 100;
 
-    crate::auth::require_role(Role::Operator)?;
+    let user = crate::auth::require_role(Role::Operator)?;
     let (db, _) = crate::aggregates::request_state()?;
-    Ok(crate::db::alerts::list_deliveries(&db, LOG_ROWS).await?)
+    Ok(crate::db::alerts::list_deliveries(&db, &user.clients, LOG_ROWS).await?)
 }
 
 /// Puts a dead delivery back in line.

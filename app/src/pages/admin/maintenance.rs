@@ -17,10 +17,10 @@ crate::query_args!(ListMaintenanceWindows);
 
 #[server(input = crate::codec::Query, endpoint = "list_maintenance_windows")]
 pub async fn list_maintenance_windows() -> Result<Vec<MaintenanceWindow>, AppError> {
-    crate::auth::require_user()?;
+    let scope = crate::auth::require_scope()?;
     let (db, _) = crate::aggregates::request_state()?;
     let now = chrono::Utc::now();
-    Ok(crate::db::maintenance::list_windows(&db)
+    Ok(crate::db::maintenance::list_windows(&db, &scope)
         .await?
         .into_iter()
         .map(|window| crate::services::maintenance::shown(window, now))

@@ -32,6 +32,7 @@ pub async fn act_on_incidents(
     use crate::db::triage::{Applied, apply_action};
 
     let user = crate::auth::require_role(Role::Operator)?;
+    let scope = user.clients.clone();
     let ids: Vec<i64> = ids
         .into_iter()
         .collect::<BTreeSet<_>>()
@@ -55,7 +56,7 @@ pub async fn act_on_incidents(
         format!("{} incidents", ids.len()),
         serde_json::json!({ "ids": ids }),
     );
-    let changes = match apply_action(&db, &ids, action, &audit).await? {
+    let changes = match apply_action(&db, &scope, &ids, action, &audit).await? {
         Applied::Changed(changes) => changes,
         Applied::Missing(missing) => {
             let missing: Vec<String> = missing.iter().map(i64::to_string).collect();

@@ -15,10 +15,16 @@ crate::query_args!(GetIncident);
 
 #[server(input = crate::codec::Query, endpoint = "get_incident")]
 pub async fn get_incident(id: i64) -> Result<IncidentDetail, AppError> {
+    let user = crate::auth::require_user()?;
     let (db, _) = crate::aggregates::request_state()?;
-    crate::db::triage::incident_detail(&db, id)
+    let detail = crate::db::triage::incident_detail(&db, &user.clients, id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("no incident with id {id}")).with_status())
+        .ok_or_else(|| AppError::NotFound(format!("no incident with id {id}")).with_status())?;
+    Ok(if user.can(crate::auth::Role::Readonly) {
+        detail
+    } else {
+        detail.for_clinic()
+    })
 }
 
 /// One incident's detail panel: fresh for 30 s, and invalidated by actions on it.

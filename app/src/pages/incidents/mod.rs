@@ -43,8 +43,8 @@ crate::query_args!(CountIncidents);
 
 #[server(input = crate::codec::Query, endpoint = "count_incidents")]
 pub async fn count_incidents(filter: IncidentFilter) -> Result<i64, AppError> {
-    crate::incident_filter::checked(&filter)?;
     let (db, windows) = windows_state()?;
+    let filter = crate::incident_filter::scoped(&db, filter, crate::auth::require_scope()?).await?;
     Ok(windows.count(&db, &filter).await?)
 }
 
@@ -52,13 +52,14 @@ crate::query_args!(ListIncidentWindow);
 
 #[server(input = crate::codec::Query, endpoint = "list_incident_window")]
 pub async fn list_incident_window(key: IncidentWindowKey) -> Result<Vec<IncidentRow>, AppError> {
-    crate::incident_filter::checked(&key.filter)?;
     if key.window < 0 {
         return Err(AppError::Invalid("window must not be negative".into()).with_status());
     }
     let (db, windows) = windows_state()?;
+    let filter =
+        crate::incident_filter::scoped(&db, key.filter, crate::auth::require_scope()?).await?;
     Ok(windows
-        .window(&db, &key.filter, key.window * WINDOW_ROWS, WINDOW_ROWS)
+        .window(&db, &filter, key.window * WINDOW_ROWS, WINDOW_ROWS)
         .await?)
 }
 

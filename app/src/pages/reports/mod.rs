@@ -21,8 +21,9 @@ crate::query_args!(ListReportSubjects);
 #[server(input = crate::codec::Query, endpoint = "list_report_subjects")]
 pub async fn list_report_subjects() -> Result<ReportSubjects, AppError> {
     use crate::report::ReportMonth;
+    let scope = crate::auth::require_scope()?;
     let (db, _) = crate::aggregates::request_state()?;
-    let (clients, sites, first) = crate::db::reports::subjects(&db).await?;
+    let (clients, sites, first) = crate::db::reports::subjects(&db, &scope).await?;
     let current = ReportMonth::of(chrono::Utc::now());
     let oldest = first.map_or(current, ReportMonth::of);
     let months = std::iter::successors(Some(current), |m| Some(m.previous()))
@@ -47,6 +48,7 @@ pub async fn get_report(
 ) -> Result<MonthlyReport, AppError> {
     use crate::report::ReportMonth;
     use crate::services::reports::{Subject, monthly_report};
+    let scope = crate::auth::require_scope()?;
     let (db, _) = crate::aggregates::request_state()?;
     let month = ReportMonth::parse(&month).map_err(|e| AppError::Invalid(e).with_status())?;
     let subject = match kind {
@@ -55,7 +57,7 @@ pub async fn get_report(
         })?),
         ReportKind::Site => Subject::Site(subject.into()),
     };
-    monthly_report(&db, &subject, month, chrono::Utc::now())
+    monthly_report(&db, &scope, &subject, month, chrono::Utc::now())
         .await
         .map_err(AppError::with_status)
 }

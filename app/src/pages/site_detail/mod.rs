@@ -28,8 +28,11 @@ crate::query_args!(GetSite);
 
 #[server(input = crate::codec::Query, endpoint = "get_site")]
 pub async fn get_site(site_id: SiteSlug) -> Result<SiteDetail, AppError> {
+    let user = crate::auth::require_user()?;
     let (db, cache) = crate::aggregates::request_state()?;
-    let rows = crate::aggregates::site_rows(&db, &cache).await?.value;
+    let rows = crate::aggregates::site_rows(&db, &cache, &user.clients)
+        .await?
+        .value;
     let row = rows
         .iter()
         .find(|r| r.site_id == site_id)
@@ -37,7 +40,12 @@ pub async fn get_site(site_id: SiteSlug) -> Result<SiteDetail, AppError> {
         .ok_or_else(|| {
             AppError::NotFound(format!("no site with id {:?}", site_id.as_str())).with_status()
         })?;
-    Ok(crate::db::site_detail(&db, row, chrono::Utc::now()).await?)
+    let detail = crate::db::site_detail(&db, row, chrono::Utc::now()).await?;
+    Ok(if user.can(Role::Readonly) {
+        detail
+    } else {
+        detail.for_clinic()
+    })
 }
 
 pub fn site_query() -> QueryScope<SiteSlug, Result<SiteDetail, AppError>> {
@@ -171,6 +179,8 @@ fn ControlRow(control: ControlStatus) -> impl IntoView {
 /// compiler's depth limit.
 #[component]
 fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
+    // Clinic accounts see neither appliance details nor orders.
+    let staff = use_can(Role::Readonly);
     let site = detail.site;
     let evidence = detail.evidence;
     let site_id_for_orders = site.site_id.clone();
@@ -225,6 +235,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
             </section>
         </div>
         <HipaaControls controls=detail.controls />
+        {staff.then(|| view! {
         <section aria-labelledby="appliances-heading">
             <h2 id="appliances-heading">"Appliances"</h2>
             <table class="data-table">
@@ -248,6 +259,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        }.into_any())}
         <div class="two-columns">
             <section aria-labelledby="incidents-heading">
                 <h2 id="incidents-heading">"Recent incidents"</h2>
@@ -278,6 +290,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                     }.into_any()
                 }}
             </section>
+            {staff.then(|| view! {
             <section aria-labelledby="orders-heading">
                 <h2 id="orders-heading">"Pending orders"</h2>
                 {if detail.pending_orders.is_empty() {
@@ -308,6 +321,7 @@ fn SiteDetailView(detail: SiteDetail) -> impl IntoView {
                 }}
                 <NewOrderForm site_id=site_id_for_orders hostnames />
             </section>
+            }.into_any())}
         </div>
     }
     .into_any()

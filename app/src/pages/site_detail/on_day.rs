@@ -20,8 +20,9 @@ crate::query_args!(GetSiteOnDay);
 /// The site `site_id` at the end of `day` (`YYYY-MM-DD`).
 #[server(input = crate::codec::Query, endpoint = "get_site_on_day")]
 pub async fn get_site_on_day(site_id: SiteSlug, day: String) -> Result<SiteOnDay, AppError> {
+    let scope = crate::auth::require_scope()?;
     let (db, _) = crate::aggregates::request_state()?;
-    crate::services::reports::on_day::site_on_day(&db, &site_id, &day, chrono::Utc::now())
+    crate::services::reports::on_day::site_on_day(&db, &scope, &site_id, &day, chrono::Utc::now())
         .await
         .map_err(AppError::with_status)
 }

@@ -30,6 +30,13 @@ pub async fn create_order(
         .with_status());
     }
     let (db, _) = crate::aggregates::request_state()?;
+    if crate::db::reports::site(&db, &user.clients, site_id.as_str())
+        .await?
+        .is_none()
+    {
+        let message = format!("no site with id {:?}", site_id.as_str());
+        return Err(AppError::NotFound(message).with_status());
+    }
     let runbook = match (
         order_type.as_str(),
         runbook.filter(|r| !r.trim().is_empty()),
@@ -43,7 +50,8 @@ pub async fn create_order(
         (_, runbook) => runbook,
     };
     let Some(appliance_id) =
-        crate::db::orders::appliance_of_site(&db, site_id.as_str(), &hostname).await?
+        crate::db::orders::appliance_of_site(&db, &user.clients, site_id.as_str(), &hostname)
+            .await?
     else {
         return Err(AppError::Invalid(format!(
             "hostname: site {:?} has no appliance {hostname:?}",

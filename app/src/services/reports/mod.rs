@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::Db;
 use crate::db::reports::{self as store, ReportSite};
+use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::report::{ComplianceSummary, MonthlyReport, ReportKind, ReportMonth, SiteSummary};
@@ -40,6 +41,7 @@ struct Found {
 /// generated.
 pub async fn monthly_report(
     db: &Db,
+    scope: &ClientScope,
     subject: &Subject,
     month: ReportMonth,
     now: DateTime<Utc>,
@@ -52,7 +54,7 @@ pub async fn monthly_report(
             current.label()
         )));
     }
-    let found = find(db, subject, month).await?;
+    let found = find(db, scope, subject, month).await?;
     let closed = month < current;
     if closed && let Some(body) = store::stored_report(db, found.kind, found.key, month).await? {
         return parse(&body);
@@ -71,10 +73,16 @@ fn parse(body: &str) -> Result<MonthlyReport, AppError> {
         .map_err(|e| AppError::Database(format!("a stored report could not be read: {e}")))
 }
 
-async fn find(db: &Db, subject: &Subject, month: ReportMonth) -> Result<Found, AppError> {
+/// The subject's sites in `month`: a client or site outside `scope` is not found.
+async fn find(
+    db: &Db,
+    scope: &ClientScope,
+    subject: &Subject,
+    month: ReportMonth,
+) -> Result<Found, AppError> {
     let (found, first) = match subject {
         Subject::Client(id) => {
-            let name = store::client_name(db, *id)
+            let name = crate::db::client_name(db, scope, *id)
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("no client with id {id}")))?;
             let first = store::client_first_site_at(db, *id).await?;
@@ -90,9 +98,11 @@ async fn find(db: &Db, subject: &Subject, month: ReportMonth) -> Result<Found, A
             (found, first)
         }
         Subject::Site(slug) => {
-            let site = store::site(db, slug.as_str()).await?.ok_or_else(|| {
-                AppError::NotFound(format!("no site with id {:?}", slug.as_str()))
-            })?;
+            let site = store::site(db, scope, slug.as_str())
+                .await?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!("no site with id {:?}", slug.as_str()))
+                })?;
             let first = Some(site.created_at);
             let found = Found {
                 kind: ReportKind::Site,

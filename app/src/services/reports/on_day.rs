@@ -5,15 +5,17 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use super::figures;
 use crate::db::Db;
 use crate::db::{history, reports as store};
+use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::SiteSlug;
 use crate::error::AppError;
 use crate::report::SiteOnDay;
 use crate::scoring::CATEGORIES;
 
-/// `site` at the end of `day` (`YYYY-MM-DD`; today: up to `now`). A malformed day is 400; an
+/// `site` (one of `scope`'s clients') at the end of `day` (`YYYY-MM-DD`; today: up to `now`). A malformed day is 400; an
 /// unknown site, a day to come or a day before the site was added are 404s.
 pub async fn site_on_day(
     db: &Db,
+    scope: &ClientScope,
     slug: &SiteSlug,
     day: &str,
     now: DateTime<Utc>,
@@ -26,7 +28,7 @@ pub async fn site_on_day(
     if day > now.date_naive() {
         return Err(AppError::NotFound(format!("{day} has not come yet")));
     }
-    let site = store::site(db, slug.as_str())
+    let site = store::site(db, scope, slug.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no site with id {:?}", slug.as_str())))?;
     let end = (day.and_time(NaiveTime::MIN).and_utc() + Duration::days(1)).min(now);

@@ -9,6 +9,7 @@ use super::{Subject, monthly_report};
 use crate::alerts::{AlertChannel, ChannelKind};
 use crate::db::Db;
 use crate::db::{leases, reports as store};
+use crate::domain::client_scope::ClientScope;
 use crate::error::AppError;
 use crate::report::{ReportKind, ReportMonth, report_path};
 use crate::services::alerts::Message;
@@ -41,7 +42,7 @@ pub async fn run_round(
     let month = ReportMonth::of(now).previous();
     let mut round = Round::default();
     for client in store::clients_without_report(db, month).await? {
-        monthly_report(db, &Subject::Client(client), month, now).await?;
+        monthly_report(db, &ClientScope::All, &Subject::Client(client), month, now).await?;
         round.generated += 1;
     }
     for (client, name, contacts) in store::unmailed_client_reports(db, month).await? {

@@ -13,6 +13,7 @@ use app::cache::AggregateCache;
 use app::db::accounts;
 use app::db::sql::{Bind, BindsFilters};
 use app::db::{Db, IncidentWindows};
+use app::domain::client_scope::ClientScope;
 use leptos::config::LeptosOptions;
 use posture_server::api::limits::LimitSettings;
 use posture_server::client_ip::TrustedProxies;
@@ -167,8 +168,13 @@ pub async fn count(db: &Db, table: &str) -> i64 {
         .unwrap())
 }
 
-/// Adds a user with [`TEST_PASSWORD`].
+/// Adds a user with [`TEST_PASSWORD`] who sees every client.
 pub async fn add_user(db: &Db, email: &str, role: Role) -> i64 {
+    add_scoped_user(db, email, role, &ClientScope::All).await
+}
+
+/// Adds a user with [`TEST_PASSWORD`] who sees `clients`.
+pub async fn add_scoped_user(db: &Db, email: &str, role: Role, clients: &ClientScope) -> i64 {
     let hash = app::auth::password::hash_password(TEST_PASSWORD).unwrap();
     let audit = accounts::NewAudit {
         actor: "test".into(),
@@ -178,9 +184,14 @@ pub async fn add_user(db: &Db, email: &str, role: Role) -> i64 {
         ip: None,
         at: chrono::Utc::now(),
     };
-    accounts::insert_user(db, email, email, role, &hash, &audit)
-        .await
-        .unwrap()
+    let account = accounts::NewAccount {
+        email,
+        display_name: email,
+        role,
+        password_hash: &hash,
+        clients,
+    };
+    accounts::insert_user(db, &account, &audit).await.unwrap()
 }
 
 pub async fn temp_database() -> (Db, DatabaseArgs, TempDir) {
