@@ -445,6 +445,11 @@ async fn random_filters_deep_in_the_list_keep_the_anchor_cache_at_its_bound() {
             .send()
             .await
             .unwrap();
+        let unknown_site = pairs.iter().any(|(_, value)| value.starts_with("nowhere-"));
+        if unknown_site {
+            assert_eq!(response.status(), 404, "a site that does not exist: {pairs:?}");
+            continue;
+        }
         assert_eq!(response.status(), 200, "{pairs:?}");
         let rows: Vec<Value> = response.json().await.unwrap();
         let got: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();

@@ -117,7 +117,6 @@ pub async fn set_user_clients(id: i64, clients: Option<Vec<i64>>) -> Result<(), 
     Ok(())
 }
 
-#[cfg(feature = "ssr")]
 /// Invites `email` as clinic staff of client `client_id`: the answer holds the one-time link
 /// (valid 72 hours), shown once.
 #[server(input = crate::codec::Json, endpoint = "invite_clinic_staff")]
@@ -131,6 +130,7 @@ pub async fn invite_clinic_staff(client_id: i64, email: String) -> Result<Invite
 }
 
 /// The scope a form's list of clients asks for: `None` is every client.
+#[cfg(feature = "ssr")]
 fn scope_of(clients: Option<Vec<i64>>) -> ClientScope {
     clients.map_or(ClientScope::All, ClientScope::only)
 }
