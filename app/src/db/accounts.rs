@@ -288,6 +288,17 @@ pub async fn session_alive(
     Ok(find_session(db, token_hash, now).await?.is_some())
 }
 
+/// (id, email, display name, role, must enrol, client scope, last seen) of a live session.
+type SessionRecord = (
+    i64,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    DateTime<Utc>,
+);
+
 async fn find_session(
     db: &Db,
     hash: &str,
@@ -300,15 +311,7 @@ async fn find_session(
          AND NOT u.disabled",
         role_of("u")
     );
-    let row: Option<(
-        i64,
-        String,
-        String,
-        String,
-        bool,
-        Option<String>,
-        DateTime<Utc>,
-    )> = on_db!(db, |pool| {
+    let row: Option<SessionRecord> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
             .bind(hash)
             .bind(now)

@@ -447,7 +447,11 @@ async fn random_filters_deep_in_the_list_keep_the_anchor_cache_at_its_bound() {
             .unwrap();
         let unknown_site = pairs.iter().any(|(_, value)| value.starts_with("nowhere-"));
         if unknown_site {
-            assert_eq!(response.status(), 404, "a site that does not exist: {pairs:?}");
+            assert_eq!(
+                response.status(),
+                404,
+                "a site that does not exist: {pairs:?}"
+            );
             continue;
         }
         assert_eq!(response.status(), 200, "{pairs:?}");

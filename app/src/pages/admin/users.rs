@@ -286,7 +286,10 @@ fn ClientNames(clients: ClientScope) -> impl IntoView {
 /// Every client, or a chosen few: `chosen` is `None` for every client. Opens as a list of
 /// checkboxes under a summary of the choice.
 #[component]
-fn ClientPicker(chosen: RwSignal<Option<Vec<i64>>>, children: Children) -> impl IntoView {
+fn ClientPicker(
+    chosen: RwSignal<Option<Vec<i64>>>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     let client: QueryClient = expect_context();
     let clients = client.resource(clients_query(), || ());
     let summary = move || match chosen.get() {
@@ -334,7 +337,7 @@ fn ClientPicker(chosen: RwSignal<Option<Vec<i64>>>, children: Children) -> impl 
                     }).collect_view()
                 })}
             </Transition>
-            {children()}
+            {children.map(|children| children())}
         </details>
     }
 }
@@ -431,7 +434,7 @@ fn AddUserForm(on_added: Callback<()>) -> impl IntoView {
                 {move || if role.get() == Role::Admin {
                     view! { <span class="muted">"Every client (admin)"</span> }.into_any()
                 } else {
-                    view! { <ClientPicker chosen=clients>{()}</ClientPicker> }.into_any()
+                    view! { <ClientPicker chosen=clients /> }.into_any()
                 }}
                 <FieldError error=error("clients") name="clients" />
             </div>
