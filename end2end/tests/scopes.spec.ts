@@ -64,18 +64,18 @@ test("a scoped operator sees only their clients, and an admin changes which", as
   await admin.goto("/admin/users");
   await hydrated(admin);
   const row = admin.locator(`[data-testid=user-row][data-email="${email}"]`);
-  await expect(row.getByTestId("client-picker-summary")).toHaveText("2 clients");
+  await expect(row.getByTestId("client-picker-summary")).toContainText("2 clients: ");
   await row.getByTestId("client-picker-summary").click();
   const third = row.locator("[data-testid=client-choice][data-client-id='3']");
   await third.check();
-  await expect(row.getByTestId("client-picker-summary")).toHaveText("3 clients");
+  await expect(row.getByTestId("client-picker-summary")).toContainText("3 clients: ");
   await row.getByTestId("save-user-clients").click();
   await expect(admin.getByTestId("toast")).toContainText("Clients saved.");
   await expect
     .poll(async () => (await (await page.request.get("/api/list_clients")).json()).length)
     .toBe(3);
   // Saving reloads the list: the row's picker is a new, closed one.
-  await expect(row.getByTestId("client-picker-summary")).toHaveText("3 clients");
+  await expect(row.getByTestId("client-picker-summary")).toContainText("3 clients: ");
   await row.getByTestId("client-picker").evaluate((details: HTMLDetailsElement) => (details.open = true));
   await row.locator("[data-testid=client-choice][data-client-id='3']").uncheck();
   await row.getByTestId("save-user-clients").click();

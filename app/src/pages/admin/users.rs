@@ -292,10 +292,27 @@ fn ClientPicker(
 ) -> impl IntoView {
     let client: QueryClient = expect_context();
     let clients = client.resource(clients_query(), || ());
-    let summary = move || match chosen.get() {
-        None => "Every client".to_string(),
-        Some(ids) if ids.len() == 1 => "1 client".to_string(),
-        Some(ids) => format!("{} clients", ids.len()),
+    // "Every client", or how many and (when few) which.
+    let summary = move || {
+        let Some(ids) = chosen.get() else {
+            return "Every client".to_string();
+        };
+        let count = match ids.len() {
+            1 => "1 client".to_string(),
+            n => format!("{n} clients"),
+        };
+        let names: Vec<String> = clients
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| ids.contains(&c.id))
+            .map(|c| c.name)
+            .collect();
+        match names.len() {
+            1..=3 => format!("{count}: {}", names.join(", ")),
+            _ => count,
+        }
     };
     let toggle = move |id: i64, on: bool| {
         chosen.update(|chosen| {
