@@ -211,9 +211,9 @@ impl AggregateCache {
         Some(cached)
     }
 
-    /// Keeps `cached` here and, with Redis, in the hash of its key (field: the scope), the
-    /// time it was stored first: the hash lives a TTL past its newest field, so each field's
-    /// own age decides whether it is still fresh ([`fresh_json`]).
+    /// Keeps `cached` here and, with Redis, in the hash of its key (field: the scope), after
+    /// the time it is stored: the hash lives a TTL past its newest field, so each field's own
+    /// age decides whether it is still fresh ([`fresh_json`]).
     async fn store<T: Send + Sync + 'static>(
         &self,
         slot: &Slot<'_>,

@@ -110,6 +110,14 @@ pub(super) fn role_of(alias: &str) -> String {
     format!("CASE WHEN {alias}.clinic_of IS NOT NULL THEN 'clinic' ELSE {alias}.role END")
 }
 
+/// The client scope of the user in table `alias`: a clinic account's is its own client, always.
+pub(super) fn client_scope_of(alias: &str) -> String {
+    format!(
+        "CASE WHEN {alias}.clinic_of IS NOT NULL THEN CAST({alias}.clinic_of AS TEXT) \
+         ELSE {alias}.client_scope END"
+    )
+}
+
 /// Whether the user of `u` is an admin who must turn two-factor sign-in on first.
 const MUST_ENROL: &str = "(u.role = 'admin' AND NOT u.totp_enabled AND EXISTS \
     (SELECT 1 FROM settings WHERE name = 'admins_need_two_factor' AND value = 'true'))";
@@ -305,11 +313,12 @@ async fn find_session(
     now: DateTime<Utc>,
 ) -> Result<Option<(SessionUser, DateTime<Utc>)>, sqlx::Error> {
     let sql = format!(
-        "SELECT u.id, u.email, u.display_name, {}, {MUST_ENROL}, u.client_scope, s.last_seen_at \
+        "SELECT u.id, u.email, u.display_name, {}, {MUST_ENROL}, {}, s.last_seen_at \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
          AND NOT u.disabled",
-        role_of("u")
+        role_of("u"),
+        client_scope_of("u")
     );
     let row: Option<SessionRecord> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
@@ -366,8 +375,9 @@ pub async fn end_session(db: &Db, token: &str) -> Result<(), sqlx::Error> {
 /// The columns of a [`UserRow`], from `users u`.
 fn user_columns() -> String {
     format!(
-        "id, email, display_name, {}, disabled, locked_until, created_at, client_scope FROM users u",
-        role_of("u")
+        "id, email, display_name, {}, disabled, locked_until, created_at, {} FROM users u",
+        role_of("u"),
+        client_scope_of("u")
     )
 }
 

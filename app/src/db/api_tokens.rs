@@ -80,10 +80,11 @@ pub async fn resolve(
     now: DateTime<Utc>,
 ) -> Result<Option<SessionUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT u.id, u.email, u.display_name, {}, u.client_scope FROM api_tokens t \
+        "SELECT u.id, u.email, u.display_name, {}, {} FROM api_tokens t \
          JOIN users u ON u.id = t.user_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND NOT u.disabled",
-        super::accounts::role_of("u")
+        super::accounts::role_of("u"),
+        super::accounts::client_scope_of("u")
     );
     let row: Option<(i64, String, String, String, Option<String>)> = on_db!(db, |pool| {
         sqlx::query_as(&sql)

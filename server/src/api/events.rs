@@ -95,13 +95,14 @@ impl SeenSites {
         ))
     }
 
-    /// `scopes` (a hint as the server sent it) without the sites this stream does not see.
+    /// `scopes` (a hint as the server sent it) without the sites this stream does not see; a
+    /// hint that cannot be read becomes "everything", which names no site.
     fn narrow(&self, scopes: Arc<str>) -> Arc<str> {
         let Self::Only(sites) = self else {
             return scopes;
         };
         let Ok(mut parsed) = serde_json::from_str::<BTreeSet<Scope>>(&scopes) else {
-            return scopes;
+            return hints::everything();
         };
         parsed.retain(|scope| match scope {
             Scope::Site(slug) => sites.contains(slug),
