@@ -1,9 +1,11 @@
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, signIn } from "./fixtures";
 import { storageFor } from "./users";
 
 test.use({ storageState: { cookies: [], origins: [] } });
 
 test("an admin invites clinic staff, who join by the link once and see only their clinic", async ({ page, browser }) => {
+  // Two browsers and a dozen pages on the debug build: more than the default 30 s on a busy machine.
+  test.setTimeout(90_000);
   const email = `frontdesk-${Date.now()}@clinic.test`;
   const password = "clinic-password-1";
 
@@ -37,12 +39,7 @@ test("an admin invites clinic staff, who join by the link once and see only thei
   expect(again.status()).toBe(404);
   expect(await again.text()).toContain("used already");
 
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByTestId("login-email").fill(email);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await signIn(page, email, password);
   await hydrated(page);
 
   // The portal: their client only, no runbooks or admin, no appliance details.

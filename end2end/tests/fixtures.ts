@@ -32,6 +32,16 @@ export async function hydrated(page: Page) {
   await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 15_000 });
 }
 
+/** Signs in through the login form and waits for the overview. */
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/$/);
+}
+
 export type OverviewCounts = { clients: number; sites: number; open_incidents: number };
 
 /** The headline counts, read through the overview server function. */

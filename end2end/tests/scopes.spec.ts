@@ -1,4 +1,4 @@
-import { test, expect, hydrated } from "./fixtures";
+import { test, expect, hydrated, signIn } from "./fixtures";
 import { E2E_USERS, storageFor } from "./users";
 
 type Site = { site_id: string; client_id: number; clinic_name: string };
@@ -6,13 +6,10 @@ type Site = { site_id: string; client_id: number; clinic_name: string };
 test.use({ storageState: { cookies: [], origins: [] } });
 
 test("a scoped operator sees only their clients, and an admin changes which", async ({ page, browser }) => {
+  // Two browsers and a dozen pages on the debug build: more than the default 30 s on a busy machine.
+  test.setTimeout(90_000);
   const { email, password } = E2E_USERS.scoped;
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByTestId("login-email").fill(email);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await signIn(page, email, password);
 
   const clients: { id: number; name: string }[] = await (await page.request.get("/api/list_clients")).json();
   expect(clients.map((c) => c.id).sort()).toEqual([1, 2]);

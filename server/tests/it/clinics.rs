@@ -12,18 +12,41 @@ use crate::scopes::populate;
 const CLINIC_EMAIL: &str = "frontdesk@clinic.test";
 const CLINIC_PASSWORD: &str = "clinic-password-1";
 
-/// An admin's invitation of [`CLINIC_EMAIL`] for client 3: the link's path.
-async fn invite(server: &TestServer, admin: &reqwest::Client) -> String {
-    let made: Value = admin
+/// What an admin's invitation of `email` for client `client_id` answered.
+async fn invite(
+    server: &TestServer,
+    admin: &reqwest::Client,
+    client_id: i64,
+    email: &str,
+) -> Value {
+    admin
         .post(server.url("/api/invite_clinic_staff"))
-        .json(&json!({"client_id": 3, "email": CLINIC_EMAIL}))
+        .json(&json!({"client_id": client_id, "email": email}))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The link (path) of an invitation of [`CLINIC_EMAIL`] for client 3.
+async fn invite_clinic(server: &TestServer, admin: &reqwest::Client) -> String {
+    let made = invite(server, admin, 3, CLINIC_EMAIL).await;
     made["Made"]["link"].as_str().unwrap().to_string()
+}
+
+/// A server with the scope tests' 50 clients and [`CLINIC_EMAIL`]'s clinic account of client
+/// 3, and an admin's client.
+async fn with_clinic_account() -> (TestServer, reqwest::Client) {
+    let server = common::start().await;
+    populate(&server.db).await;
+    let admin = server.client_as(Role::Admin).await;
+    let link = invite_clinic(&server, &admin).await;
+    let token = link.trim_start_matches("/invite/");
+    let (status, _) = accept(&server, token, CLINIC_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    (server, admin)
 }
 
 async fn accept(server: &TestServer, token: &str, password: &str) -> (StatusCode, Value) {
@@ -46,7 +69,7 @@ async fn an_invitation_makes_one_clinic_account_once_and_only_within_72_hours() 
     for (name, server) in common::servers_on_both().await {
         populate(&server.db).await;
         let admin = server.client_as(Role::Admin).await;
-        let link = invite(&server, &admin).await;
+        let link = invite_clinic(&server, &admin).await;
         let token = link.strip_prefix("/invite/").unwrap();
 
         let page = reqwest::Client::new()
@@ -102,7 +125,9 @@ async fn an_invitation_makes_one_clinic_account_once_and_only_within_72_hours() 
         );
 
         // A second invitation, expired.
-        let late = invite_other(&server, &admin).await;
+        let late = invite(&server, &admin, 7, "late@clinic.test").await;
+        let late = late["Made"]["link"].as_str().unwrap();
+        let late = late.trim_start_matches("/invite/");
         common::execute(
             &server.db,
             "UPDATE invites SET expires_at = $1 WHERE user_id IS NULL",
@@ -111,20 +136,12 @@ async fn an_invitation_makes_one_clinic_account_once_and_only_within_72_hours() 
             )],
         )
         .await;
-        let (status, _) = accept(&server, &late, CLINIC_PASSWORD).await;
+        let (status, _) = accept(&server, late, CLINIC_PASSWORD).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}: expired");
         let (status, _) = accept(&server, "0f3a", CLINIC_PASSWORD).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{name}: never issued");
 
-        let taken: Value = admin
-            .post(server.url("/api/invite_clinic_staff"))
-            .json(&json!({"client_id": 999, "email": CLINIC_EMAIL}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let taken = invite(&server, &admin, 999, CLINIC_EMAIL).await;
         assert!(
             taken["Invalid"]["email"]
                 .as_str()
@@ -146,35 +163,9 @@ async fn an_invitation_makes_one_clinic_account_once_and_only_within_72_hours() 
     }
 }
 
-async fn invite_other(server: &TestServer, admin: &reqwest::Client) -> String {
-    let made: Value = admin
-        .post(server.url("/api/invite_clinic_staff"))
-        .json(&json!({"client_id": 7, "email": "late@clinic.test"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    made["Made"]["link"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("/invite/")
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_clinic_account_reads_its_client_without_internals_and_changes_nothing() {
-    let server = common::start().await;
-    populate(&server.db).await;
-    let admin = server.client_as(Role::Admin).await;
-    let link = invite(&server, &admin).await;
-    accept(
-        &server,
-        link.trim_start_matches("/invite/"),
-        CLINIC_PASSWORD,
-    )
-    .await;
+    let (server, _) = with_clinic_account().await;
     let clinic = server.sign_in(CLINIC_EMAIL, CLINIC_PASSWORD).await.unwrap();
     let get = |path: &str| clinic.get(server.url(path)).send();
 
@@ -282,16 +273,7 @@ async fn a_clinic_account_reads_its_client_without_internals_and_changes_nothing
 
 #[tokio::test]
 async fn clinic_accounts_are_not_made_or_widened_like_staff_accounts() {
-    let server = common::start().await;
-    populate(&server.db).await;
-    let admin = server.client_as(Role::Admin).await;
-    let link = invite(&server, &admin).await;
-    accept(
-        &server,
-        link.trim_start_matches("/invite/"),
-        CLINIC_PASSWORD,
-    )
-    .await;
+    let (server, admin) = with_clinic_account().await;
     let clinic_id = common::column::<i64>(
         &server.db,
         "SELECT id FROM users WHERE clinic_of IS NOT NULL",
