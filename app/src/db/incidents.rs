@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::Db;
-use super::scope::{clients_in, sites_in};
+use super::scope::clients_in;
 use super::sql::{self, Bind, Conditions, day_start};
 use crate::domain::client_scope::ClientScope;
 use crate::on_db;
-use crate::types::{IncidentFilter, IncidentRow, IncidentSort};
+use crate::types::{IncidentFilter, IncidentRow, IncidentSort, Severity};
 
 pub const WINDOW_ANCHOR_STRIDE: i64 = 1_000;
 /// A gap between anchors (or before the first) larger than this triggers a rebuild.
@@ -118,20 +118,23 @@ impl IncidentFilter {
 pub fn filter_sql(filter: &IncidentFilter, first: usize) -> Conditions {
     let mut conditions = Conditions::numbered_from(first);
     if filter.clients.is_restricted() {
-        conditions.add(&sites_in(&filter.clients, "site_id"), []);
+        conditions.add(&clients_in(&filter.clients, "client_id"), []);
     }
     let text = |v: &Option<String>| v.as_ref().map(|v| Bind::Text(v.clone()));
+    // By rank, which the indexes hold; a severity that is none (never past validation) is
+    // rank 0, which matches nothing.
+    let rank = filter
+        .severity
+        .as_deref()
+        .map(|s| Bind::Int(Severity::parse(s).map_or(0, Severity::rank)));
     let columns = [
-        ("severity = ?", text(&filter.severity)),
+        ("severity_rank = ?", rank),
         ("status = ?", text(&filter.status)),
         (
             "site_id = (SELECT id FROM sites WHERE site_id = ?)",
             text(&filter.site),
         ),
-        (
-            "site_id IN (SELECT id FROM sites WHERE client_id = ?)",
-            filter.client.map(Bind::Int),
-        ),
+        ("client_id = ?", filter.client.map(Bind::Int)),
         ("category = ?", text(&filter.category)),
         ("check_type = ?", text(&filter.check_type)),
         (
@@ -433,15 +436,11 @@ impl IncidentWindows {
         if anchors.as_ref().is_some_and(|a| offset >= a.total) {
             return Ok(Vec::new());
         }
-        let mut conditions = filter_sql(filter, 1);
-        let skip = match start {
-            Some((key, position)) => {
-                add_keyset(&mut conditions, filter.sort, key);
-                offset - position
-            }
-            None => offset,
+        let (from, skip) = match start {
+            Some((key, position)) => (Some(key), offset - position),
+            None => (None, offset),
         };
-        select_rows(db, &conditions, filter.sort, limit, skip).await
+        select_rows(db, filter, from, limit, skip).await
     }
 
     fn cached(&self, filter: &IncidentFilter) -> Option<Arc<Anchors>> {
@@ -644,45 +643,98 @@ pub async fn rows_after(
     after: Option<&IncidentRow>,
     limit: i64,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let mut conditions = filter_sql(filter, 1);
-    if let Some(row) = after {
+    let from = after.map(|row| {
         let lead = match filter.sort {
             IncidentSort::Reported => 0,
-            IncidentSort::Severity => {
-                crate::types::Severity::parse(&row.severity).map_or(0, crate::types::Severity::rank)
-            }
+            IncidentSort::Severity => Severity::parse(&row.severity).map_or(0, Severity::rank),
             IncidentSort::Site => row.site_id.0,
         };
-        let key = SortKey {
+        SortKey {
             lead,
             reported_at: row.reported_at,
             id: row.id - 1,
-        };
-        add_keyset(&mut conditions, filter.sort, key);
-    }
-    select_rows(db, &conditions, filter.sort, limit, 0).await
+        }
+    });
+    select_rows(db, filter, from, limit, 0).await
 }
 
-/// Up to `limit` incidents matching `conditions` in `sort` order, the first `skip` skipped.
+/// Up to `limit` incidents of `filter` from the key `from` on (`None`: from the top), in the
+/// filter's order, the first `skip` skipped.
 async fn select_rows(
     db: &Db,
-    conditions: &Conditions,
-    sort: IncidentSort,
+    filter: &IncidentFilter,
+    from: Option<SortKey>,
     limit: i64,
     skip: i64,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
-        conditions.where_clause(),
-        order_by(sort)
-    );
+    let (sql, binds) = match merged_clients(filter) {
+        Some(clients) => merged_window_sql(filter, clients, from, limit, skip),
+        None => {
+            let conditions = window_conditions(filter, from, 1);
+            let sql = format!(
+                "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
+                conditions.where_clause(),
+                order_by(filter.sort)
+            );
+            (sql, conditions.binds().to_vec())
+        }
+    };
     let mut rows = on_db!(db, |pool| {
-        sql::query_as(&sql, conditions.binds())?
-            .fetch_all(pool)
-            .await
+        sql::query_as(&sql, &binds)?.fetch_all(pool).await
     })?;
     name_sites(db, &mut rows).await?;
     Ok(rows)
+}
+
+/// The filter's conditions, and the keyset from `from` on.
+fn window_conditions(filter: &IncidentFilter, from: Option<SortKey>, first: usize) -> Conditions {
+    let mut conditions = filter_sql(filter, first);
+    if let Some(key) = from {
+        add_keyset(&mut conditions, filter.sort, key);
+    }
+    conditions
+}
+
+/// The clients of a scope of several that the filter narrows to no one client or site: a
+/// window of theirs is read client by client and merged. An `IN` list on the first column
+/// of the client-led indexes yields each client's rows in order but not their union, so the
+/// database would read and sort every row of the scope for each window.
+fn merged_clients(filter: &IncidentFilter) -> Option<&[i64]> {
+    let clients = filter.clients.clients()?;
+    (clients.len() > 1 && filter.client.is_none() && filter.site.is_none()).then_some(clients)
+}
+
+/// One ordered read of at most `skip + limit` rows per client (an index range each), and one
+/// sort of those few to merge them.
+fn merged_window_sql(
+    filter: &IncidentFilter,
+    clients: &[i64],
+    from: Option<SortKey>,
+    limit: i64,
+    skip: i64,
+) -> (String, Vec<Bind>) {
+    let order = order_by(filter.sort);
+    let mut binds = Vec::new();
+    let mut reads = Vec::with_capacity(clients.len());
+    for (i, client) in clients.iter().enumerate() {
+        let one_client = IncidentFilter {
+            clients: ClientScope::only([*client]),
+            ..filter.clone()
+        };
+        let conditions = window_conditions(&one_client, from, binds.len() + 1);
+        reads.push(format!(
+            "SELECT * FROM (SELECT {COLUMNS}, severity_rank FROM incidents {} {order} \
+             LIMIT {}) client{i}",
+            conditions.where_clause(),
+            skip + limit
+        ));
+        binds.extend_from_slice(conditions.binds());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ({}) merged {order} LIMIT {limit} OFFSET {skip}",
+        reads.join(" UNION ALL ")
+    );
+    (sql, binds)
 }
 
 /// Fills in the site slug and clinic name of `rows` with one lookup of their sites. Apart

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Db;
 use super::incidents::COLUMNS as INCIDENT_COLUMNS;
-use super::scope::{clients_in, sites_in};
+use super::scope::clients_in;
 use crate::domain::client_scope::ClientScope;
 use crate::domain::ids::{SiteKey, SiteSlug};
 use crate::on_db;
@@ -48,7 +48,7 @@ pub async fn site_rows(
     let open_sql = format!(
         "SELECT site_id, COUNT(*) FROM incidents \
          WHERE status IN ('open', 'resolving', 'escalated') AND {} GROUP BY site_id",
-        sites_in(scope, "site_id")
+        clients_in(scope, "client_id")
     );
     let (sites, open) = on_db!(db, |pool| {
         futures::try_join!(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Days, Duration, NaiveTime, Utc};
 
 use super::Db;
-use super::scope::{clients_in, sites_in};
+use super::scope::clients_in;
 use crate::domain::client_scope::ClientScope;
 use crate::on_db;
 use crate::types::{
@@ -39,7 +39,7 @@ pub async fn fleet_stats(
         .date_naive()
         .and_time(NaiveTime::MIN)
         .and_utc();
-    let incidents = sites_in(scope, "site_id");
+    let incidents = clients_in(scope, "client_id");
     let clients_sql = format!(
         "SELECT COUNT(*) FROM clients WHERE {}",
         clients_in(scope, "id")
@@ -129,7 +129,7 @@ pub async fn top_incident_types(
     let sql = format!(
         "SELECT check_type, COUNT(*) AS n FROM incidents WHERE reported_at >= $1 AND {} \
          GROUP BY check_type ORDER BY n DESC, check_type LIMIT 8",
-        sites_in(scope, "site_id")
+        clients_in(scope, "client_id")
     );
     let rows: Vec<(String, i64)> = on_db!(db, |pool| {
         sqlx::query_as(&sql)

@@ -7,7 +7,7 @@ use super::Db;
 use super::accounts::NewAudit;
 use super::accounts::insert_audit;
 use super::incidents::{IncidentFacts, facts_sql};
-use super::scope::sites_in;
+use super::scope::clients_in;
 use super::sql::{self, Bind};
 use crate::domain::client_scope::ClientScope;
 use crate::on_db;
@@ -73,7 +73,7 @@ pub async fn apply_action(
         "UPDATE incidents SET {set} WHERE id IN ({}) AND status IN {} AND {} RETURNING id",
         sql::id_list(ids),
         action.applies_to(),
-        sites_in(scope, "site_id")
+        clients_in(scope, "client_id")
     );
     let (begin, lock_rows) = match db {
         Db::Sqlite(_) => ("BEGIN IMMEDIATE", ""),
@@ -135,7 +135,7 @@ pub async fn incident_detail(
     let row_sql = format!(
         "SELECT {} FROM incidents WHERE id = $1 AND {}",
         super::incidents::COLUMNS,
-        sites_in(scope, "site_id")
+        clients_in(scope, "client_id")
     );
     let row: Option<IncidentRow> = on_db!(db, |pool| sqlx::query_as(&row_sql)
         .bind(id)

@@ -240,9 +240,10 @@ async fn open(
     }));
     in_tx!(tx, |t| {
         sqlx::query_scalar(
-            "INSERT INTO incidents (site_id, hostname, check_type, category, severity, \
-             severity_rank, status, dedup_key, details, reported_at) \
-             VALUES ($1, 'appliance', $2, 'availability', $3, $4, 'open', $2, $5, $6) RETURNING id",
+            "INSERT INTO incidents (site_id, client_id, hostname, check_type, category, \
+             severity, severity_rank, status, dedup_key, details, reported_at) \
+             VALUES ($1, (SELECT client_id FROM sites WHERE id = $1), 'appliance', $2, \
+             'availability', $3, $4, 'open', $2, $5, $6) RETURNING id",
         )
         .bind(site)
         .bind(CHECK_TYPE)

@@ -136,9 +136,10 @@ async fn open(
     let category = app::scoring::category_of(&event.check_type).unwrap_or("other");
     in_tx!(tx, |t| {
         sqlx::query_scalar(
-            "INSERT INTO incidents (site_id, appliance_id, hostname, check_type, category, \
-             severity, severity_rank, status, dedup_key, details, reported_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10) RETURNING id",
+            "INSERT INTO incidents (site_id, client_id, appliance_id, hostname, check_type, \
+             category, severity, severity_rank, status, dedup_key, details, reported_at) \
+             VALUES ($1, (SELECT client_id FROM sites WHERE id = $1), $2, $3, $4, $5, $6, $7, \
+             'open', $8, $9, $10) RETURNING id",
         )
         .bind(appliance.site)
         .bind(appliance.id)

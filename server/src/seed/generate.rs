@@ -715,6 +715,7 @@ async fn insert_incidents(
         let category = scoring::category_of(check_type).expect("catalogued check type");
         rows.push((
             site.id,
+            site.client_id,
             appliance,
             hostname,
             check_type,
@@ -738,6 +739,7 @@ async fn insert_incidents(
 
 type IncidentRow = (
     i64,
+    i64,
     Option<i64>,
     String,
     &'static str,
@@ -754,24 +756,26 @@ type IncidentRow = (
 async fn flush_incidents(db: &Db, rows: &mut Vec<IncidentRow>) -> anyhow::Result<usize> {
     insert_batched!(
         db,
-        "INSERT INTO incidents (site_id, appliance_id, hostname, check_type, category, severity, \
-         severity_rank, status, resolution_tier, dedup_key, details, reported_at, resolved_at) ",
-        13,
+        "INSERT INTO incidents (site_id, client_id, appliance_id, hostname, check_type, \
+         category, severity, severity_rank, status, resolution_tier, dedup_key, details, \
+         reported_at, resolved_at) ",
+        14,
         rows,
         |b, r| {
             b.push_bind(r.0)
                 .push_bind(r.1)
-                .push_bind(&r.2)
-                .push_bind(r.3)
+                .push_bind(r.2)
+                .push_bind(&r.3)
                 .push_bind(r.4)
                 .push_bind(r.5)
                 .push_bind(r.6)
                 .push_bind(r.7)
                 .push_bind(r.8)
-                .push_bind(&r.9)
-                .push_bind(Json(serde_json::json!({"expected": "pass", "actual": if r.6 >= 3 { "fail" } else { "warn" }})))
-                .push_bind(r.10)
-                .push_bind(r.11);
+                .push_bind(r.9)
+                .push_bind(&r.10)
+                .push_bind(Json(serde_json::json!({"expected": "pass", "actual": if r.7 >= 3 { "fail" } else { "warn" }})))
+                .push_bind(r.11)
+                .push_bind(r.12);
         }
     );
     let count = rows.len();

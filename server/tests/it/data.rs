@@ -201,9 +201,14 @@ fn ids(rows: &[IncidentRow]) -> Vec<i64> {
 }
 
 async fn seed_incidents(db: &Db, count: usize) {
-    let now = Utc::now();
     fixture::client(db, 1, "Acme").await;
-    fixture::site(db, 1, 1, Some(now)).await;
+    fixture::site(db, 1, 1, Some(Utc::now())).await;
+    seed_incidents_at(db, &[1], count).await;
+}
+
+/// `count` incidents spread over `sites` in turn, their `client_id` left to the database.
+async fn seed_incidents_at(db: &Db, sites: &[i64], count: usize) {
+    let now = Utc::now();
     let severities = ["low", "medium", "high", "critical"];
     for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
         on_db!(db, |pool| {
@@ -213,7 +218,7 @@ async fn seed_incidents(db: &Db, count: usize) {
             builder.push_values(chunk, |mut b, i| {
                 // Several incidents share a timestamp, so the id tie-break matters.
                 let severity = severities[(i * 7 % 11) % 3];
-                b.push_bind(1i64)
+                b.push_bind(sites[i % sites.len()])
                     .push_bind("FD-01")
                     .push_bind("backup_job")
                     .push_bind("backup")
@@ -299,6 +304,94 @@ async fn windows_match_offset_queries_at_every_edge() {
             t.name
         );
         assert!(windows.window(db, &none, 0, 100).await.unwrap().is_empty());
+    }
+}
+
+/// The ids of `offset..offset + limit` of clients `clients`' incidents in `sort`'s order,
+/// found through their sites (not the incidents' own copy of the client).
+async fn reference_scoped_window(
+    db: &Db,
+    clients: &[i64],
+    sort: &str,
+    offset: i64,
+    limit: i64,
+) -> Vec<i64> {
+    let sql = format!(
+        "SELECT i.id FROM incidents i JOIN sites s ON s.id = i.site_id \
+         WHERE s.client_id IN ({}) ORDER BY {sort} LIMIT {limit} OFFSET {offset}",
+        db::sql::id_list(clients)
+    );
+    on_db!(db, |pool| sqlx::query_scalar(&sql)
+        .fetch_all(pool)
+        .await
+        .unwrap())
+}
+
+#[tokio::test]
+async fn a_scoped_window_merges_its_clients_in_order_and_follows_a_site_to_its_new_client() {
+    let sorts = [
+        (IncidentSort::Reported, "i.reported_at DESC, i.id DESC"),
+        (
+            IncidentSort::Severity,
+            "i.severity_rank DESC, i.reported_at DESC, i.id DESC",
+        ),
+        (
+            IncidentSort::Site,
+            "i.site_id DESC, i.reported_at DESC, i.id DESC",
+        ),
+    ];
+    for t in databases().await {
+        let db = &t.db;
+        for client in 1..=3 {
+            fixture::client(db, client, &format!("Client {client}")).await;
+        }
+        for (site, client) in [(1, 1), (2, 2), (3, 2), (4, 3)] {
+            fixture::site(db, site, client, Some(Utc::now())).await;
+        }
+        seed_incidents_at(db, &[1, 2, 3, 4], 4_000).await;
+        let scoped = ClientScope::only([1, 2]);
+        let windows = IncidentWindows::default();
+        for (sort, order) in sorts {
+            let filter = IncidentFilter {
+                sort,
+                clients: scoped.clone(),
+                ..IncidentFilter::default()
+            };
+            let total = windows.count(db, &filter).await.unwrap();
+            assert_eq!(total, 3_000, "{}", t.name);
+            let stride = WINDOW_ANCHOR_STRIDE;
+            for offset in [0, 1, stride - 1, stride, stride + 7, total - 100, total - 1] {
+                let got = windows.window(db, &filter, offset, 100).await.unwrap();
+                assert_eq!(
+                    ids(&got),
+                    reference_scoped_window(db, &[1, 2], order, offset, 100).await,
+                    "{} {sort:?} @{offset}",
+                    t.name
+                );
+            }
+        }
+
+        // Site 4 is given to client 1: its incidents enter the scope with it.
+        on_db!(db, |pool| sqlx::query(
+            "UPDATE sites SET client_id = 1 WHERE id = 4"
+        )
+        .execute(pool)
+        .await
+        .map(drop)
+        .unwrap());
+        let filter = IncidentFilter {
+            clients: scoped.clone(),
+            ..IncidentFilter::default()
+        };
+        let fresh = IncidentWindows::default();
+        assert_eq!(fresh.count(db, &filter).await.unwrap(), 4_000, "{}", t.name);
+        let got = fresh.window(db, &filter, 1_500, 100).await.unwrap();
+        assert_eq!(
+            ids(&got),
+            reference_scoped_window(db, &[1, 2], sorts[0].1, 1_500, 100).await,
+            "{}",
+            t.name
+        );
     }
 }
 
@@ -507,10 +600,12 @@ async fn hot_incident_queries_use_an_index() {
     let at = "'2026-11-01T00:00:00Z'";
     let hot = [
         format!("SELECT id FROM incidents WHERE (reported_at, id) <= ({at}, 5) ORDER BY reported_at DESC, id DESC LIMIT 100 OFFSET 10"),
-        format!("SELECT id FROM incidents WHERE severity = 'high' AND (reported_at, id) <= ({at}, 5) ORDER BY reported_at DESC, id DESC LIMIT 100"),
+        format!("SELECT id FROM incidents WHERE severity_rank = 3 AND (reported_at, id) <= ({at}, 5) ORDER BY reported_at DESC, id DESC LIMIT 100"),
+        format!("SELECT id FROM incidents WHERE client_id IN (3) AND status = 'open' AND (site_id, reported_at, id) <= (4, {at}, 5) ORDER BY site_id DESC, reported_at DESC, id DESC LIMIT 100"),
         format!("SELECT COUNT(*) FROM incidents WHERE reported_at >= {at}"),
         "SELECT severity, COUNT(*) FROM incidents WHERE status IN ('open', 'resolving', 'escalated') GROUP BY severity".to_string(),
-        "SELECT COUNT(*) FROM incidents WHERE severity = 'high'".to_string(),
+        "SELECT COUNT(*) FROM incidents WHERE severity_rank = 3".to_string(),
+        "SELECT COUNT(*) FROM incidents WHERE client_id IN (3, 7) AND severity_rank = 3".to_string(),
         "SELECT id FROM orders WHERE appliance_id = 3 AND status = 'pending'".to_string(),
         "SELECT id FROM compliance_snapshots WHERE site_id = 3 ORDER BY snapshot_at DESC LIMIT 30".to_string(),
     ];
