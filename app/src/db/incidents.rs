@@ -4,7 +4,9 @@
 //! `OFFSET 999900` makes the database walk 999,900 index entries. Instead, the sort key of
 //! every [`WINDOW_ANCHOR_STRIDE`]-th row of a filter's order is sampled once (one pass over
 //! the index), and a window starts from the nearest anchor at or before it: a keyset seek
-//! followed by a skip of fewer than a few thousand rows.
+//! followed by a skip of fewer than a few thousand rows. A window of a scope of several
+//! clients is merged from one ordered read per client; a merged row costs more than a row
+//! read in order, so its anchors are sampled ten times as densely ([`MERGED_ANCHOR_STRIDE`]).
 //!
 //! Anchors are kept in step with changes instead of being thrown away: an incident that
 //! enters a filter's set moves every anchor after it down by one, one that leaves moves them
@@ -28,8 +30,11 @@ use crate::on_db;
 use crate::types::{IncidentFilter, IncidentRow, IncidentSort, Severity};
 
 pub const WINDOW_ANCHOR_STRIDE: i64 = 1_000;
-/// A gap between anchors (or before the first) larger than this triggers a rebuild.
-const MAX_GAP: i64 = 3 * WINDOW_ANCHOR_STRIDE;
+/// The stride of a filter whose windows are merged client by client ([`merged_clients`]).
+pub const MERGED_ANCHOR_STRIDE: i64 = 100;
+/// A gap between anchors (or before the first) larger than this many strides triggers a
+/// rebuild.
+const MAX_GAP_STRIDES: i64 = 3;
 /// Anchors older than this are rebuilt on next use: a backstop, since every change, also on
 /// the other servers (`crate::cluster`), moves them.
 pub const ANCHOR_TTL: Duration = Duration::from_secs(15 * 60);
@@ -207,6 +212,8 @@ pub fn add_keyset(conditions: &mut Conditions, sort: IncidentSort, key: SortKey)
 #[derive(Debug, Clone)]
 struct Anchors {
     total: i64,
+    /// Rows between two sampled keys, as sampled.
+    stride: i64,
     /// Sampled keys and the offset of the first row at or after each, in list order.
     points: Vec<(SortKey, i64)>,
     built: Instant,
@@ -233,14 +240,15 @@ impl Anchors {
 
     /// Whether changes have spread the anchors so far apart that skips get long.
     fn stretched(&self) -> bool {
+        let max_gap = MAX_GAP_STRIDES * self.stride;
         let mut previous = 0;
         for (_, position) in &self.points {
-            if position - previous > MAX_GAP {
+            if position - previous > max_gap {
                 return true;
             }
             previous = *position;
         }
-        self.total - previous > MAX_GAP
+        self.total - previous > max_gap
     }
 }
 
@@ -421,7 +429,7 @@ impl IncidentWindows {
         let anchors = match self.cached(filter) {
             Some(anchors) => Some(anchors),
             // Near the top a short OFFSET is as cheap as a seek: no anchors needed.
-            None if offset < WINDOW_ANCHOR_STRIDE => None,
+            None if offset < anchor_stride(filter) => None,
             // A site that does not exist lists nothing: no pass over the index to learn that.
             None if !site_exists(db, filter).await? => return Ok(Vec::new()),
             None => self.build(db, filter).await?,
@@ -572,8 +580,18 @@ pub async fn count_matching(db: &Db, filter: &IncidentFilter) -> Result<i64, sql
     })
 }
 
+/// Rows between two of `filter`'s anchors.
+fn anchor_stride(filter: &IncidentFilter) -> i64 {
+    if merged_clients(filter).is_some() {
+        MERGED_ANCHOR_STRIDE
+    } else {
+        WINDOW_ANCHOR_STRIDE
+    }
+}
+
 async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sqlx::Error> {
     let conditions = filter_sql(filter, 1);
+    let stride = anchor_stride(filter);
     let lead = match filter.sort {
         IncidentSort::Reported => "0",
         IncidentSort::Severity => "severity_rank",
@@ -583,7 +601,7 @@ async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sql
         "SELECT lead, reported_at, id FROM ( \
             SELECT CAST({lead} AS BIGINT) AS lead, reported_at, id, \
             ROW_NUMBER() OVER ({}) - 1 AS position FROM incidents {} \
-         ) ordered WHERE position % {WINDOW_ANCHOR_STRIDE} = 0 ORDER BY position",
+         ) ordered WHERE position % {stride} = 0 ORDER BY position",
         order_by(filter.sort),
         conditions.where_clause()
     );
@@ -604,12 +622,13 @@ async fn sample_anchors(db: &Db, filter: &IncidentFilter) -> Result<Anchors, sql
                     reported_at,
                     id,
                 },
-                i as i64 * WINDOW_ANCHOR_STRIDE,
+                i as i64 * stride,
             )
         })
         .collect();
     Ok(Anchors {
         total,
+        stride,
         points,
         built: Instant::now(),
     })
@@ -668,7 +687,7 @@ async fn select_rows(
     skip: i64,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
     let (sql, binds) = match merged_clients(filter) {
-        Some(clients) => merged_window_sql(filter, clients, from, limit, skip),
+        Some(clients) => merged_window_sql(db, filter, clients, from, limit, skip),
         None => {
             let conditions = window_conditions(filter, from, 1);
             let sql = format!(
@@ -704,9 +723,13 @@ fn merged_clients(filter: &IncidentFilter) -> Option<&[i64]> {
     (clients.len() > 1 && filter.client.is_none() && filter.site.is_none()).then_some(clients)
 }
 
-/// One ordered read of at most `skip + limit` rows per client (an index range each), and one
-/// sort of those few to merge them.
+/// The clients' ordered reads of sort keys (an index range each, read from the index alone
+/// when it holds the filter's columns) merged as they come, so the merge reads `skip + limit`
+/// keys in all, however many clients; then the whole rows of the `limit` kept. Each database
+/// merges a different shape: SQLite a compound SELECT with its own ORDER BY and LIMIT,
+/// PostgreSQL a UNION ALL in FROM, which it plans as a Merge Append.
 fn merged_window_sql(
+    db: &Db,
     filter: &IncidentFilter,
     clients: &[i64],
     from: Option<SortKey>,
@@ -714,26 +737,28 @@ fn merged_window_sql(
     skip: i64,
 ) -> (String, Vec<Bind>) {
     let order = order_by(filter.sort);
+    let keys = sort_columns(filter.sort);
     let mut binds = Vec::new();
     let mut reads = Vec::with_capacity(clients.len());
-    for (i, client) in clients.iter().enumerate() {
+    for client in clients {
         let one_client = IncidentFilter {
             clients: ClientScope::only([*client]),
             ..filter.clone()
         };
         let conditions = window_conditions(&one_client, from, binds.len() + 1);
         reads.push(format!(
-            "SELECT * FROM (SELECT {COLUMNS}, severity_rank FROM incidents {} {order} \
-             LIMIT {}) client{i}",
-            conditions.where_clause(),
-            skip + limit
+            "SELECT {keys} FROM incidents {}",
+            conditions.where_clause()
         ));
         binds.extend_from_slice(conditions.binds());
     }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM ({}) merged {order} LIMIT {limit} OFFSET {skip}",
-        reads.join(" UNION ALL ")
-    );
+    let reads = reads.join(" UNION ALL ");
+    let page = format!("{order} LIMIT {limit} OFFSET {skip}");
+    let kept = match db {
+        Db::Sqlite(_) => format!("SELECT id FROM ({reads} {page})"),
+        Db::Postgres(_) => format!("SELECT id FROM ({reads}) merged {page}"),
+    };
+    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id IN ({kept}) {order}");
     (sql, binds)
 }
 

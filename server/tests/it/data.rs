@@ -359,8 +359,17 @@ async fn a_scoped_window_merges_its_clients_in_order_and_follows_a_site_to_its_n
             };
             let total = windows.count(db, &filter).await.unwrap();
             assert_eq!(total, 3_000, "{}", t.name);
-            let stride = WINDOW_ANCHOR_STRIDE;
-            for offset in [0, 1, stride - 1, stride, stride + 7, total - 100, total - 1] {
+            let stride = db::incidents::MERGED_ANCHOR_STRIDE;
+            for offset in [
+                0,
+                1,
+                stride - 1,
+                stride,
+                stride + 7,
+                1_234,
+                total - 100,
+                total - 1,
+            ] {
                 let got = windows.window(db, &filter, offset, 100).await.unwrap();
                 assert_eq!(
                     ids(&got),
