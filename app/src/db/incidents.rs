@@ -4,9 +4,9 @@
 //! `OFFSET 999900` makes the database walk 999,900 index entries. Instead, the sort key of
 //! every [`WINDOW_ANCHOR_STRIDE`]-th row of a filter's order is sampled once (one pass over
 //! the index), and a window starts from the nearest anchor at or before it: a keyset seek
-//! followed by a skip of fewer than a few thousand rows. A window of a scope of several
-//! clients is merged from one ordered read per client; a merged row costs more than a row
-//! read in order, so its anchors are sampled ten times as densely ([`MERGED_ANCHOR_STRIDE`]).
+//! followed by a skip of fewer than a few thousand rows. A scope of several clients has its
+//! rows interleaved with others' in every index, so its anchors are sampled ten times as
+//! densely ([`SEVERAL_CLIENTS_ANCHOR_STRIDE`]); see [`several_clients`] for how each database reads it.
 //!
 //! Anchors are kept in step with changes instead of being thrown away: an incident that
 //! enters a filter's set moves every anchor after it down by one, one that leaves moves them
@@ -30,8 +30,9 @@ use crate::on_db;
 use crate::types::{IncidentFilter, IncidentRow, IncidentSort, Severity};
 
 pub const WINDOW_ANCHOR_STRIDE: i64 = 1_000;
-/// The stride of a filter whose windows are merged client by client ([`merged_clients`]).
-pub const MERGED_ANCHOR_STRIDE: i64 = 100;
+/// The stride of a filter of a scope of several clients ([`several_clients`]), whose rows
+/// are interleaved in every index: a skip costs more per row kept.
+pub const SEVERAL_CLIENTS_ANCHOR_STRIDE: i64 = 100;
 /// A gap between anchors (or before the first) larger than this many strides triggers a
 /// rebuild.
 const MAX_GAP_STRIDES: i64 = 3;
@@ -582,8 +583,8 @@ pub async fn count_matching(db: &Db, filter: &IncidentFilter) -> Result<i64, sql
 
 /// Rows between two of `filter`'s anchors.
 fn anchor_stride(filter: &IncidentFilter) -> i64 {
-    if merged_clients(filter).is_some() {
-        MERGED_ANCHOR_STRIDE
+    if several_clients(filter).is_some() {
+        SEVERAL_CLIENTS_ANCHOR_STRIDE
     } else {
         WINDOW_ANCHOR_STRIDE
     }
@@ -686,9 +687,9 @@ async fn select_rows(
     limit: i64,
     skip: i64,
 ) -> Result<Vec<IncidentRow>, sqlx::Error> {
-    let (sql, binds) = match merged_clients(filter) {
-        Some(clients) => merged_window_sql(db, filter, clients, from, limit, skip),
-        None => {
+    let (sql, binds) = match (db, several_clients(filter)) {
+        (Db::Sqlite(_), Some(clients)) => merged_window_sql(filter, clients, from, limit, skip),
+        _ => {
             let conditions = window_conditions(filter, from, 1);
             let sql = format!(
                 "SELECT {COLUMNS} FROM incidents {} {} LIMIT {limit} OFFSET {skip}",
@@ -714,22 +715,24 @@ fn window_conditions(filter: &IncidentFilter, from: Option<SortKey>, first: usiz
     conditions
 }
 
-/// The clients of a scope of several that the filter narrows to no one client or site: a
-/// window of theirs is read client by client and merged. An `IN` list on the first column
-/// of the client-led indexes yields each client's rows in order but not their union, so the
-/// database would read and sort every row of the scope for each window.
-fn merged_clients(filter: &IncidentFilter) -> Option<&[i64]> {
+/// The clients of a scope of several that the filter narrows to no one client or site.
+///
+/// An `IN` list on the first column of the client-led indexes yields each client's rows in
+/// order but not their union. PostgreSQL, knowing from its statistics how many rows the
+/// scope holds, walks the list's own index and passes over other clients' rows when the
+/// scope is large, and sorts the scope's rows when it is small. SQLite would sort every row
+/// of the scope for each window, so there the window is read client by client and merged
+/// ([`merged_window_sql`]).
+fn several_clients(filter: &IncidentFilter) -> Option<&[i64]> {
     let clients = filter.clients.clients()?;
     (clients.len() > 1 && filter.client.is_none() && filter.site.is_none()).then_some(clients)
 }
 
 /// The clients' ordered reads of sort keys (an index range each, read from the index alone
-/// when it holds the filter's columns) merged as they come, so the merge reads `skip + limit`
-/// keys in all, however many clients; then the whole rows of the `limit` kept. Each database
-/// merges a different shape: SQLite a compound SELECT with its own ORDER BY and LIMIT,
-/// PostgreSQL a UNION ALL in FROM, which it plans as a Merge Append.
+/// when it holds the filter's columns) merged as they come (a compound SELECT with its own
+/// ORDER BY and LIMIT, which SQLite merges), so the merge reads `skip + limit` keys in all,
+/// however many clients; then the whole rows of the `limit` kept.
 fn merged_window_sql(
-    db: &Db,
     filter: &IncidentFilter,
     clients: &[i64],
     from: Option<SortKey>,
@@ -752,13 +755,12 @@ fn merged_window_sql(
         ));
         binds.extend_from_slice(conditions.binds());
     }
-    let reads = reads.join(" UNION ALL ");
-    let page = format!("{order} LIMIT {limit} OFFSET {skip}");
-    let kept = match db {
-        Db::Sqlite(_) => format!("SELECT id FROM ({reads} {page})"),
-        Db::Postgres(_) => format!("SELECT id FROM ({reads}) merged {page}"),
-    };
-    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id IN ({kept}) {order}");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM incidents WHERE id IN (\
+            SELECT id FROM ({} {order} LIMIT {limit} OFFSET {skip})\
+         ) {order}",
+        reads.join(" UNION ALL ")
+    );
     (sql, binds)
 }
 

@@ -359,7 +359,7 @@ async fn a_scoped_window_merges_its_clients_in_order_and_follows_a_site_to_its_n
             };
             let total = windows.count(db, &filter).await.unwrap();
             assert_eq!(total, 3_000, "{}", t.name);
-            let stride = db::incidents::MERGED_ANCHOR_STRIDE;
+            let stride = db::incidents::SEVERAL_CLIENTS_ANCHOR_STRIDE;
             for offset in [
                 0,
                 1,
